@@ -1,0 +1,65 @@
+"""What `editbench list` and `editbench doctor` print: registries with availability, and the machine."""
+
+from __future__ import annotations
+
+import os
+
+from harness.errors import EditbenchError
+
+
+def _availability(check) -> str:
+    try:
+        check()
+    except EditbenchError as e:
+        return f"unavailable: {e}"
+    return "available"
+
+
+def describe(what: str) -> str:
+    if what == "suites":
+        from tasks.schema import list_suites, load_suite
+
+        lines = []
+        for name in list_suites():
+            s = load_suite(name)
+            lines.append(f"{name:24s} v{s.version:6s} {len(s.tasks):5d} tasks  {s.description}")
+        return "\n".join(lines)
+    if what == "pipelines":
+        from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
+        from harness.spec import PipelineSpec
+
+        lines = []
+        for name in pipeline_names():
+            cls = PIPELINES[name]
+            avail = _availability(lambda: build_pipeline(PipelineSpec(name=name)).check())
+            lines.append(f"{name:24s} kinds={','.join(sorted(cls.kinds)):28s} {avail}")
+        return "\n".join(lines)
+    if what == "scorers":
+        from scorers.base import SCORERS, scorer_names
+
+        lines = []
+        for name in scorer_names():
+            cls = SCORERS[name]
+            metrics = ", ".join(f"{m} ({d})" for m, d in cls.metrics.items())
+            avail = _availability(lambda: cls().check())
+            lines.append(f"{name:12s} {metrics}  [{avail}]")
+        return "\n".join(lines)
+    raise EditbenchError(f"cannot list {what!r}; choose one of ['pipelines', 'scorers', 'suites'].")
+
+
+def doctor_report() -> str:
+    from harness.provenance import hardware, package_versions
+    from harness.weights import WEIGHTS_ENV, weights_root
+
+    hw = hardware()
+    root = weights_root()
+    models = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    lines = [
+        f"python      {hw['python']} on {hw['platform']}",
+        f"cpus        {hw['cpu_count']}",
+        f"gpus        {', '.join(hw['gpus']) or 'none (CPU actors)'}",
+        f"ray         {package_versions().get('ray')}; RAY_ADDRESS={os.environ.get('RAY_ADDRESS') or '(unset: local Ray)'}",
+        f"weights     {root} ({WEIGHTS_ENV}={os.environ.get(WEIGHTS_ENV) or 'unset'}): "
+        + (", ".join(models) if models else "no model folders"),
+    ]
+    return "\n".join(lines)

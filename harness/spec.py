@@ -1,0 +1,93 @@
+"""Run specifications: which pipelines, seeds and scorers run over which suite, and where to.
+
+One model serves the CLI flags, the Python API and run-spec YAML files (``editbench run CONFIG.yaml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import EditbenchError, format_validation_error
+
+
+class PipelineSpec(BaseModel):
+    """One pipeline under test, with its options and weight source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str                               # registry name, e.g. "toy-repaint", "sd-inpaint"
+    label: str | None = None                # name in results (default: name); lets one pipeline run twice with other options
+    options: dict[str, Any] = Field(default_factory=dict)  # adapter options (steps, guidance, dtype, ...)
+    weights: str | None = None              # local folder/file, "random", or None = $EDITBENCH_WEIGHTS/<name>
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+    @classmethod
+    def coerce(cls, item: "str | dict | PipelineSpec") -> "PipelineSpec":
+        if isinstance(item, PipelineSpec):
+            return item
+        if isinstance(item, str):
+            return cls(name=item)
+        return cls(**item)
+
+
+class RunSpec(BaseModel):
+    """Suite x pipelines x seeds x scorers, written to one output directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str                                   # built-in suite name or path to a suite YAML
+    pipelines: list[PipelineSpec] | None = None  # None: the suite's defaults
+    seeds: list[int] | None = None               # None: the suite's defaults
+    scorers: list[str] | None = None             # None: the suite's defaults
+    out: str | None = None                       # output directory (CLI --out overrides)
+    address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
+    resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
+    actors_per_pipeline: int = 1                 # copies of each pipeline (one per GPU on GPU machines)
+    num_gpus_per_actor: float = 0.0              # 0: CPU actors
+    task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
+    max_retries: int = 1                         # retries after an actor process dies
+    flush_every: int = 16                        # rows per Parquet shard while streaming
+    limit: int | None = None                     # run only the first N tasks (smoke runs)
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _coerce_pipelines(cls, v):
+        if v is None:
+            return v
+        if isinstance(v, str):
+            v = [s for s in v.split(",") if s.strip()]
+        return [PipelineSpec.coerce(x) for x in v]
+
+    @field_validator("seeds", "scorers", mode="before")
+    @classmethod
+    def _split_csv(cls, v):
+        if isinstance(v, str):
+            return [s.strip() for s in v.split(",") if s.strip()]
+        return v
+
+
+def load_run_spec(path: str | Path) -> RunSpec:
+    """Read a run spec YAML file; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise EditbenchError(f"run spec file {path} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise EditbenchError(f"run spec file {path} is not valid YAML: {e}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise EditbenchError(f"run spec file {path} must hold a mapping at the top level.")
+    suite = data.get("suite")
+    if isinstance(suite, str) and (suite.endswith((".yaml", ".yml")) and not Path(suite).is_absolute()):
+        data["suite"] = str((path.parent / suite).resolve())
+    try:
+        return RunSpec(**data)
+    except ValidationError as e:
+        raise EditbenchError(format_validation_error(e, where=f"run spec file {path}")) from None

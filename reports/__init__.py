@@ -1,0 +1,1 @@
+"""Parquet I/O, leaderboards, run history and the regression gate."""

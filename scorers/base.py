@@ -1,0 +1,97 @@
+"""The scorer interface and the scorer registry.
+
+A scorer turns (task, output) into floats: ``score(task, output) -> {metric: value}``. Results
+are stored as columns named ``<scorer>.<metric>``; a metric that could not be computed is NaN.
+Each scorer declares its metrics with their direction and the weights it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import EditbenchError, format_validation_error
+
+Direction = Literal["higher", "lower"]
+
+
+class Scorer:
+    """Base class. Subclasses set ``name``, ``metrics`` ({metric: direction}) and ``kinds``."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[dict[str, Direction]]
+    kinds: ClassVar[frozenset[str] | None] = None   # task kinds it applies to; None = all
+    weights: ClassVar[tuple[str, ...]] = ()          # weight files/folders it needs (documentation + `list`)
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, **options: Any):
+        try:
+            self.options = self.Options(**options)
+        except ValidationError as e:
+            raise EditbenchError(format_validation_error(e, where=f"options of scorer {self.name}")) from None
+
+    def check(self) -> None:
+        """Validate before any work starts (weights present where expected); must not load models."""
+
+    def load(self) -> None:
+        """Load models. Called once per actor before the first ``score``."""
+
+    def applies_to(self, task) -> bool:
+        return self.kinds is None or task.kind in self.kinds
+
+    def score(self, task, output) -> dict[str, float]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def score_batch(self, tasks: Sequence, outputs: Sequence) -> list[dict[str, float]]:
+        """Score many (task, output) pairs; override to batch model calls."""
+        return [self.score(t, o) for t, o in zip(tasks, outputs)]
+
+    @classmethod
+    def columns(cls) -> dict[str, Direction]:
+        """Result columns this scorer fills, with their direction."""
+        return {f"{cls.name}.{m}": d for m, d in cls.metrics.items()}
+
+
+SCORERS: dict[str, type[Scorer]] = {}
+
+SCORER_MODULES = [
+    "scorers.toy",
+    "scorers.latency",
+]
+
+
+def register_scorer(cls: type[Scorer]) -> type[Scorer]:
+    if cls.name in SCORERS:
+        raise ValueError(f"scorer {cls.name!r} registered twice")
+    SCORERS[cls.name] = cls
+    return cls
+
+
+def _ensure_registered() -> None:
+    for mod in SCORER_MODULES:
+        importlib.import_module(mod)
+
+
+def scorer_names() -> list[str]:
+    _ensure_registered()
+    return sorted(SCORERS)
+
+
+def get_scorer_class(name: str) -> type[Scorer]:
+    _ensure_registered()
+    if name not in SCORERS:
+        raise EditbenchError(f"unknown scorer {name!r}; registered scorers are {sorted(SCORERS)}.")
+    return SCORERS[name]
+
+
+def metric_directions() -> dict[str, Direction]:
+    """Direction of every known metric column, e.g. {"toy.wrong_cluster": "lower"}."""
+    _ensure_registered()
+    out: dict[str, Direction] = {}
+    for cls in SCORERS.values():
+        out.update(cls.columns())
+    return out

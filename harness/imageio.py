@@ -11,18 +11,56 @@ thresholded at 127) or an inline recipe:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from harness.errors import EditbenchError
+
+# Decoded inputs handed over by the runner's prefetch (read in another process while the previous job
+# ran, shipped through Ray's object store). Keys: ("image", path) and ("mask", path).
+_PREFETCHED: dict[tuple[str, str], np.ndarray] = {}
+
+IMAGE_FIELDS = ("image", "control", "reference", "target")
+
+
+def prefetch_task_inputs(task) -> dict[tuple[str, str], np.ndarray]:
+    """Decode every file a task references. Unreadable files are left out: the pipeline then reads
+    them itself and fails with the proper message in its own row."""
+    arrays: dict[tuple[str, str], np.ndarray] = {}
+    for field in IMAGE_FIELDS:
+        v = getattr(task, field, None)
+        if isinstance(v, str):
+            try:
+                arrays[("image", v)] = load_image(v)
+            except EditbenchError:
+                pass
+    if isinstance(task.mask, str):
+        try:
+            arrays[("mask", task.mask)] = load_mask_file(task.mask)
+        except EditbenchError:
+            pass
+    return arrays
+
+
+@contextmanager
+def prefetched(arrays: dict[tuple[str, str], np.ndarray] | None) -> Iterator[None]:
+    """Serve ``load_image``/``load_mask_file`` from ``arrays`` inside the block."""
+    _PREFETCHED.update(arrays or {})
+    try:
+        yield
+    finally:
+        _PREFETCHED.clear()
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3)."""
     from PIL import Image, UnidentifiedImageError
 
+    if ("image", str(path)) in _PREFETCHED:
+        return _PREFETCHED[("image", str(path))].copy()
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"image {path} does not exist.")
@@ -37,6 +75,8 @@ def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
     """Read a mask image as bool (H, W): pixels whose gray value exceeds ``threshold`` are True."""
     from PIL import Image, UnidentifiedImageError
 
+    if threshold == 127 and ("mask", str(path)) in _PREFETCHED:
+        return _PREFETCHED[("mask", str(path))].copy()
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"mask {path} does not exist.")

@@ -6,11 +6,16 @@ Flow of :func:`run`:
    manifest validates.
 2. The output directory is prepared; with ``resume`` the (task, pipeline, seed) rows already on disk
    are skipped, otherwise an output directory that already holds results is refused.
-3. Each pipeline gets ``actors_per_pipeline`` Ray actors (:class:`harness.worker.Worker`), each
-   loading its pipeline once. Each actor holds at most two jobs (one running, one queued) so that it
-   never waits on the driver.
-4. Finished rows are written as Parquet shards every ``flush_every`` rows; a job over its time limit
-   becomes a ``timeout`` row and its actor is replaced; a dead actor is replaced and its job retried.
+3. :func:`plan_actors` sizes a pool per pipeline (one actor per GPU for GPU pipelines, CPU slots
+   otherwise); each actor (:class:`harness.worker.Worker`) loads its pipeline once and holds
+   ``queue_depth`` jobs (default 1, so that a dying actor's job is known exactly). The inputs of the
+   next job are decoded by a Ray task while the current one runs and reach the actor through the
+   object store, not the driver. With scoring
+   ``pool``, outputs go from the pipeline actor to scorer actors through the object store, so
+   generation and scoring overlap; with ``inline`` the pipeline actor scores.
+4. Finished rows are written as Parquet shards (every ``flush_every`` rows or ``flush_seconds``); a
+   job over its time limit becomes a ``timeout`` row and its actor is replaced; an actor whose process
+   died is replaced and its job retried up to ``max_retries`` times, then recorded as an error.
 """
 
 from __future__ import annotations
@@ -30,13 +35,12 @@ from harness.errors import EditbenchError
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.spec import PipelineSpec, RunSpec
-from harness.worker import Job, Worker
-from reports.results import ResultRow, done_keys, read_results, write_shard
+from harness.worker import Job, Worker, new_row
+from reports.results import done_keys, write_shard
 from scorers.base import get_scorer_class
 from tasks.schema import Suite, load_suite
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-JOBS_PER_ACTOR = 2
 
 
 @dataclass
@@ -162,18 +166,53 @@ def init_ray(address: str | None):
     return ray, True
 
 
+@dataclass
+class ActorPlan:
+    """How many actors each pipeline gets and what each reserves."""
+
+    actors: dict[str, int]          # pipeline key -> number of actors
+    num_gpus: dict[str, float]      # pipeline key -> GPUs per actor
+    num_cpus: float                 # CPUs reserved per pipeline actor
+    scoring: str                    # "inline" | "pool"
+
+
+def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -> ActorPlan:
+    """Size actor pools to the cluster: one actor per GPU for GPU pipelines, CPU slots otherwise."""
+    gpus, cpus = float(resources.get("GPU", 0.0)), float(resources.get("CPU", 1.0))
+    gpu_pipes = [p.key for p in pipelines if gpus >= 1e-9 and get_pipeline_class(p.name).uses_gpu]
+    num_gpus, actors = {}, {}
+    for p in pipelines:
+        on_gpu = p.key in gpu_pipes
+        if spec.num_gpus_per_actor is not None:
+            g = spec.num_gpus_per_actor if on_gpu or spec.num_gpus_per_actor > 0 else 0.0
+        else:
+            g = min(1.0, gpus / len(gpu_pipes)) if on_gpu else 0.0
+        num_gpus[p.key] = g
+        if spec.actors_per_pipeline is not None:
+            actors[p.key] = spec.actors_per_pipeline
+        elif g > 0:
+            actors[p.key] = max(1, int(gpus // (g * len(gpu_pipes))))
+        else:
+            actors[p.key] = max(1, int(cpus // len(pipelines)))
+    total = sum(actors.values())
+    scoring = spec.scoring if spec.scoring != "auto" else ("pool" if gpu_pipes else "inline")
+    reserved = spec.scorer_actors if scoring == "pool" else 0
+    num_cpus = min(1.0, cpus / (total + reserved))
+    return ActorPlan(actors=actors, num_gpus=num_gpus, num_cpus=num_cpus, scoring=scoring)
+
+
 class _Slot:
-    """One actor and the jobs it holds (head = running)."""
+    """One pipeline actor and the jobs it holds, oldest (= running) first."""
 
     def __init__(self, pipeline: PipelineSpec, make):
         self.pipeline = pipeline
         self._make = make
         self.actor = make()
-        self.queue: deque = deque()  # (ref, job)
+        self.queue: deque = deque()  # of (row_ref, job)
         self.head_started = time.monotonic()
 
     def replace(self, ray) -> list[Job]:
-        """Kill the actor, start a fresh one, and hand back the jobs it held."""
+        """Kill the actor, start a fresh one, and hand back the jobs it still held."""
         ray.kill(self.actor, no_restart=True)
         jobs = [job for _, job in self.queue]
         self.queue.clear()
@@ -182,14 +221,17 @@ class _Slot:
 
 
 class _Writer:
-    """Buffers rows and flushes them to Parquet shards."""
+    """Buffers finished rows and flushes them to Parquet shards (every N rows or T seconds)."""
 
-    def __init__(self, out: Path, every: int):
-        self.out, self.every, self.buf, self.written = out, every, [], 0
+    def __init__(self, out: Path, every: int, seconds: float):
+        self.out, self.every, self.seconds = out, every, seconds
+        self.buf: list[dict] = []
+        self.written = 0
+        self.last = time.monotonic()
 
     def add(self, rec: dict) -> None:
         self.buf.append(rec)
-        if len(self.buf) >= self.every:
+        if len(self.buf) >= self.every or time.monotonic() - self.last > self.seconds:
             self.flush()
 
     def flush(self) -> None:
@@ -197,122 +239,221 @@ class _Writer:
             write_shard(self.out, self.buf)
             self.written += len(self.buf)
             self.buf = []
+        self.last = time.monotonic()
 
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
-    """Execute a run spec into ``out``; returns the output directory."""
+    """Execute a run spec into ``out``; returns the output directory.
+
+    Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
+    with ``resume=True``. At the end the leaderboard is written (best effort).
+    """
     out = Path(out)
     manifest = build_manifest(spec)
     done = prepare_out_dir(out, resume=spec.resume)
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
-    attempt = {"started": _now(), "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo)}
+    attempt = {"started": _now(), "pid": os.getpid(), "jobs_total": len(manifest.jobs),
+               "jobs_skipped": len(manifest.jobs) - len(todo)}
     meta["attempts"].append(attempt)
     meta["status"] = "running"
     _write_json(out / "run.json", meta)
 
     counts = {"ok": 0, "error": 0, "timeout": 0}
-    writer = _Writer(out, spec.flush_every)
+    writer = _Writer(out, spec.flush_every, spec.flush_seconds)
+    t0 = time.monotonic()
     try:
         if todo:
-            _dispatch(todo, manifest, spec, out, meta["run_id"], writer, counts, progress)
+            attempt.update(_dispatch(todo, manifest, spec, out, meta["run_id"], writer, counts, progress))
     finally:
         writer.flush()
         attempt.update(finished=_now(), rows_written=writer.written, **counts)
         meta["end_time"] = _now()
         meta["status"] = "complete" if len(done_keys(out)) >= len(manifest.jobs) else "incomplete"
         _write_json(out / "run.json", meta)
+    if progress:
+        secs = time.monotonic() - t0
+        print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
+              f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "
+              f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
+    _write_report(out)
     return out
 
 
-def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress):
+def _write_report(out: Path) -> None:
+    from reports.leaderboard import write_report
+
+    try:
+        write_report(out)
+    except Exception as e:  # noqa: BLE001 - the rows are on disk; the report can be rebuilt with `editbench report`
+        print(f"editbench: warning: could not write the leaderboard ({e}); run `editbench report {out}`",
+              file=sys.stderr)
+
+
+def _load_inputs(task):
+    from harness.imageio import prefetch_task_inputs
+
+    return prefetch_task_inputs(task)
+
+
+def _has_files(task) -> bool:
+    return any(isinstance(getattr(task, f), str) for f in ("image", "mask", "control", "reference", "target"))
+
+
+def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> dict:
+    """Fan ``todo`` out to actor pools; returns timing figures for run.json."""
     from tqdm import tqdm
 
+    from harness.worker import ScorerWorker
+
     ray, started_here = init_ray(spec.address)
+    plan = plan_actors(spec, manifest.pipelines, ray.cluster_resources())
+    pool = plan.scoring == "pool"
     RemoteWorker = ray.remote(Worker)
-    n_actors = len(manifest.pipelines) * spec.actors_per_pipeline
-    cpus = ray.cluster_resources().get("CPU", 1.0)
-    num_cpus = 0.0 if spec.num_gpus_per_actor else min(1.0, cpus / n_actors)
+    RemoteScorer = ray.remote(ScorerWorker)
+    load_inputs = ray.remote(num_cpus=0)(_load_inputs) if spec.prefetch else None
+    out_abs = str(out.resolve())
 
     def maker(p: PipelineSpec):
-        return lambda: RemoteWorker.options(num_cpus=num_cpus, num_gpus=spec.num_gpus_per_actor).remote(
-            p, manifest.scorers, out=str(out.resolve()), run_id=run_id, suite=manifest.suite.name)
+        return lambda: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
+            p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool)
+
+    def make_scorer():
+        return RemoteScorer.options(num_cpus=plan.num_cpus, num_gpus=spec.num_gpus_per_scorer).remote(
+            manifest.scorers, out=out_abs)
 
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
-    slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key]
-             for _ in range(spec.actors_per_pipeline)]
-    inflight: dict = {}  # ref -> slot
+    slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
+    scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
+    ray.get([s.actor.ping.remote() for s in slots] + [s.ping.remote() for s in scorers])  # load before timing
+
+    gen: dict = {}      # row_ref -> (slot, out_ref)
+    scoring: dict = {}  # ref -> (job, row, scorer index)
+    next_scorer = 0
     bar = tqdm(total=len(todo), desc=f"editbench {manifest.suite.name}", unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
+    timing = {"actors": {k: v for k, v in plan.actors.items() if queues.get(k)}, "scoring": plan.scoring,
+              "num_gpus_per_actor": plan.num_gpus}
+    t_start = time.monotonic()
+    first_row = None
 
-    def fill(slot: _Slot) -> None:
+    prefetching: dict = {}  # job key -> ref of its decoded inputs
+
+    def inputs_for(job: Job):
+        if load_inputs is None or not _has_files(job.task):
+            return None
+        return prefetching.pop(job.key, None) or load_inputs.remote(job.task)
+
+    def submit(slot: _Slot) -> None:
         q = queues[slot.pipeline.key]
-        while q and len(slot.queue) < JOBS_PER_ACTOR:
+        while q and len(slot.queue) < spec.queue_depth:
             job = q.popleft()
-            ref = slot.actor.run.remote(job)
+            inputs = inputs_for(job)
+            if pool:
+                row_ref, out_ref = slot.actor.generate.options(num_returns=2).remote(job, inputs)
+            else:
+                row_ref, out_ref = slot.actor.run.remote(job, inputs), None
             if not slot.queue:
                 slot.head_started = time.monotonic()
-            slot.queue.append((ref, job))
-            inflight[ref] = slot
+            slot.queue.append((row_ref, job))
+            gen[row_ref] = (slot, out_ref)
+        if q and load_inputs is not None and _has_files(q[0].task) and q[0].key not in prefetching:
+            prefetching[q[0].key] = load_inputs.remote(q[0].task)  # decoded while the current job runs
 
     def record(rec: dict) -> None:
+        nonlocal first_row
+        first_row = first_row or time.monotonic()
         writer.add(rec)
         counts[rec["status"]] += 1
         bar.update(1)
         bar.set_postfix(errors=counts["error"], timeouts=counts["timeout"], refresh=False)
 
-    def failed_row(job: Job, status: str, msg: str) -> dict:
-        return ResultRow(run_id=run_id, suite=manifest.suite.name, task_id=job.task.task_id, kind=job.task.kind,
-                         pipeline=job.pipeline.key, seed=job.seed, status=status, error=msg,
-                         attempt=job.attempt, params=dict(job.task.params)).to_record()
+    def failed(job: Job, status: str, msg: str) -> dict:
+        return new_row(job, run_id=run_id, suite=manifest.suite.name, status=status, error=msg).to_record()
 
-    def requeue(slot: _Slot, jobs: list[Job]) -> None:
-        for j in reversed(jobs):
-            queues[slot.pipeline.key].appendleft(j)
-            # refs of the dead actor are dropped from inflight by the caller
+    def drop(slot: _Slot) -> None:
+        for r in [r for r, (s, _) in gen.items() if s is slot]:
+            del gen[r]
+
+    def restart(slot: _Slot, job: Job, failure: str | None) -> None:
+        """Replace a dead or hung actor. ``failure``: record ``job`` as timeout with this message;
+        None: the actor died, so retry ``job`` (or record an error once retries are used up). With
+        queue_depth > 1 the jobs queued behind ``job`` share the blame for a death."""
+        drop(slot)
+        held = slot.replace(ray)
+        if failure is not None:
+            record(failed(job, "timeout", failure))
+            suspects, others = [], held
+        else:
+            suspects, others = [job, *held], []
+        for j in suspects:
+            if j.attempt <= spec.max_retries:
+                others.append(j.retry())
+            else:
+                record(failed(j, "error", f"the actor process died on each of {j.attempt} attempts at this task"))
+        queues[slot.pipeline.key].extendleft(reversed(others))
+        submit(slot)
+
+    def on_generated(ref) -> None:
+        nonlocal next_scorer
+        slot, out_ref = gen.pop(ref)
+        _, job = slot.queue.popleft()
+        slot.head_started = time.monotonic()
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayActorError:
+            restart(slot, job, None)
+            return
+        except Exception as e:  # noqa: BLE001 - e.g. a job that could not be deserialised
+            record(failed(job, "error", " ".join(f"{type(e).__name__}: {e}".split())[:500]))
+        else:
+            if not pool:
+                record(result)
+            elif result.status != "ok":
+                record(result.to_record())
+            else:
+                i = next_scorer % len(scorers)
+                next_scorer += 1
+                scoring[scorers[i].finish.remote(job, result, out_ref)] = (job, result, i)
+        submit(slot)
+
+    def on_scored(ref) -> None:
+        job, row, i = scoring.pop(ref)
+        try:
+            record(ray.get(ref))
+        except Exception as e:  # noqa: BLE001 - scorer actor died: keep the generated row, metrics NaN
+            if isinstance(e, ray.exceptions.RayActorError):
+                ray.kill(scorers[i], no_restart=True)
+                scorers[i] = make_scorer()
+            row.score_error = " ".join(f"scoring failed: {type(e).__name__}: {e}".split())[:500]
+            record(row.to_record())
 
     try:
         for s in slots:
-            fill(s)
-        while inflight:
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2)
+            submit(s)
+        while gen or scoring:
+            heads = [s.queue[0][0] for s in slots if s.queue]  # only a running job can finish first
+            ready, _ = ray.wait(heads + list(scoring), num_returns=1, timeout=0.2)
             for ref in ready:
-                slot = inflight.pop(ref)
-                if not slot.queue or slot.queue[0][0] != ref:
-                    continue  # result of a replaced actor
-                _, job = slot.queue.popleft()
-                slot.head_started = time.monotonic()
-                try:
-                    record(ray.get(ref))
-                except ray.exceptions.RayActorError as e:
-                    others = slot.replace(ray)
-                    for r in list(inflight):
-                        if inflight[r] is slot:
-                            del inflight[r]
-                    if job.attempt <= spec.max_retries:
-                        others = [Job(job.task, job.pipeline, job.seed, job.attempt + 1)] + others
-                    else:
-                        record(failed_row(job, "error", f"actor died {job.attempt} time(s) running this task: "
-                                                       f"{' '.join(str(e).split())[:300]}"))
-                    requeue(slot, others)
-                except Exception as e:  # noqa: BLE001 - e.g. a task that failed to deserialize
-                    record(failed_row(job, "error", f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"))
-                fill(slot)
+                if ref in scoring:
+                    on_scored(ref)
+                elif ref in gen:
+                    on_generated(ref)
             if spec.task_timeout_s:
                 now = time.monotonic()
-                for slot in {id(s): s for s in inflight.values()}.values():
+                for slot in slots:
                     if slot.queue and now - slot.head_started > spec.task_timeout_s:
                         _, job = slot.queue.popleft()
-                        for r in list(inflight):
-                            if inflight[r] is slot:
-                                del inflight[r]
-                        others = slot.replace(ray)
-                        record(failed_row(job, "timeout", f"task exceeded its time limit of {spec.task_timeout_s:g} s"))
-                        requeue(slot, others)
-                        fill(slot)
+                        restart(slot, job, f"task exceeded its time limit of {spec.task_timeout_s:g} s")
     finally:
         bar.close()
         for s in slots:
             ray.kill(s.actor, no_restart=True)
+        for s in scorers:
+            ray.kill(s, no_restart=True)
         if started_here:
             ray.shutdown()
+    end = time.monotonic()
+    timing.update(dispatch_s=round(end - t_start, 4),
+                  first_row_s=round((first_row or end) - t_start, 4), jobs=len(todo))
+    return timing

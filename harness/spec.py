@@ -6,7 +6,7 @@ One model serves the CLI flags, the Python API and run-spec YAML files (``editbe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -49,11 +49,20 @@ class RunSpec(BaseModel):
     out: str | None = None                       # output directory (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
-    actors_per_pipeline: int = 1                 # copies of each pipeline (one per GPU on GPU machines)
-    num_gpus_per_actor: float = 0.0              # 0: CPU actors
+    actors_per_pipeline: int | None = None       # copies of each pipeline; None: one per GPU (GPU pipelines)
+                                                 # or CPUs / pipelines (CPU pipelines)
+    num_gpus_per_actor: float | None = None      # None: 1 for GPU pipelines on a GPU cluster (shared if too few), else 0
+    scoring: Literal["auto", "inline", "pool"] = "auto"  # pool: scorer actors overlap generation; auto: pool with GPUs
+    scorer_actors: int = 1                       # size of the scorer pool
+    num_gpus_per_scorer: float = 0.0             # GPU share of each scorer actor (e.g. 0.25 for CLIP/ArcFace on GPU)
+    prefetch: bool = True                        # decode the next task's images in a Ray task while the current runs
+    queue_depth: int = Field(default=1, ge=1)    # jobs held per actor. 1: an actor death is pinned on the job that
+                                                 # caused it. 2+: hides the driver round trip, but a death is charged
+                                                 # to every job the actor held (Ray may lose a finished job's reply)
     task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
-    max_retries: int = 1                         # retries after an actor process dies
+    max_retries: int = 1                         # retries of a task whose actor process died
     flush_every: int = 16                        # rows per Parquet shard while streaming
+    flush_seconds: float = 10.0                  # ... or after this many seconds, whichever first
     limit: int | None = None                     # run only the first N tasks (smoke runs)
 
     @field_validator("pipelines", mode="before")

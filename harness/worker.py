@@ -1,8 +1,13 @@
-"""The per-actor worker: loads one pipeline and the scorers once, then turns jobs into result rows.
+"""Actor bodies: a pipeline worker (generation) and a scorer worker (saving + scoring).
 
-It runs inside a Ray actor (see :mod:`harness.runner`) but is a plain class, so tests and benchmarks
-can drive it directly. Every failure of a job becomes a row with ``status=error`` and the message;
-nothing a pipeline does can crash the run.
+Both are plain classes, wrapped with ``ray.remote`` by :mod:`harness.runner`, so tests and
+benchmarks can also drive them directly. Every failure of a job becomes a row with
+``status=error`` and the message; nothing a pipeline or scorer does can crash the run.
+
+Scoring runs either inline (the pipeline worker saves and scores right after generating) or in a
+separate scorer actor (``Worker.generate`` hands the Output over through Ray's object store, and
+``ScorerWorker.finish`` saves and scores it), so a GPU worker can start the next job while the
+previous output is being scored.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.imageio import prefetched
 from harness.pipelines.base import Output, build_pipeline
 from harness.spec import PipelineSpec
 from reports.results import ResultRow
-from scorers.base import get_scorer_class
+from scorers.base import Scorer, get_scorer_class
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,19 @@ class Job:
     def key(self) -> tuple[str, str, int]:
         return (self.task.task_id, self.pipeline.key, self.seed)
 
+    def retry(self) -> "Job":
+        return Job(self.task, self.pipeline, self.seed, self.attempt + 1)
 
-def _one_line(e: BaseException) -> str:
+
+def one_line(e: BaseException) -> str:
     msg = f"{type(e).__name__}: {e}".strip()
     return " ".join(msg.split())[:2000]
+
+
+def new_row(job: Job, *, run_id: str, suite: str, status: str = "ok", error: str | None = None) -> ResultRow:
+    t = job.task
+    return ResultRow(run_id=run_id, suite=suite, task_id=t.task_id, kind=t.kind, pipeline=job.pipeline.key,
+                     seed=job.seed, status=status, error=error, attempt=job.attempt, params=dict(t.params))
 
 
 def save_output(output: Output, path_stem: Path) -> Path:
@@ -51,17 +66,45 @@ def save_output(output: Output, path_stem: Path) -> Path:
     return path
 
 
-class Worker:
-    """One pipeline copy plus the scorers, for one actor."""
+def load_scorers(names: list[str]) -> list[Scorer]:
+    scorers = [get_scorer_class(n)() for n in names]
+    for s in scorers:
+        s.load()
+    return scorers
 
-    def __init__(self, pipeline: PipelineSpec, scorers: list[str], *, out: str, run_id: str, suite: str):
+
+def finish_row(row: ResultRow, job: Job, output: Output, scorers: list[Scorer], out: Path) -> dict:
+    """Save the output, score it, and return the finished row record."""
+    stem = out / "outputs" / job.pipeline.key / f"{job.task.task_id}__s{job.seed}"
+    row.output_path = str(save_output(output, stem).relative_to(out))
+    metrics: dict[str, float] = {}
+    errors: list[str] = []
+    for s in scorers:
+        if not s.applies_to(job.task):
+            metrics.update({c: math.nan for c in s.columns()})
+            continue
+        try:
+            vals = s.score(job.task, output)
+        except Exception as e:  # noqa: BLE001 - a scorer failure leaves NaN, the row stays
+            errors.append(f"{s.name}: {one_line(e)}")
+            vals = {}
+        metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
+    row.metrics, row.score_error = metrics, ("; ".join(errors) or None)
+    return row.to_record()
+
+
+class Worker:
+    """One pipeline copy (and, for inline scoring, the scorers), for one actor."""
+
+    def __init__(self, pipeline: PipelineSpec, scorers: list[str], *, out: str, run_id: str, suite: str,
+                 score_inline: bool = True):
         self.spec = pipeline
         self.out = Path(out)
         self.run_id = run_id
         self.suite = suite
-        self.scorer_names = list(scorers)
+        self.scorer_names = list(scorers) if score_inline else []
         self.pipeline = None
-        self.scorers = None
+        self.scorers: list[Scorer] = []
         self.load_error: str | None = None
         self.calls = 0
 
@@ -71,60 +114,62 @@ class Worker:
         try:
             p = build_pipeline(self.spec)
             p.load()
-            scorers = [get_scorer_class(n)() for n in self.scorer_names]
-            for s in scorers:
-                s.load()
+            self.scorers = load_scorers(self.scorer_names)
         except Exception as e:  # noqa: BLE001 - becomes every row's error for this actor
-            self.load_error = f"loading pipeline {self.spec.key} failed: {_one_line(e)}"
+            self.load_error = f"loading pipeline {self.spec.key} failed: {one_line(e)}"
             return
-        self.pipeline, self.scorers = p, scorers
+        self.pipeline = p
 
     def ping(self) -> str:
-        """Load eagerly (the runner calls this before dispatching) and report load errors."""
+        """Load eagerly (the runner calls this before dispatching); returns the load error or "ok"."""
         self._load()
         return self.load_error or "ok"
 
-    def run(self, job: Job) -> dict:
-        """Run, check, save and score one job; always returns a row record."""
+    def generate(self, job: Job, inputs: dict | None = None) -> tuple[ResultRow, Output | None]:
+        """Run the pipeline on one job. Returns the row (status, latencies; not yet scored) and the
+        Output, which is None when the row is an error."""
         self._load()
-        task = job.task
-        row = ResultRow(run_id=self.run_id, suite=self.suite, task_id=task.task_id, kind=task.kind,
-                        pipeline=job.pipeline.key, seed=job.seed, attempt=job.attempt,
-                        params=dict(task.params))
+        row = new_row(job, run_id=self.run_id, suite=self.suite)
         if self.load_error:
             row.status, row.error = "error", self.load_error
-            return row.to_record()
+            return row, None
         self.calls += 1
         row.warmup = self.calls == 1
         try:
-            t0 = time.perf_counter()
-            output = self.pipeline.run(task, job.seed)
-            wall = (time.perf_counter() - t0) * 1e3
+            with prefetched(inputs):
+                t0 = time.perf_counter()
+                output = self.pipeline.run(job.task, job.seed)
+                wall = (time.perf_counter() - t0) * 1e3
             output.check_finite()
         except Exception as e:  # noqa: BLE001 - a failing pipeline is a row, not a crash
-            row.status, row.error = "error", _one_line(e)
-            return row.to_record()
+            row.status, row.error = "error", one_line(e)
+            return row, None
         row.weights = output.weights
         row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
         row.stage_ms = dict(output.latencies_ms)
-        stem = self.out / "outputs" / job.pipeline.key / f"{task.task_id}__s{job.seed}"
-        row.output_path = str(save_output(output, stem).relative_to(self.out))
-        row.metrics, row.score_error = self._score(task, output)
-        return row.to_record()
+        return row, output
 
-    def _score(self, task, output: Output) -> tuple[dict[str, float], str | None]:
-        """Metrics of every scorer; a scorer that fails leaves NaN and its message in ``score_error``."""
-        metrics: dict[str, float] = {}
-        errors: list[str] = []
-        for s in self.scorers:
-            cols = s.columns()
-            if not s.applies_to(task):
-                metrics.update({c: math.nan for c in cols})
-                continue
-            try:
-                vals = s.score(task, output)
-            except Exception as e:  # noqa: BLE001 - a scorer failure leaves NaN, the row stays
-                errors.append(f"{s.name}: {_one_line(e)}")
-                vals = {}
-            metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
-        return metrics, ("; ".join(errors) or None)
+    def run(self, job: Job, inputs: dict | None = None) -> dict:
+        """Generate, save and score one job (inline scoring); always returns a row record."""
+        row, output = self.generate(job, inputs)
+        if output is None:
+            return row.to_record()
+        return finish_row(row, job, output, self.scorers, self.out)
+
+
+class ScorerWorker:
+    """Saves and scores outputs produced by pipeline workers (scoring pool)."""
+
+    def __init__(self, scorers: list[str], *, out: str):
+        self.names = list(scorers)
+        self.out = Path(out)
+        self.scorers: list[Scorer] | None = None
+
+    def ping(self) -> str:
+        if self.scorers is None:
+            self.scorers = load_scorers(self.names)
+        return "ok"
+
+    def finish(self, job: Job, row: ResultRow, output: Output) -> dict:
+        self.ping()
+        return finish_row(row, job, output, self.scorers, self.out)

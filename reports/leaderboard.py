@@ -42,7 +42,10 @@ def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None) -> pd.DataFram
             counts[s] = 0
     timed = ok[~ok["warmup"].astype(bool)] if "warmup" in ok else ok
     latency = timed.groupby(keys, dropna=False)["latency_ms"].median().rename("latency_ms (median)")
-    out = counts[["ok", "error", "timeout"]].join(table, how="left").join(latency, how="left")
+    out = counts[["ok", "error", "timeout"]]
+    if metrics:
+        out = out.join(table, how="left")
+    out = out.join(latency, how="left")
     return out.reset_index()
 
 

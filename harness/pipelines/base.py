@@ -75,6 +75,7 @@ class Pipeline:
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]           # task kinds this pipeline can run
     needs_weights: ClassVar[bool] = False
+    uses_gpu: ClassVar[bool] = False          # actors get a GPU (num_gpus) when the cluster has them
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -115,6 +116,7 @@ PIPELINES: dict[str, type[Pipeline]] = {}
 # Adapter modules, imported on first registry access. They must import cheaply.
 PIPELINE_MODULES = [
     "harness.pipelines.toy",
+    "harness.pipelines.synthetic",
 ]
 
 

@@ -1,7 +1,7 @@
 """``synthetic``: a pipeline with a fixed, known cost and injectable faults.
 
 It produces a small deterministic RGB image from (task_id, seed) after spending ``cost_ms`` of CPU
-time (a busy loop, so it really occupies a core) and/or ``sleep_ms`` of idle time. It exists for the
+time (a busy loop counting thread CPU time, so it is a fixed amount of work) and/or ``sleep_ms`` of idle time. It exists for the
 overhead and scaling benchmarks (bench/overhead.py, bench/scaling.py) and for the fault-tolerance
 tests, which make it raise, hang, kill its own process or return NaN on chosen task ids.
 """
@@ -20,10 +20,11 @@ from harness.pipelines.base import Output, Pipeline, register_pipeline
 
 
 def busy_wait_ms(ms: float) -> None:
-    """Spin one core for ``ms`` milliseconds of wall-clock time."""
-    end = time.perf_counter() + ms / 1e3
+    """Spin until this thread has used ``ms`` milliseconds of CPU time: a fixed amount of work, so two
+    copies sharing one core take twice as long (unlike a wall-clock spin)."""
+    end = time.thread_time() + ms / 1e3
     x = 0
-    while time.perf_counter() < end:
+    while time.thread_time() < end:
         x += 1
 
 

@@ -161,8 +161,8 @@ def init_ray(address: str | None):
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True, configure_logging=True)
     if address:
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}, **kwargs)
-    else:
-        ray.init(_node_ip_address="127.0.0.1", num_cpus=os.cpu_count(), **kwargs)
+    else:  # "local": never join a cluster some other process on this machine started
+        ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(), **kwargs)
     return ray, True
 
 
@@ -197,7 +197,9 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
     total = sum(actors.values())
     scoring = spec.scoring if spec.scoring != "auto" else ("pool" if gpu_pipes else "inline")
     reserved = spec.scorer_actors if scoring == "pool" else 0
-    num_cpus = min(1.0, cpus / (total + reserved))
+    # One CPU per actor while they fit; with more actors than CPUs they time-share instead (a fractional
+    # reservation could still fail to pack onto nodes of one CPU each).
+    num_cpus = 1.0 if total + reserved <= cpus else 0.0
     return ActorPlan(actors=actors, num_gpus=num_gpus, num_cpus=num_cpus, scoring=scoring)
 
 
@@ -325,7 +327,15 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
     slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
     scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
-    ray.get([s.actor.ping.remote() for s in slots] + [s.ping.remote() for s in scorers])  # load before timing
+    pings = [s.actor.ping.remote() for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
+    started, _ = ray.wait(pings, num_returns=len(pings), timeout=spec.actor_start_timeout_s)
+    if len(started) < len(pings):
+        for s in slots:
+            ray.kill(s.actor, no_restart=True)
+        raise EditbenchError(
+            f"only {len(started)} of {len(pings)} actors started within {spec.actor_start_timeout_s:g} s; the cluster "
+            f"offers {ray.cluster_resources()} and the run asks for {plan.actors} actors with "
+            f"{plan.num_cpus:g} CPU and {plan.num_gpus} GPU each (lower actors_per_pipeline or num_gpus_per_actor).")
 
     gen: dict = {}      # row_ref -> (slot, out_ref)
     scoring: dict = {}  # ref -> (job, row, scorer index)

@@ -59,6 +59,7 @@ class RunSpec(BaseModel):
     queue_depth: int = Field(default=1, ge=1)    # jobs held per actor. 1: an actor death is pinned on the job that
                                                  # caused it. 2+: hides the driver round trip, but a death is charged
                                                  # to every job the actor held (Ray may lose a finished job's reply)
+    actor_start_timeout_s: float = 600.0         # actors (pipeline loading included) must be up by then
     task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
     max_retries: int = 1                         # retries of a task whose actor process died
     flush_every: int = 16                        # rows per Parquet shard while streaming

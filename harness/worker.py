@@ -58,10 +58,10 @@ def save_output(output: Output, path_stem: Path) -> Path:
     if output.image is not None:
         from PIL import Image
 
-        path = path_stem.with_suffix(".png")
+        path = path_stem.with_name(path_stem.name + ".png")  # not with_suffix: task ids may hold dots
         Image.fromarray(np.asarray(output.image, dtype=np.uint8)).save(path)
     else:
-        path = path_stem.with_suffix(".npy")
+        path = path_stem.with_name(path_stem.name + ".npy")
         np.save(path, np.asarray(output.array))
     return path
 
@@ -93,6 +93,19 @@ def finish_row(row: ResultRow, job: Job, output: Output, scorers: list[Scorer], 
     return row.to_record()
 
 
+def _placement() -> tuple[str | None, str | None]:
+    """(Ray node id, assigned GPU ids) of this process; (None, None) outside Ray."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return None, None
+        ctx = ray.get_runtime_context()
+        return ctx.get_node_id()[:12], ",".join(str(g) for g in ray.get_gpu_ids())
+    except Exception:  # noqa: BLE001 - provenance only
+        return None, None
+
+
 class Worker:
     """One pipeline copy (and, for inline scoring, the scorers), for one actor."""
 
@@ -107,6 +120,7 @@ class Worker:
         self.scorers: list[Scorer] = []
         self.load_error: str | None = None
         self.calls = 0
+        self.node, self.gpu = _placement()
 
     def _load(self) -> None:
         if self.pipeline is not None or self.load_error is not None:
@@ -130,6 +144,7 @@ class Worker:
         Output, which is None when the row is an error."""
         self._load()
         row = new_row(job, run_id=self.run_id, suite=self.suite)
+        row.node, row.gpu = self.node, self.gpu
         if self.load_error:
             row.status, row.error = "error", self.load_error
             return row, None

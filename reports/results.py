@@ -43,6 +43,8 @@ class ResultRow:
     warmup: bool = False                     # first run after load: excluded from latency statistics
     attempt: int = 1                         # 1 + retries after an actor died
     score_error: str | None = None           # scorers that failed on an ok row (their metrics are NaN)
+    node: str | None = None                  # Ray node id (first 12 hex digits) of the actor that ran it
+    gpu: str | None = None                   # GPU ids Ray assigned to that actor ("" on CPU actors)
     stage_ms: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)   # "<scorer>.<metric>" -> value
@@ -60,6 +62,8 @@ class ResultRow:
         rec["warmup"] = self.warmup
         rec["attempt"] = self.attempt
         rec["score_error"] = self.score_error
+        rec["node"] = self.node
+        rec["gpu"] = self.gpu
         rec.update({f"latency_{k}_ms": float(v) for k, v in self.stage_ms.items()})
         rec.update({f"param.{k}": v for k, v in self.params.items() if isinstance(v, (int, float, str, bool))})
         rec.update({k: float(v) for k, v in self.metrics.items()})

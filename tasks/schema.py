@@ -117,11 +117,21 @@ class Suite(BaseModel):
         return (self.source_path or f"suite {self.name}", f"tasks[{i}]")
 
     def resolve_path(self, rel: str, *, field: str = "path") -> Path:
-        """Absolute path of a suite-relative path; refuses paths that escape the data root."""
-        p = (self.root / rel).resolve()
-        if not p.is_relative_to(self.root):
+        """Absolute path of a suite-relative path; refuses paths that escape the data root.
+
+        A path written ``pkg:PACKAGE/FILE`` lies in an installed package instead (for suites mixing
+        images of two packages) and may not escape that package's folder.
+        """
+        if rel.startswith(PKG_PREFIX):
+            package = rel[len(PKG_PREFIX):].split("/", 1)[0]
+            root = resolve_data_root(PKG_PREFIX + package, Path.cwd())
+            p = resolve_data_root(rel, Path.cwd())
+        else:
+            root = self.root
+            p = (root / rel).resolve()
+        if not p.is_relative_to(root):
             raise EditbenchError(
-                f"suite {self.name}: {field} {rel!r} escapes the data root {self.root}."
+                f"suite {self.name}: {field} {rel!r} escapes the data root {root}."
             )
         return p
 

@@ -46,7 +46,12 @@ def prompts_by_image(opts: BuildOptions, folder: Path | None) -> dict[Path, str]
     if opts.prompts is None:
         return {}
     base = Path(folder) if folder else Path(opts.prompts).parent
-    return {(base / r["image"]).resolve(): r["prompt"].strip() for r in read_csv(opts.prompts, columns=("image", "prompt"))}
+    return {under(base, r["image"]): r["prompt"].strip() for r in read_csv(opts.prompts, columns=("image", "prompt"))}
+
+
+def under(folder: Path, rel: str) -> Path:
+    """``folder / rel`` made absolute and normalised, without following symlinks."""
+    return Path(os.path.normpath(Path(folder).absolute() / rel))
 
 
 @dataclass

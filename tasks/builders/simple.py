@@ -26,6 +26,7 @@ from tasks.builders.common import (
     prompts_by_image,
     read_csv,
     stem_id,
+    under,
 )
 
 REMOVAL_PROMPT = "empty background, the surroundings continued seamlessly"
@@ -72,7 +73,7 @@ def draft_removal(opts: RemovalOptions) -> Draft:
     else:
         counts: dict[str, int] = {}
         for r in read_csv(opts.boxes, columns=("image", "x0", "y0", "x1", "y1")):
-            p = (folder / r["image"]).resolve()
+            p = under(folder, r["image"])
             try:
                 box = [int(round(float(r[c]))) for c in ("x0", "y0", "x1", "y1")]
             except ValueError:
@@ -184,7 +185,7 @@ def draft_instruct(opts: InstructOptions) -> Draft:
     counts: dict[str, int] = {}
     tasks = []
     for r in read_csv(opts.csv, columns=("image", "instruction")):
-        p = (folder / r["image"]).resolve()
+        p = under(folder, r["image"])
         if not p.is_file():
             raise EditbenchError(f"--csv {opts.csv}: image {r['image']!r} is not in --images {folder}.")
         sid = stem_id(p, folder)

@@ -96,7 +96,8 @@ def expand_grid(pipelines: list[PipelineSpec], grid: dict[str, Any] | None) -> l
     for k, v in grid.items():
         if isinstance(v, dict):
             if k not in keys:
-                raise EditbenchError(f"grid names pipeline {k!r}, which is not among the run's pipelines {sorted(keys)}.")
+                raise EditbenchError(f"grid names pipeline {k!r}, which is not among the run's pipelines "
+                                     f"{sorted(keys)}.")
             per[k] = v
         else:
             common[k] = v

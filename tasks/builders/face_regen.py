@@ -82,8 +82,8 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
 
         face_dir = resolve_weights("insightface", str(opts.face_weights))
         if find_scrfd(face_dir) is None:
-            raise WeightsNotFound(f"--face-weights {face_dir} holds no SCRFD detector (expected {face_dir}/det_10g.onnx "
-                                  "or another det_*.onnx).")
+            raise WeightsNotFound(f"--face-weights {face_dir} holds no SCRFD detector (expected "
+                                  f"{face_dir}/det_10g.onnx or another det_*.onnx).")
     per_image, shapes = [], []
     for p in paths:
         img = load_image(p)

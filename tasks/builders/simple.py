@@ -101,7 +101,8 @@ class OutpaintOptions(BuildOptions):
 
 
 def outpaint_margins(shape: tuple[int, int], *, margins: str | None = None, aspect: str | None = None) -> dict:
-    """``{left, right, top, bottom}`` px for an image of ``shape`` (H, W): given margins, or those reaching ``aspect``."""
+    """``{left, right, top, bottom}`` px for an image of ``shape`` (H, W): the given margins, or those
+    reaching ``aspect``."""
     h, w = shape
     if (margins is None) == (aspect is None):
         raise EditbenchError("outpaint needs exactly one of --margins L,R,T,B or --aspect W:H.")

@@ -226,3 +226,40 @@ def test_committed_smoke_suites_are_what_the_builder_writes(tmp_path):
     for p in build_builtin(tmp_path):
         assert p.read_bytes() == (SUITES_DIR / p.name).read_bytes(), p.name
         assert validate_suite(load_suite(p)) == []
+
+
+def test_face_regen_pose_control_through_harness_pose(portrait_folder, tmp_path, monkeypatch):
+    """With --pose-weights the builder renders the source pose via harness.pose (faked here: the real
+    module is built on another branch) and references it as each task's control image."""
+    import sys
+    import types
+
+    calls = []
+
+    class BodyPoseEstimator:
+        def __init__(self, weights_dir):
+            calls.append(("init", Path(weights_dir)))
+
+        def __call__(self, image):
+            calls.append(("call", image.shape))
+            return ["person"]
+
+    def render_pose(shape, people):
+        out = np.zeros((*shape, 3), np.uint8)
+        out[: shape[0] // 2] = 255 if people else 0
+        return out
+
+    fake = types.ModuleType("harness.pose")
+    fake.BodyPoseEstimator, fake.render_pose = BodyPoseEstimator, render_pose
+    monkeypatch.setitem(sys.modules, "harness.pose", fake)
+    small = tmp_path / "imgs"
+    small.mkdir()
+    shutil.copy(portrait_folder / "variants" / "tom_144_0_0.png", small / "a.png")
+    out = tmp_path / "out" / "faces.yaml"
+    build("face-regen", "--images", small, "--out", out, "--pose-weights", tmp_path / "openpose")
+    s = load_suite(out)
+    assert calls[0] == ("init", tmp_path / "openpose") and calls[1] == ("call", (144, 144, 3))
+    ctrl = s.resolve_path(s.tasks[0].control)
+    assert ctrl == (tmp_path / "out" / "faces.pose" / "a.png").resolve()
+    assert s.tasks[0].control == "out/faces.pose/a.png"
+    assert load_image(ctrl)[0, 0].tolist() == [255, 255, 255] and validate_suite(s) == []

@@ -76,9 +76,10 @@ def test_content_hash_is_location_independent_and_follows_every_file(data, tmp_p
 def test_expand_grid_labels_and_options():
     ps = [PipelineSpec(name="sd-inpaint", options={"steps": 20}), PipelineSpec(name="cv2-telea")]
     out = expand_grid(ps, {"sd-inpaint": {"guidance": [3, 7.5], "paste_back": [True, False]}})
-    assert [p.key for p in out] == ["sd-inpaint[guidance=3,paste_back=true]", "sd-inpaint[guidance=3,paste_back=false]",
-                                    "sd-inpaint[guidance=7.5,paste_back=true]", "sd-inpaint[guidance=7.5,paste_back=false]",
-                                    "cv2-telea"]
+    assert [p.key for p in out] == ["sd-inpaint[guidance=3,paste_back=true]",
+                                    "sd-inpaint[guidance=3,paste_back=false]",
+                                    "sd-inpaint[guidance=7.5,paste_back=true]",
+                                    "sd-inpaint[guidance=7.5,paste_back=false]", "cv2-telea"]
     assert out[2].options == {"steps": 20, "guidance": 7.5, "paste_back": True} and out[2].name == "sd-inpaint"
     common = expand_grid(ps, {"steps": [10, 30]})
     assert [p.key for p in common] == ["sd-inpaint[steps=10]", "sd-inpaint[steps=30]", "cv2-telea[steps=10]",

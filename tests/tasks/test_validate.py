@@ -105,7 +105,8 @@ def test_kind_needs_mask_and_bad_params(data):
     p = write_suite(data / "s.yaml", [{"task_id": "nm", "kind": "inpaint", "image": "img.png"},
                                       {"task_id": "op", "kind": "outpaint", "image": "img.png",
                                        "params": {"outpaint": {"left": -3}}},
-                                      {"task_id": "st", "kind": "sdedit", "image": "img.png", "params": {"strength": 1.5}}])
+                                      {"task_id": "st", "kind": "sdedit", "image": "img.png",
+                                       "params": {"strength": 1.5}}])
     assert_named(p, "tasks[0]", "nm", ["needs a mask"])
     assert_named(p, "tasks[1]", "op", ["params.outpaint"])
     assert_named(p, "tasks[2]", "st", ["params.strength"])
@@ -157,5 +158,6 @@ def test_suite_validate_command(data):
 
     ok = CliRunner().invoke(app, ["suite", "validate", str(write_suite(data / "s.yaml", [GOOD]))])
     assert ok.exit_code == 0 and "no problems" in ok.output
-    bad = CliRunner().invoke(app, ["suite", "validate", str(write_suite(data / "b.yaml", [{**GOOD, "mask": "small.png"}]))])
+    bad_suite = write_suite(data / "b.yaml", [{**GOOD, "mask": "small.png"}])
+    bad = CliRunner().invoke(app, ["suite", "validate", str(bad_suite)])
     assert bad.exit_code == 2 and "tasks[0] (task_id 'ok')" in bad.output

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import EditbenchError
 from harness.spec import PipelineSpec
@@ -88,13 +88,18 @@ class Suite(BaseModel):
     def _fill(cls, data):
         if isinstance(data, dict):
             data = dict(data)
-            data["pipelines"] = [PipelineSpec.coerce(p) for p in data.get("pipelines") or []]
             name = data.get("name", "")
             data["tasks"] = [
                 {**t, "suite": t.get("suite") or name} if isinstance(t, dict) else t
                 for t in data.get("tasks") or []
             ]
         return data
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _pipeline_names(cls, v):
+        """A pipeline given by name alone; mappings are validated as PipelineSpec (errors name their index)."""
+        return [{"name": p} if isinstance(p, str) else p for p in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _unique_ids(self):

@@ -74,7 +74,8 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
     from harness.weights import resolve_weights
 
     folder = Path(opts.images).resolve()
-    paths = list_images(folder)
+    pose_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.pose"
+    paths = [p for p in list_images(folder) if not p.is_relative_to(pose_dir)]  # not our own earlier output
     face_dir = None
     if opts.face_weights is not None:
         from harness.errors import WeightsNotFound
@@ -98,7 +99,6 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
         from harness.pose import BodyPoseEstimator, render_pose  # lazy: needs torch and the OpenPose weights
 
         estimator, render = BodyPoseEstimator(opts.pose_weights), render_pose
-    pose_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.pose"
     prompts = prompts_by_image(opts, folder)
     extra: dict[Path, bytes] = {}
     tasks = []

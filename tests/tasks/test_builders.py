@@ -16,7 +16,7 @@ from harness.pipelines.base import PIPELINES, Output, Pipeline
 from harness.spec import RunSpec
 from tasks.schema import load_suite
 from tasks.validate import validate_suite
-from tests.tasks.conftest import bundled_photo, write_png
+from tests.tasks.helpers import bundled_photo, write_png
 
 # Faces of insightface's t1.jpg (1280x886), labelled by eye: (x0, y0, x1, y1) of each person's face.
 # The profile at (270, 110, 410, 260) is turned away; the LBP cascade (frontal) is not expected to find it.

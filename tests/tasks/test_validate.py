@@ -12,7 +12,7 @@ from harness.errors import EditbenchError
 from harness.spec import RunSpec
 from tasks.schema import load_suite
 from tasks.validate import SuiteInvalid, validate_suite
-from tests.tasks.conftest import write_png, write_suite
+from tests.tasks.helpers import write_png, write_suite
 
 GOOD = {"task_id": "ok", "kind": "inpaint", "image": "img.png", "mask": "mask.png"}
 
@@ -161,3 +161,14 @@ def test_suite_validate_command(data):
     bad_suite = write_suite(data / "b.yaml", [{**GOOD, "mask": "small.png"}])
     bad = CliRunner().invoke(app, ["suite", "validate", str(bad_suite)])
     assert bad.exit_code == 2 and "tasks[0] (task_id 'ok')" in bad.output
+
+
+def test_suite_level_fields_and_bad_json_lines_are_named(data):
+    (data / "t.jsonl").write_text(json.dumps(GOOD) + "\n{not json\n")
+    p = write_suite(data / "s.yaml", [], tasks_file="t.jsonl", pipelines=[{"nme": "x"}], colour="red")
+    with pytest.raises(SuiteInvalid) as e:
+        load_suite(p)
+    lines = [str(x) for x in e.value.problems]
+    assert f"{p}: colour: unknown field" in lines
+    assert f"{p}: pipelines.0.nme: unknown field" in lines
+    assert any(x.startswith(f"{data / 't.jsonl'} line 2: not valid JSON") for x in lines)

@@ -98,6 +98,77 @@ def doctor():
     typer.echo(doctor_report())
 
 
+suite_app = typer.Typer(no_args_is_help=True, help="Build and validate suite files.")
+app.add_typer(suite_app, name="suite")
+
+
+def _csv(v: Optional[str], cast=str):
+    return None if v is None else [cast(x.strip()) for x in v.split(",") if x.strip()]
+
+
+@suite_app.command("build")
+@_errors_exit_2
+def suite_build(
+    kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
+                                         "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep"),
+    out: Path = typer.Option(..., help="Suite YAML to write."),
+    images: Optional[Path] = typer.Option(None, help="Folder of input images."),
+    from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
+    n: Optional[int] = typer.Option(None, "-n", "--n", help="How many tasks/faces (face-regen: default 20)."),
+    name: Optional[str] = typer.Option(None, help="Suite name (default: the file name)."),
+    version: Optional[str] = typer.Option(None, help="Suite version (default 1)."),
+    description: Optional[str] = typer.Option(None),
+    pipelines: Optional[str] = typer.Option(None, help="Default pipelines, comma-separated."),
+    seeds: Optional[str] = typer.Option(None, help="Default seeds, comma-separated."),
+    scorers: Optional[str] = typer.Option(None, help="Default scorers, comma-separated."),
+    prompt: Optional[str] = typer.Option(None, help="Prompt of every task."),
+    negative_prompt: Optional[str] = typer.Option(None),
+    prompts: Optional[Path] = typer.Option(None, help="CSV image,prompt of per-image prompts."),
+    masks: Optional[Path] = typer.Option(None, help="removal: folder of mask files."),
+    boxes: Optional[Path] = typer.Option(None, help="removal: CSV image,x0,y0,x1,y1."),
+    margins: Optional[str] = typer.Option(None, help="outpaint: L,R,T,B px (or one number)."),
+    aspect: Optional[str] = typer.Option(None, help="outpaint: target aspect ratio W:H."),
+    strengths: Optional[str] = typer.Option(None, help="sdedit-sweep: strengths, comma-separated."),
+    csv: Optional[Path] = typer.Option(None, help="instruct: CSV image,instruction."),
+    dilate: Optional[int] = typer.Option(None, help="face-regen: px added to the mask ellipse (default 8)."),
+    min_face: Optional[int] = typer.Option(None, help="face-regen: smallest face side kept, px."),
+    face_weights: Optional[Path] = typer.Option(None, help="face-regen: insightface folder with det_*.onnx."),
+    pose_weights: Optional[Path] = typer.Option(None, help="face-regen: OpenPose folder; renders pose controls."),
+    dilations: Optional[str] = typer.Option(None, help="dilation-sweep: px values, comma-separated."),
+    guidance: Optional[str] = typer.Option(None, help="guidance-mask-sweep: guidance values."),
+    mask_scales: Optional[str] = typer.Option(None, help="guidance-mask-sweep: mask scales."),
+    object_prompt: Optional[str] = typer.Option(None, help="prompt-scope-sweep: object-only prompt."),
+):
+    """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
+    from tasks.builders import build_suite
+
+    given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
+                 pipelines=_csv(pipelines), seeds=_csv(seeds, int), scorers=_csv(scorers), prompt=prompt,
+                 negative_prompt=negative_prompt, prompts=prompts, masks=masks, boxes=boxes, margins=margins,
+                 aspect=aspect, strengths=_csv(strengths, float), csv=csv, dilate=dilate, min_face=min_face,
+                 face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
+                 guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt)
+    try:
+        path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as e:
+        if isinstance(e, EditbenchError):
+            raise
+        raise EditbenchError(f"bad option value: {e}") from None
+    typer.echo(f"wrote {path}", err=True)
+
+
+@suite_app.command("validate")
+@_errors_exit_2
+def suite_validate(suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path.")):
+    """List every problem of a suite (exit 2 if any), else print its hash."""
+    from tasks.schema import load_suite
+    from tasks.validate import check_suite
+
+    s = load_suite(suite)
+    check_suite(s)
+    typer.echo(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems; hash {s.content_hash()}")
+
+
 def main() -> None:
     app()
 

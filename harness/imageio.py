@@ -71,8 +71,8 @@ def load_image(path: str | Path) -> np.ndarray:
         raise EditbenchError(f"image {path} cannot be read as an image ({type(e).__name__}).") from None
 
 
-def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
-    """Read a mask image as bool (H, W): pixels whose gray value exceeds ``threshold`` are True."""
+def load_gray(path: str | Path) -> np.ndarray:
+    """Read an image file as 8-bit gray (H, W) uint8 (used for mask files)."""
     from PIL import Image, UnidentifiedImageError
 
     if threshold == 127 and ("mask", str(path)) in _PREFETCHED:
@@ -82,10 +82,14 @@ def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
         raise EditbenchError(f"mask {path} does not exist.")
     try:
         with Image.open(path) as im:
-            gray = np.asarray(im.convert("L"))
+            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise EditbenchError(f"mask {path} cannot be read as an image ({type(e).__name__}).") from None
-    return gray > threshold
+
+
+def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
+    """Read a mask image as bool (H, W): pixels whose gray value exceeds ``threshold`` are True."""
+    return load_gray(path) > threshold
 
 
 def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:

@@ -34,11 +34,12 @@ from pathlib import Path
 from harness.errors import EditbenchError
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
-from harness.spec import PipelineSpec, RunSpec
+from harness.spec import PipelineSpec, RunSpec, expand_grid
 from harness.worker import Job, Worker, new_row
 from reports.results import done_keys, write_shard
 from scorers.base import get_scorer_class
 from tasks.schema import Suite, load_suite
+from tasks.validate import check_suite
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +58,9 @@ class Manifest:
 def build_manifest(spec: RunSpec) -> Manifest:
     """Validate everything a run needs before any work starts; raises EditbenchError."""
     suite = load_suite(spec.suite)
+    check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
+    pipelines = expand_grid(pipelines, spec.grid)
     seeds = spec.seeds if spec.seeds is not None else suite.seeds
     scorers = spec.scorers if spec.scorers is not None else suite.scorers
     if not pipelines:
@@ -134,7 +137,8 @@ def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
     meta.setdefault("run_id", f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}")
     meta.update({
         "suite": {"name": m.suite.name, "version": m.suite.version, "hash": m.suite_hash,
-                  "source": m.suite.source_path, "n_tasks": len(m.suite.tasks)},
+                  "source": m.suite.source_path, "n_tasks": len(m.suite.tasks),
+                  "files": m.suite.file_hashes()},
         "pipelines": m.pipeline_configs,
         "seeds": m.seeds,
         "scorers": m.scorers,

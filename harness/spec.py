@@ -5,6 +5,7 @@ One model serves the CLI flags, the Python API and run-spec YAML files (``editbe
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +66,8 @@ class RunSpec(BaseModel):
     flush_every: int = 16                        # rows per Parquet shard while streaming
     flush_seconds: float = 10.0                  # ... or after this many seconds, whichever first
     limit: int | None = None                     # run only the first N tasks (smoke runs)
+    grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
+                                                 # {pipeline key: {option: [values]}}; see expand_grid
 
     @field_validator("pipelines", mode="before")
     @classmethod
@@ -81,6 +84,47 @@ class RunSpec(BaseModel):
         if isinstance(v, str):
             return [s.strip() for s in v.split(",") if s.strip()]
         return v
+
+
+def _grid_value(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def expand_grid(pipelines: list[PipelineSpec], grid: dict[str, Any] | None) -> list[PipelineSpec]:
+    """Expand option sweeps into labelled pipeline variants, one per point of the cartesian product.
+
+    ``grid`` maps an option name to its values (applies to every pipeline), or a pipeline key to such a
+    mapping (applies to that pipeline only; the per-pipeline mapping wins on a shared option). A variant
+    keeps the pipeline's other options and is labelled ``key[opt=value,...]`` in grid order, e.g.
+    ``sd-inpaint[guidance=7.5]``. Pipelines the grid does not touch are returned unchanged.
+    """
+    if not grid:
+        return list(pipelines)
+    keys = {p.key for p in pipelines}
+    common: dict[str, list] = {}
+    per: dict[str, dict[str, list]] = {}
+    for k, v in grid.items():
+        if isinstance(v, dict):
+            if k not in keys:
+                raise EditbenchError(f"grid names pipeline {k!r}, which is not among the run's pipelines "
+                                     f"{sorted(keys)}.")
+            per[k] = v
+        else:
+            common[k] = v
+    out: list[PipelineSpec] = []
+    for p in pipelines:
+        axes = {**common, **per.get(p.key, {})}
+        for opt, values in axes.items():
+            if not isinstance(values, list) or not values:
+                raise EditbenchError(f"grid option {opt!r} must list one or more values, not {values!r}.")
+        if not axes:
+            out.append(p)
+            continue
+        for combo in itertools.product(*axes.values()):
+            point = dict(zip(axes, combo))
+            label = f"{p.key}[{','.join(f'{k}={_grid_value(v)}' for k, v in point.items())}]"
+            out.append(p.model_copy(update={"label": label, "options": {**p.options, **point}}))
+    return out
 
 
 def load_run_spec(path: str | Path) -> RunSpec:

@@ -1,24 +1,30 @@
 """Task and Suite models, and loading suite YAML files.
 
 A task is data (one editing job); a suite is a versioned YAML file holding tasks plus the default
-pipelines, seeds and scorers. Paths inside a suite are relative to its ``data_root``, which is
-itself relative to the suite file, and may not escape it.
+pipelines, seeds and scorers. Tasks are listed inline (``tasks:``) and/or in a table next to the suite
+file (``tasks_file:``, JSONL or Parquet). Paths inside a suite are relative to its ``data_root``, which
+is either relative to the suite file or names a folder inside an installed package
+(``pkg:skimage/data``); no path may escape the data root. See docs/suites.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from harness.errors import EditbenchError, format_validation_error
+from harness.errors import EditbenchError
 from harness.spec import PipelineSpec
+from tasks.validate import Problem, SuiteInvalid, check_rows, pydantic_problems
 
 SUITES_DIR = Path(__file__).parent / "suites"
+PKG_PREFIX = "pkg:"
+FILE_FIELDS = ("image", "mask", "control", "reference", "target")  # task fields that may name a file
 
 TaskKind = Literal["inpaint", "outpaint", "sdedit", "instruct", "face_regen", "toy"]
 
@@ -39,7 +45,22 @@ class Task(BaseModel):
     control: str | dict[str, Any] | None = None    # e.g. a pose image or keypoints
     reference: str | None = None                   # e.g. the identity image
     target: str | None = None                      # ground-truth image, where one exists
-    params: dict[str, Any] = Field(default_factory=dict)  # steps, guidance, strength, mask_fraction, ...
+    params: dict[str, Any] = Field(default_factory=dict)  # steps, guidance, strength, mask_fraction, outpaint, ...
+
+
+def resolve_data_root(data_root: str, base: Path) -> Path:
+    """Absolute data root: ``pkg:PACKAGE[/SUB/FOLDER]`` names a folder inside an installed package
+    (found with importlib, without importing the package); anything else is relative to ``base``."""
+    if not data_root.startswith(PKG_PREFIX):
+        return (base / data_root).resolve()
+    package, _, sub = data_root[len(PKG_PREFIX):].partition("/")
+    try:
+        spec = importlib.util.find_spec(package) if package else None
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise EditbenchError(f"data_root {data_root!r} names package {package!r}, which is not an installed package.")
+    return (Path(list(spec.submodule_search_locations)[0]) / sub).resolve()
 
 
 class Suite(BaseModel):
@@ -50,27 +71,35 @@ class Suite(BaseModel):
     name: str
     version: str
     description: str = ""
-    data_root: str = "."                     # relative to the suite file
+    data_root: str = "."                     # relative to the suite file, or "pkg:PACKAGE/SUB/FOLDER"
+    tasks_file: str | None = None            # JSONL or Parquet table of tasks, relative to the suite file
     pipelines: list[PipelineSpec] = Field(default_factory=list)
     seeds: list[int] = Field(default_factory=lambda: [0])
     scorers: list[str] = Field(default_factory=list)
-    tasks: list[Task]
+    tasks: list[Task] = Field(default_factory=list)  # inline tasks (those of tasks_file follow them)
 
     # Not part of the file: where it was read from.
     source_path: str | None = Field(default=None, exclude=True)
+    _origins: list[tuple[str, str]] = PrivateAttr(default_factory=list)  # (file, row) of each task
+    _file_hashes: dict[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
     def _fill(cls, data):
         if isinstance(data, dict):
             data = dict(data)
-            data["pipelines"] = [PipelineSpec.coerce(p) for p in data.get("pipelines") or []]
             name = data.get("name", "")
             data["tasks"] = [
                 {**t, "suite": t.get("suite") or name} if isinstance(t, dict) else t
                 for t in data.get("tasks") or []
             ]
         return data
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _pipeline_names(cls, v):
+        """A pipeline given by name alone; mappings are validated as PipelineSpec (errors name their index)."""
+        return [{"name": p} if isinstance(p, str) else p for p in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _unique_ids(self):
@@ -84,32 +113,61 @@ class Suite(BaseModel):
     @property
     def root(self) -> Path:
         base = Path(self.source_path).parent if self.source_path else Path.cwd()
-        return (base / self.data_root).resolve()
+        return resolve_data_root(self.data_root, base)
+
+    def origin(self, i: int) -> tuple[str, str]:
+        """(file, row) where task ``i`` was written, e.g. ("suite.yaml", "tasks[3]") or ("t.jsonl", "line 4")."""
+        if i < len(self._origins):
+            return self._origins[i]
+        return (self.source_path or f"suite {self.name}", f"tasks[{i}]")
 
     def resolve_path(self, rel: str, *, field: str = "path") -> Path:
-        """Absolute path of a suite-relative path; refuses paths that escape the data root."""
-        p = (self.root / rel).resolve()
-        if not p.is_relative_to(self.root):
+        """Absolute path of a suite-relative path; refuses paths that escape the data root.
+
+        A path written ``pkg:PACKAGE/FILE`` lies in an installed package instead (for suites mixing
+        images of two packages) and may not escape that package's folder.
+        """
+        if rel.startswith(PKG_PREFIX):
+            package = rel[len(PKG_PREFIX):].split("/", 1)[0]
+            root = resolve_data_root(PKG_PREFIX + package, Path.cwd())
+            p = resolve_data_root(rel, Path.cwd())
+        else:
+            root = self.root
+            p = (root / rel).resolve()
+        if not p.is_relative_to(root):
             raise EditbenchError(
-                f"suite {self.name}: {field} {rel!r} escapes the data root {self.root}."
+                f"suite {self.name}: {field} {rel!r} escapes the data root {root}."
             )
         return p
 
-    def content_hash(self) -> str:
-        """sha256 over the suite's canonical JSON and the bytes of every referenced file.
+    def file_hashes(self) -> dict[str, str]:
+        """sha256 of every file a task references, keyed by its data-root-relative path, sorted.
 
-        A changed image or mask therefore changes the suite's identity recorded in run.json.
+        A file that is missing (or escapes the data root) hashes as ``"missing"``; run validation
+        (:func:`tasks.validate.validate_suite`) reports those before any run. Computed once per suite.
         """
-        h = hashlib.sha256()
-        h.update(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode())
-        for t in self.tasks:
-            for field in ("image", "mask", "control", "reference", "target"):
-                v = getattr(t, field)
-                if isinstance(v, str):
-                    p = self.resolve_path(v, field=f"tasks[{t.task_id}].{field}")
-                    if p.is_file():
-                        h.update(field.encode() + v.encode() + hashlib.sha256(p.read_bytes()).digest())
-        return h.hexdigest()
+        if self._file_hashes is None:
+            out: dict[str, str] = {}
+            for t in self.tasks:
+                for field in FILE_FIELDS:
+                    v = getattr(t, field)
+                    if isinstance(v, str) and v not in out:
+                        try:
+                            p = self.resolve_path(v)
+                        except EditbenchError:
+                            p = None
+                        out[v] = hashlib.sha256(p.read_bytes()).hexdigest() if p and p.is_file() else "missing"
+            self._file_hashes = dict(sorted(out.items()))
+        return self._file_hashes
+
+    def content_hash(self) -> str:
+        """sha256 over the suite's canonical JSON (tasks included) and the sha256 of every referenced file.
+
+        A changed image or mask therefore changes the suite's identity recorded in run.json. The hash
+        does not depend on where the suite or its data root lie on disk.
+        """
+        doc = {"suite": self.model_dump(mode="json"), "files": self.file_hashes()}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def list_suites() -> list[str]:
@@ -117,8 +175,7 @@ def list_suites() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Load a built-in suite by name, or a suite YAML file by path."""
+def _suite_path(name_or_path: str | Path) -> Path:
     s = str(name_or_path)
     path = Path(s)
     if not (s.endswith((".yaml", ".yml")) or path.is_file()):
@@ -129,15 +186,87 @@ def load_suite(name_or_path: str | Path) -> Suite:
             )
     if not path.is_file():
         raise EditbenchError(f"suite file {path} does not exist.")
+    return path
+
+
+def _json_cell(v: Any) -> Any:
+    """Table cells may hold a recipe or params dict as a JSON string (Parquet columns have one type)."""
+    if isinstance(v, str) and v.lstrip().startswith("{"):
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    return v
+
+
+def read_task_table(path: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
+    """Rows of a JSONL (one JSON object a line) or Parquet task table, as (row label, dict)."""
+    if not path.is_file():
+        return [], [Problem(str(path), "", None, "tasks file does not exist")]
+    rows: list[tuple[str, Any]] = []
+    problems: list[Problem] = []
+    if path.suffix in (".jsonl", ".ndjson"):
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"line {n}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                problems.append(Problem(str(path), f"line {n}", None, f"not valid JSON ({e.msg})"))
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            records = pq.read_table(path).to_pylist()
+        except Exception as e:  # noqa: BLE001 - any pyarrow failure means the file is unusable
+            return [], [Problem(str(path), "", None, f"cannot be read as Parquet ({type(e).__name__})")]
+        for i, rec in enumerate(records):
+            rows.append((f"row {i}", {k: _json_cell(v) for k, v in rec.items() if v is not None}))
+    else:
+        problems.append(Problem(str(path), "", None, "tasks file must end in .jsonl or .parquet"))
+    return rows, problems
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load a built-in suite by name, or a suite YAML file by path.
+
+    Schema problems (unknown fields, wrong types, duplicate task_id, ...) are collected over every
+    row and raised together as one :class:`~tasks.validate.SuiteInvalid` naming file, row and task_id.
+    """
+    path = _suite_path(name_or_path)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise EditbenchError(f"suite file {path} is not valid YAML: {e}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise EditbenchError(f"suite file {path} must hold a mapping at the top level.")
+    file = str(path.resolve())
+    problems: list[Problem] = []
+    head = {k: v for k, v in data.items() if k != "tasks"}
     try:
-        suite = Suite(**data)
+        Suite(**head)
     except ValidationError as e:
-        raise EditbenchError(format_validation_error(e, where=f"suite file {path}")) from None
-    suite.source_path = str(path.resolve())
+        problems += pydantic_problems(e, file=file, row="", task_id=None)
+    name = data.get("name") if isinstance(data.get("name"), str) else ""
+    inline = data.get("tasks") or []
+    if not isinstance(inline, list):
+        problems.append(Problem(file, "", None, "tasks: must be a list of task mappings"))
+        inline = []
+    rows = [(file, f"tasks[{i}]", t) for i, t in enumerate(inline)]
+    tasks_file = data.get("tasks_file")
+    if isinstance(tasks_file, str):
+        table = (path.parent / tasks_file).resolve()
+        table_rows, table_problems = read_task_table(table)
+        rows += [(str(table), label, t) for label, t in table_rows]
+        problems += table_problems
+    if not rows and not problems:
+        problems.append(Problem(file, "", None, "the suite has no tasks (give tasks: or tasks_file:)"))
+    tasks, row_problems = check_rows(rows, Task, suite_name=name)
+    problems += row_problems
+    if problems:
+        raise SuiteInvalid(name or str(path), problems)
+    suite = Suite(**{**head, "tasks": []})
+    suite.tasks = tasks
+    suite.source_path = file
+    suite._origins = [(f, label) for f, label, _ in rows]
     return suite

@@ -1,0 +1,141 @@
+"""The face-regeneration builder: one task per detected face, N faces picked deterministically.
+
+For every image (sorted by path) faces are detected with :func:`harness.faces.detect_faces` (SCRFD when
+``--face-weights`` holds its ONNX, else scikit-image's LBP cascade). Each face gives a task:
+
+- mask: an inline ellipse recipe: the ellipse through the corners of the face box, made
+  :data:`CHIN_FOREHEAD` taller (forehead and chin), grown by ``--dilate`` px on each radius; it
+  therefore covers the whole detected box;
+- reference: the source image (the identity to keep); ``params.face_box`` names the face in it;
+- control: the source pose, rendered by ``harness.pose`` from OpenPose weights when ``--pose-weights`` is
+  given (written as PNG next to the suite, in ``<suite>.pose/``); absent otherwise;
+- prompt: re-describes the whole subject (not only the face), per image from ``--prompts`` if given.
+
+Picking: faces are taken round-robin over images (each image's largest face first, then each image's
+second largest, ...) until ``n``; so the choice depends only on the images, never on chance.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+from tasks.builders import register_builder
+from tasks.builders.common import BuildOptions, Draft, list_images, prompts_by_image, stem_id
+
+CHIN_FOREHEAD = 1.1   # ellipse height / width ratio over that of the box
+DEFAULT_PROMPT = ("a photo of the same person in the same pose, with the same hair, clothing and setting; "
+                  "natural detailed face, realistic skin, sharp focus")
+DEFAULT_NEGATIVE = "deformed face, distorted features, extra eyes, blurry, low quality, cartoon"
+
+
+class FaceRegenOptions(BuildOptions):
+    images: Path                        # folder of portraits / group photos
+    n: int = 20                         # faces to pick (fewer if the images hold fewer)
+    dilate: int = 8                     # px added to both ellipse radii
+    min_face: int = 32                  # smallest face box side kept, px
+    face_weights: Path | None = None    # insightface folder holding det_*.onnx (SCRFD); else the LBP cascade
+    pose_weights: Path | None = None    # OpenPose folder (body_pose_model.pth); renders the source pose as control
+
+
+def face_ellipse(box, *, dilate: float, shape: tuple[int, int] | None = None) -> list[float]:
+    """Ellipse recipe [cx, cy, rx, ry] (px, 1 decimal) covering ``box`` = (x0, y0, x1, y1), grown by ``dilate``."""
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    rx = (x1 - x0) / math.sqrt(2) + dilate
+    ry = CHIN_FOREHEAD * (y1 - y0) / math.sqrt(2) + dilate
+    return [round(cx, 1), round(cy, 1), round(rx, 1), round(ry, 1)]
+
+
+def pick_round_robin(per_image: list[list], n: int) -> list[tuple[int, int]]:
+    """(image index, face index) pairs: every image's face 0, then every image's face 1, ... up to ``n``."""
+    picked: list[tuple[int, int]] = []
+    depth = max((len(f) for f in per_image), default=0)
+    for k in range(depth):
+        for i, faces in enumerate(per_image):
+            if k < len(faces) and len(picked) < n:
+                picked.append((i, k))
+    return picked
+
+
+def _png(rgb) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@register_builder("face-regen", FaceRegenOptions)
+def draft_face_regen(opts: FaceRegenOptions) -> Draft:
+    from harness.faces import detect_faces
+    from harness.imageio import load_image
+    from harness.weights import resolve_weights
+
+    folder = Path(opts.images).resolve()
+    pose_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.pose"
+    paths = [p for p in list_images(folder) if not p.is_relative_to(pose_dir)]  # not our own earlier output
+    face_dir = None
+    if opts.face_weights is not None:
+        from harness.errors import WeightsNotFound
+        from harness.faces import find_scrfd
+
+        face_dir = resolve_weights("insightface", str(opts.face_weights))
+        if find_scrfd(face_dir) is None:
+            raise WeightsNotFound(f"--face-weights {face_dir} holds no SCRFD detector (expected "
+                                  f"{face_dir}/det_10g.onnx or another det_*.onnx).")
+    per_image, shapes = [], []
+    for p in paths:
+        img = load_image(p)
+        shapes.append(img.shape[:2])
+        faces = [f for f in detect_faces(img, weights_dir=face_dir)
+                 if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= opts.min_face]
+        per_image.append(faces)
+    picked = pick_round_robin(per_image, opts.n)
+
+    estimator = render = None
+    if opts.pose_weights is not None:
+        from harness.pose import BodyPoseEstimator, render_pose  # lazy: needs torch and the OpenPose weights
+
+        estimator, render = BodyPoseEstimator(opts.pose_weights), render_pose
+    prompts = prompts_by_image(opts, folder)
+    extra: dict[Path, bytes] = {}
+    tasks = []
+    for i, k in sorted(picked):
+        p, face = paths[i], per_image[i][k]
+        h, w = shapes[i]
+        control = None
+        if estimator is not None:
+            control = pose_dir / f"{stem_id(p, folder)}.png"
+            if control not in extra:
+                extra[control] = _png(render((h, w), estimator(load_image(p))))
+        box = [round(v, 1) for v in face.box]
+        tasks.append({
+            "task_id": f"{stem_id(p, folder)}-face{k}",
+            "kind": "face_regen",
+            "image": p,
+            "mask": {"ellipse": face_ellipse(face.box, dilate=opts.dilate)},
+            "reference": p,
+            "control": control,
+            "prompt": prompts.get(p, opts.prompt or DEFAULT_PROMPT),
+            "negative_prompt": opts.negative_prompt if opts.negative_prompt is not None else DEFAULT_NEGATIVE,
+            "params": {"face_box": box, "face_index": k, "detector": face.detector, "mask_dilate": opts.dilate,
+                       "mask_fraction": _ellipse_fraction(face_ellipse(face.box, dilate=opts.dilate), (h, w))},
+        })
+    n_found = sum(len(f) for f in per_image)
+    return Draft(
+        tasks=tasks,
+        pipelines=["sd-inpaint-openpose", "flux-fill"],
+        scorers=["identity", "pose", "background", "seam", "latency"],
+        description=f"Face regeneration: {len(tasks)} of {n_found} faces detected in {len(paths)} images "
+                    f"of {folder.name}/ (ellipse masks grown by {opts.dilate} px).",
+        extra_files=extra,
+    )
+
+
+def _ellipse_fraction(ellipse: list[float], shape: tuple[int, int]) -> float:
+    from harness.imageio import mask_from_recipe
+    from tasks.builders.common import mask_fraction
+
+    return mask_fraction(mask_from_recipe({"ellipse": ellipse}, shape))

@@ -1,0 +1,219 @@
+"""Suite validation: every problem of a suite, each named by file, row and task_id, before any run.
+
+Two stages, both collecting every problem instead of stopping at the first:
+
+- schema (:func:`check_rows`, called by :func:`tasks.schema.load_suite`): unknown fields, wrong types,
+  unknown kinds, duplicate ``task_id``;
+- content (:func:`validate_suite`, called by the runner's ``build_manifest`` before any pipeline is
+  built): missing file, path escaping the data root, unreadable image, mask size differing from its
+  image, mask not binary, empty mask, a task without the image/mask its kind needs, malformed
+  ``params.outpaint`` / ``params.strength``.
+
+A mask file is *binary* when at most :data:`MAX_GRAY_SHARE` of its pixels have a gray value farther
+than :data:`GRAY_MARGIN` from both 0 and 255 (JPEG ringing along the edge stays below that; a soft or
+feathered mask, or a photo passed as a mask, does not). It is then thresholded at 127 (harness.imageio).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import EditbenchError
+
+if TYPE_CHECKING:
+    from tasks.schema import Suite
+
+GRAY_MARGIN = 32          # a gray value in (32, 223) is "far from both 0 and 255"
+MAX_GRAY_SHARE = 0.02     # more than 2 % such pixels: the mask is not binary
+NEEDS_IMAGE = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+NEEDS_MASK = frozenset({"inpaint", "face_regen"})
+OUTPAINT_SIDES = ("left", "right", "top", "bottom")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a suite: the file it is in, the row (``tasks[3]``, ``line 4``, ``row 3``; empty for
+    the suite's own fields), the task_id when known, and what is wrong."""
+
+    file: str
+    row: str
+    task_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f" {self.row}" if self.row else "")
+        if self.task_id is not None:
+            where += f" (task_id {self.task_id!r})"
+        return f"{where}: {self.message}"
+
+
+class SuiteInvalid(EditbenchError):
+    """A suite with problems; the message lists every one of them, one per line."""
+
+    def __init__(self, suite: str, problems: list[Problem]):
+        self.problems = list(problems)
+        n = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"suite {suite} has {n} problem{'s' if n != 1 else ''}; nothing was run:\n{lines}")
+
+
+def pydantic_problems(err, *, file: str, row: str, task_id: str | None) -> list[Problem]:
+    """One :class:`Problem` per error of a pydantic ``ValidationError``, naming the field path."""
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = {"missing": "required field is missing", "extra_forbidden": "unknown field"}.get(e["type"], e["msg"])
+        out.append(Problem(file, row, task_id, f"{loc}: {msg}"))
+    return out
+
+
+def check_rows(rows: list[tuple[str, str, Any]], task_model, *, suite_name: str):
+    """Validate raw task rows ``(file, row, mapping)`` against ``task_model``.
+
+    Returns ``(tasks, problems)``; every row is checked, and a repeated task_id is reported at each
+    repetition with the row of its first use.
+    """
+    from pydantic import ValidationError
+
+    tasks, problems, first = [], [], {}
+    for file, row, raw in rows:
+        if not isinstance(raw, dict):
+            problems.append(Problem(file, row, None, f"a task must be a mapping, not {type(raw).__name__}"))
+            continue
+        tid = raw.get("task_id")
+        tid = str(tid) if tid is not None else None
+        try:
+            task = task_model(**{**raw, "suite": raw.get("suite") or suite_name})
+        except ValidationError as e:
+            problems += pydantic_problems(e, file=file, row=row, task_id=tid)
+            continue
+        if task.task_id in first:
+            f0, r0 = first[task.task_id]
+            here = r0 if f0 == file else f"{f0} {r0}"
+            problems.append(Problem(file, row, task.task_id, f"duplicate task_id (first used at {here})"))
+            continue
+        first[task.task_id] = (file, row)
+        tasks.append(task)
+    return tasks, problems
+
+
+def _check_image(suite: Suite, rel: str, field: str, report) -> tuple[int, int] | None:
+    """(H, W) of an image file of the suite, or None after reporting why it is unusable."""
+    from harness.imageio import load_image
+
+    path = _resolve(suite, rel, field, report)
+    if path is None:
+        return None
+    try:
+        return load_image(path).shape[:2]
+    except EditbenchError:
+        report(f"{field} {rel!r} cannot be read as an image ({path})")
+        return None
+
+
+def _resolve(suite: Suite, rel: str, field: str, report):
+    try:
+        path = suite.resolve_path(rel, field=field)
+    except EditbenchError:
+        report(f"{field} {rel!r} escapes the data root {suite.root}")
+        return None
+    if not path.is_file():
+        report(f"{field} {rel!r} does not exist ({path})")
+        return None
+    return path
+
+
+def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report) -> None:
+    from harness.imageio import load_gray, mask_from_recipe
+
+    if isinstance(mask, dict):
+        if shape is None:
+            return
+        try:
+            m = mask_from_recipe(mask, shape)
+        except (EditbenchError, TypeError, ValueError):
+            report(f"mask recipe {mask} is not one of box [x0, y0, x1, y1], ellipse [cx, cy, rx, ry], full: true")
+            return
+        if not m.any():
+            report(f"mask recipe {mask} is empty on the {shape[1]}x{shape[0]} image (no pixel to regenerate)")
+        return
+    path = _resolve(suite, mask, "mask", report)
+    if path is None:
+        return
+    try:
+        gray = load_gray(path)
+    except EditbenchError:
+        report(f"mask {mask!r} cannot be read as an image ({path})")
+        return
+    if shape is not None and gray.shape != tuple(shape):
+        report(f"mask {mask!r} is {gray.shape[1]}x{gray.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    far = ((gray > GRAY_MARGIN) & (gray < 255 - GRAY_MARGIN)).mean()
+    if far > MAX_GRAY_SHARE:
+        report(f"mask {mask!r} is not binary: {100 * far:.1f} % of its pixels are gray values between "
+               f"{GRAY_MARGIN} and {255 - GRAY_MARGIN} (at most {100 * MAX_GRAY_SHARE:g} % allowed)")
+    elif not (gray > 127).any():
+        report(f"mask {mask!r} is empty (no pixel above 127, i.e. nothing to regenerate)")
+
+
+def _check_params(params: dict, report) -> None:
+    op = params.get("outpaint")
+    if op is not None:
+        ok = (isinstance(op, dict) and set(op) <= set(OUTPAINT_SIDES)
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in op.values())
+              and any(op.values()))
+        if not ok:
+            report(f"params.outpaint {op} must map some of {list(OUTPAINT_SIDES)} to pixel counts >= 0, "
+                   "at least one above 0")
+    s = params.get("strength")
+    if s is not None and not (isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)
+                              and 0.0 < s <= 1.0):
+        report(f"params.strength {s!r} must be a number in (0, 1]")
+
+
+def validate_suite(suite: Suite) -> list[Problem]:
+    """Every content problem of ``suite`` (files, images, masks, params), in task order; [] when usable.
+
+    Reads every referenced image once; does not load any model.
+    """
+    file0 = suite.source_path or f"suite {suite.name}"
+    try:
+        root = suite.root
+    except EditbenchError as e:
+        return [Problem(file0, "", None, str(e).rstrip("."))]
+    problems: list[Problem] = []
+    if not root.is_dir():
+        problems.append(Problem(file0, "", None, f"data_root {suite.data_root!r} is not a folder ({root})"))
+    seen: dict[str, str] = {}
+    for i, t in enumerate(suite.tasks):
+        file, row = suite.origin(i)
+
+        def report(msg: str, _f=file, _r=row, _t=t.task_id) -> None:
+            problems.append(Problem(_f, _r, _t, msg))
+
+        if t.task_id in seen:
+            report(f"duplicate task_id (first used at {seen[t.task_id]})")
+        seen.setdefault(t.task_id, row)
+        shape = None
+        if isinstance(t.image, str):
+            shape = _check_image(suite, t.image, "image", report)
+        elif t.kind in NEEDS_IMAGE:
+            report(f"a {t.kind} task needs an image")
+        for field in ("reference", "target", "control"):
+            v = getattr(t, field)
+            if isinstance(v, str):
+                _check_image(suite, v, field, report)
+        if t.mask is not None:
+            _check_mask(suite, t.mask, shape, report)
+        elif t.kind in NEEDS_MASK:
+            report(f"a {t.kind} task needs a mask")
+        _check_params(t.params, report)
+    return problems
+
+
+def check_suite(suite: Suite) -> None:
+    """Raise one :class:`SuiteInvalid` listing every problem of ``suite``; return when it is usable."""
+    problems = validate_suite(suite)
+    if problems:
+        raise SuiteInvalid(suite.name, problems)

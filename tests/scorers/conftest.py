@@ -83,14 +83,30 @@ def save_tiny_open_clip(folder: Path, seed: int = 0) -> None:
 
 
 @pytest.fixture(scope="session")
-def weights_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("weights")
-    for sub in ("openpose", "insightface", "open_clip"):
-        (root / sub).mkdir()
-    save_random_openpose(root / "openpose")
-    save_tiny_arcface(root / "insightface" / "w600k_r50.onnx")
-    save_tiny_open_clip(root / "open_clip")
-    return root
+def _weights_base(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("weights")
+
+
+def _model_fixture(sub: str, build):
+    @pytest.fixture(scope="session")
+    def fixture(_weights_base) -> Path:
+        folder = _weights_base / sub
+        folder.mkdir()
+        build(folder)
+        return folder
+
+    return fixture
+
+
+openpose_weights = _model_fixture("openpose", save_random_openpose)
+insightface_weights = _model_fixture("insightface", lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
+open_clip_weights = _model_fixture("open_clip", save_tiny_open_clip)
+
+
+@pytest.fixture(scope="session")
+def weights_root(_weights_base, openpose_weights, insightface_weights, open_clip_weights) -> Path:
+    """$EDITBENCH_WEIGHTS layout with all three tiny models."""
+    return _weights_base
 
 
 @pytest.fixture
@@ -100,17 +116,18 @@ def weights_env(weights_root, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def loaded_scorers(weights_root):
-    """Scorers loaded once per session from the tiny weights (loading OpenPose takes seconds)."""
+def loaded_scorers(request):
+    """``loaded_scorers(name)``: a scorer loaded once per session from the tiny weights."""
     from scorers.base import get_scorer_class
 
     cache: dict = {}
 
     def get(name: str):
         if name not in cache:
-            cls = get_scorer_class(name)
-            opts = {"weights": str(weights_root / _FOLDER[name])} if name in _FOLDER else {}
-            s = cls(**opts)
+            opts = {}
+            if name in _FIXTURE:
+                opts["weights"] = str(request.getfixturevalue(_FIXTURE[name]))
+            s = get_scorer_class(name)(**opts)
             s.check()
             s.load()
             cache[name] = s
@@ -119,7 +136,7 @@ def loaded_scorers(weights_root):
     return get
 
 
-_FOLDER = {"pose": "openpose", "identity": "insightface", "clip": "open_clip"}
+_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights"}
 
 
 def save_png(path: Path, image: np.ndarray) -> str:

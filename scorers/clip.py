@@ -160,6 +160,6 @@ class ClipScorer(Scorer):
         if box is None:
             return None
         sy, sx = out_shape[0] / mask.shape[0], out_shape[1] / mask.shape[1]
-        x0, y0 = int(math.floor(box[0] * sx)), int(math.floor(box[1] * sy))
-        x1, y1 = max(x0 + 1, int(math.ceil(box[2] * sx))), max(y0 + 1, int(math.ceil(box[3] * sy)))
+        x0, y0 = math.floor(box[0] * sx), math.floor(box[1] * sy)
+        x1, y1 = max(x0 + 1, math.ceil(box[2] * sx)), max(y0 + 1, math.ceil(box[3] * sy))
         return x0, y0, min(x1, out_shape[1]), min(y1, out_shape[0])

@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import EditbenchError, WeightsNotFound
-from harness.faces import ARCFACE_TEMPLATE, Face, detect_faces, find_scrfd
+from harness.faces import Face, detect_faces, find_scrfd
 from harness.imageio import load_image, load_mask
 from harness.weights import resolve_weights
 from scorers.base import Scorer, register_scorer

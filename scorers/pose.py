@@ -24,7 +24,7 @@ gives oks = pck = NaN (nothing to compare with); ``detected`` is still reported.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict

@@ -74,7 +74,7 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
 
 def auto_px(shape: tuple[int, int], *, fraction: float = 0.01, minimum: int = 3) -> int:
     """A width in pixels that scales with the image: max(minimum, round(fraction * max(H, W)))."""
-    return max(minimum, int(round(fraction * max(shape))))
+    return max(minimum, round(fraction * max(shape)))
 
 
 def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:

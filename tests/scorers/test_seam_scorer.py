@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -58,7 +59,7 @@ def test_monotone_in_step_strength():
         out = np.clip(src.astype(int) + np.where(mask[..., None], delta, 0), 0, 255).astype(np.uint8)
         scores.append(seam_score(src, out, mask, band_px=3))
     assert scores[0] == 0.0
-    assert all(b > a for a, b in zip(scores[1:], scores[2:])), scores
+    assert all(b > a for a, b in itertools.pairwise(scores)), scores
     assert scores[-1] > 1.0
 
 

@@ -41,6 +41,11 @@ def test_paste_back_of_the_source_scores_zero():
     other = _textured(seed=1)
     paste = np.where(mask[..., None], other, src)
     assert seam_score(src, paste, mask, band_px=3) < 0.5
+    # a slightly noisy / blurred copy of the source pasted back (a VAE round trip, say): near 0
+    noisy = np.clip(src + np.random.default_rng(0).normal(0, 2, src.shape), 0, 255).round().astype(np.uint8)
+    assert seam_score(src, np.where(mask[..., None], noisy, src), mask, band_px=3) < 0.05
+    blurred = gaussian_filter(src.astype(float), (1, 1, 0)).round().astype(np.uint8)
+    assert seam_score(src, np.where(mask[..., None], blurred, src), mask, band_px=3) < 0.05
 
 
 def test_hard_flat_patch_scores_higher_than_feathered():

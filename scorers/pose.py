@@ -39,6 +39,7 @@ COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62,
 # COCO-17 keypoint i is OpenPose-18 keypoint COCO_FROM_OPENPOSE[i] (OpenPose's neck, index 1, has no COCO twin).
 COCO_FROM_OPENPOSE = np.array([0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10])
 PCK_ALPHA = 0.1
+SOURCE_CACHE = 256  # source poses kept per scorer instance
 
 
 def to_coco17(keypoints: np.ndarray) -> np.ndarray:
@@ -146,6 +147,10 @@ class PoseScorer(Scorer):
 
     estimator: Callable | None = None
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        self._cache: dict = {}   # (source path, mtime) -> (reference people, source (H, W)), oldest first
+
     def weights_dir(self):
         return resolve_weights("openpose", self.options.weights, required=("body_pose_model.pth",))
 
@@ -163,9 +168,7 @@ class PoseScorer(Scorer):
         people = reference_keypoints(task.control)
         src_shape = None
         if people is None:
-            src = source_image(task)
-            src_shape = src.shape[:2]
-            people = [p.keypoints for p in self.estimator(src)]
+            people, src_shape = self._source_pose(task)
         reference = largest_person(people)
         out = np.asarray(output.image)
         found = [p.keypoints.copy() for p in self.estimator(out)]
@@ -180,3 +183,15 @@ class PoseScorer(Scorer):
                 kp[:, 0] *= sx
                 kp[:, 1] *= sy
         return pose_metrics(reference, found)
+
+    def _source_pose(self, task) -> tuple[list[np.ndarray], tuple[int, int]]:
+        """Pose of ``task.image``, cached per file (every pipeline and seed of a task shares its source)."""
+        import os
+
+        key = (str(task.image), os.stat(task.image).st_mtime_ns)
+        if key not in self._cache:
+            src = source_image(task)
+            self._cache[key] = ([p.keypoints for p in self.estimator(src)], src.shape[:2])
+            while len(self._cache) > SOURCE_CACHE:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[key]

@@ -150,3 +150,18 @@ def test_missing_weights_name_the_expected_path(tmp_path, monkeypatch):
         PoseScorer().check()
     with pytest.raises(WeightsNotFound, match=str(tmp_path / "elsewhere")):
         PoseScorer(weights=str(tmp_path / "elsewhere")).check()
+
+
+def test_source_pose_is_estimated_once_per_source_file(task_of, out_of):
+    calls = []
+
+    def fake(image):
+        calls.append(image.shape)
+        return [Person(keypoints=_kp(PERSON))] if image.shape[0] == 200 else []
+
+    s = PoseScorer()
+    s.estimator = fake
+    task = task_of(np.zeros((200, 120, 3), np.uint8))
+    for _ in range(3):
+        assert s.score(task, out_of(np.zeros((100, 60, 3), np.uint8)))["detected"] == 0.0
+    assert calls.count((200, 120, 3)) == 1 and calls.count((100, 60, 3)) == 3

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.weights import resolve_weights
 from scorers.base import Scorer, register_scorer
-from scorers.regions import source_image
+from scorers.regions import source_image, source_shape
 
 # pycocotools COCOeval: sigmas of nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles.
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62,
@@ -173,10 +173,7 @@ class PoseScorer(Scorer):
         out = np.asarray(output.image)
         found = [p.keypoints.copy() for p in self.estimator(out)]
         if found and src_shape is None and task.image is not None:
-            from PIL import Image
-
-            with Image.open(task.image) as im:
-                src_shape = (im.height, im.width)
+            src_shape = source_shape(task)
         if src_shape is not None and out.shape[:2] != src_shape:
             sy, sx = src_shape[0] / out.shape[0], src_shape[1] / out.shape[1]
             for kp in found:
@@ -186,9 +183,12 @@ class PoseScorer(Scorer):
 
     def _source_pose(self, task) -> tuple[list[np.ndarray], tuple[int, int]]:
         """Pose of ``task.image``, cached per file (every pipeline and seed of a task shares its source)."""
-        import os
+        from pathlib import Path
 
-        key = (str(task.image), os.stat(task.image).st_mtime_ns)
+        path = Path(task.image or "")
+        if task.image is None or not path.is_file():
+            source_image(task)  # raises the error naming the missing image
+        key = (str(path), path.stat().st_mtime_ns)
         if key not in self._cache:
             src = source_image(task)
             self._cache[key] = ([p.keypoints for p in self.estimator(src)], src.shape[:2])

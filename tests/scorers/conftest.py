@@ -87,8 +87,8 @@ def _weights_base(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("weights")
 
 
-def _model_fixture(sub: str, build):
-    @pytest.fixture(scope="session")
+def _model_fixture(name: str, sub: str, build):
+    @pytest.fixture(scope="session", name=name)
     def fixture(_weights_base) -> Path:
         folder = _weights_base / sub
         folder.mkdir()
@@ -98,9 +98,10 @@ def _model_fixture(sub: str, build):
     return fixture
 
 
-openpose_weights = _model_fixture("openpose", save_random_openpose)
-insightface_weights = _model_fixture("insightface", lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
-open_clip_weights = _model_fixture("open_clip", save_tiny_open_clip)
+openpose_weights = _model_fixture("openpose_weights", "openpose", save_random_openpose)
+insightface_weights = _model_fixture("insightface_weights", "insightface",
+                                     lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
+open_clip_weights = _model_fixture("open_clip_weights", "open_clip", save_tiny_open_clip)
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,12 @@ SCORERS: dict[str, type[Scorer]] = {}
 SCORER_MODULES = [
     "scorers.toy",
     "scorers.latency",
+    "scorers.pose",
+    "scorers.identity",
+    "scorers.seam",
+    "scorers.background",
+    "scorers.clip",
+    "scorers.fidelity",
 ]
 
 

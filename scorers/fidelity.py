@@ -1,0 +1,43 @@
+"""Fidelity to a ground-truth target inside the edited region, for tasks that have one.
+
+Region M = the task mask (not dilated) on the target's grid; the whole image when the task has no
+mask. The output is resized to the target's size when their sizes differ (scorers/regions.py).
+On uint8 values, over M and all channels:
+
+- ``psnr`` = 10 log10(255^2 / mean (out - target)^2); +inf when identical  (higher is better)
+- ``ssim`` = mean over M of scikit-image's SSIM map (7x7 uniform window, data_range 255,
+             channel-averaged), skimage's 3-pixel image border excluded; windows centred near the
+             mask edge also see unmasked pixels                              (higher is better)
+
+Tasks without ``target`` get NaN (no reference to compare with), with no error.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.imageio import load_image
+from scorers.background import region_errors, region_ssim
+from scorers.base import Scorer, register_scorer
+from scorers.regions import aligned_output, task_mask
+
+
+@register_scorer
+class FidelityScorer(Scorer):
+    name = "fidelity"
+    kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    metrics = {"psnr": "higher", "ssim": "higher"}
+
+    def score(self, task, output) -> dict[str, float]:
+        if task.target is None:
+            return {"psnr": math.nan, "ssim": math.nan}
+        target = load_image(task.target)
+        shape = target.shape[:2]
+        out = aligned_output(np.asarray(output.image), shape, what="target")
+        mask = task_mask(task, shape)
+        region = np.ones(shape, dtype=bool) if mask is None else mask
+        if not region.any():
+            return {"psnr": math.nan, "ssim": math.nan}
+        return {"psnr": region_errors(out, target, region)["psnr"], "ssim": region_ssim(out, target, region)}

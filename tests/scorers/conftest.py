@@ -1,0 +1,183 @@
+"""Tiny random-weight models for the scorers, saved in the layouts real weights use (docs/weights.md).
+
+- openpose/body_pose_model.pth: controlnet_aux's bodypose_model with random init, keys as in the
+  released file (without the sub-network prefix that controlnet_aux's ``transfer`` strips);
+- insightface/w600k_r50.onnx: a 2-layer ONNX net with a 1x3x112x112 input (dynamic batch) and one
+  16-d output, which insightface's model zoo routes to ArcFace;
+- open_clip/: a tiny open_clip config (registered with open_clip.add_model_config), its random
+  checkpoint and config.json naming both.
+
+Everything is built once per session; the ``weights_env`` fixture points $EDITBENCH_WEIGHTS at it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY_CLIP = "editbench-tiny-clip"
+TINY_CLIP_CONFIG = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def save_random_openpose(folder: Path, seed: int = 0) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from controlnet_aux.open_pose.model import bodypose_model
+
+    torch.manual_seed(seed)
+    model = bodypose_model()
+    # Released checkpoints name "conv1_1.weight", not "model0.conv1_1.weight" (see util.transfer).
+    torch.save({k.split(".", 1)[1]: v for k, v in model.state_dict().items()}, folder / "body_pose_model.pth")
+
+
+def save_tiny_arcface(path: Path, *, side: int = 112, dim: int = 16, seed: int = 0) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    k = side // 7 if side % 7 == 0 else 16
+    n_cells = (side // k) ** 2
+    w = numpy_helper.from_array(rng.normal(0, 0.05, (8, 3, k, k)).astype(np.float32), "conv_w")
+    b = numpy_helper.from_array(np.zeros(8, np.float32), "conv_b")
+    fw = numpy_helper.from_array(rng.normal(0, 0.1, (8 * n_cells, dim)).astype(np.float32), "fc_w")
+    fb = numpy_helper.from_array(np.zeros(dim, np.float32), "fc_b")
+    nodes = [
+        helper.make_node("Conv", ["data", "conv_w", "conv_b"], ["c"], name="conv0", kernel_shape=[k, k], strides=[k, k]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu0"),
+        helper.make_node("Flatten", ["r"], ["f"], name="flatten0", axis=1),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["fc1"], name="fc0"),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_arcface",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, side, side])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", dim])],
+        initializer=[w, b, fw, fb],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def save_tiny_open_clip(folder: Path, seed: int = 0) -> None:
+    import open_clip
+    import torch
+
+    cfg_path = folder / f"{TINY_CLIP}.json"
+    cfg_path.write_text(json.dumps(TINY_CLIP_CONFIG))
+    open_clip.add_model_config(cfg_path)
+    torch.manual_seed(seed)
+    model = open_clip.create_model(TINY_CLIP, pretrained=None)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps({"model_name": TINY_CLIP, "checkpoint": "open_clip_pytorch_model.bin"}))
+
+
+@pytest.fixture(scope="session")
+def _weights_base(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("weights")
+
+
+def _model_fixture(name: str, sub: str, build):
+    @pytest.fixture(scope="session", name=name)
+    def fixture(_weights_base) -> Path:
+        folder = _weights_base / sub
+        folder.mkdir()
+        build(folder)
+        return folder
+
+    return fixture
+
+
+openpose_weights = _model_fixture("openpose_weights", "openpose", save_random_openpose)
+insightface_weights = _model_fixture("insightface_weights", "insightface",
+                                     lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
+open_clip_weights = _model_fixture("open_clip_weights", "open_clip", save_tiny_open_clip)
+
+
+@pytest.fixture(scope="session")
+def weights_root(_weights_base, openpose_weights, insightface_weights, open_clip_weights) -> Path:
+    """$EDITBENCH_WEIGHTS layout with all three tiny models."""
+    return _weights_base
+
+
+@pytest.fixture
+def weights_env(weights_root, monkeypatch) -> Path:
+    monkeypatch.setenv("EDITBENCH_WEIGHTS", str(weights_root))
+    return weights_root
+
+
+@pytest.fixture(scope="session")
+def loaded_scorers(request):
+    """``loaded_scorers(name)``: a scorer loaded once per session from the tiny weights."""
+    from scorers.base import get_scorer_class
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            opts = {}
+            if name in _FIXTURE:
+                opts["weights"] = str(request.getfixturevalue(_FIXTURE[name]))
+            s = get_scorer_class(name)(**opts)
+            s.check()
+            s.load()
+            cache[name] = s
+        return cache[name]
+
+    return get
+
+
+_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights"}
+
+
+def save_png(path: Path, image: np.ndarray) -> str:
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    return str(path)
+
+
+def make_task(tmp_path: Path, image: np.ndarray, *, kind: str = "inpaint", mask=None, **fields):
+    """A Task whose image (and any array-valued reference/target) is written to ``tmp_path``."""
+    from tasks.schema import Task
+
+    for name in ("reference", "target"):
+        if isinstance(fields.get(name), np.ndarray):
+            fields[name] = save_png(tmp_path / f"{name}.png", fields[name])
+    if isinstance(mask, np.ndarray):
+        mask = save_png(tmp_path / "mask.png", (mask.astype(np.uint8) * 255))
+    return Task(task_id="t", kind=kind, suite="test", image=save_png(tmp_path / "image.png", image), mask=mask, **fields)
+
+
+def output_of(image: np.ndarray):
+    from harness.pipelines.base import Output
+
+    return Output(image=np.asarray(image, dtype=np.uint8), latency_ms=1.0)
+
+
+@pytest.fixture
+def task_of(tmp_path):
+    """``task_of(image, mask=..., **fields)`` -> Task with its files in the test's tmp_path."""
+    return lambda image, **kw: make_task(tmp_path, image, **kw)
+
+
+@pytest.fixture
+def out_of():
+    """``out_of(image)`` -> pipeline Output holding ``image``."""
+    return output_of
+
+
+@pytest.fixture
+def tiny_onnx():
+    """``tiny_onnx(path, side=112)`` writes the tiny ArcFace-shaped ONNX (another side -> not ArcFace)."""
+    return save_tiny_arcface

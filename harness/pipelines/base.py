@@ -115,6 +115,16 @@ PIPELINES: dict[str, type[Pipeline]] = {}
 # Adapter modules, imported on first registry access. They must import cheaply.
 PIPELINE_MODULES = [
     "harness.pipelines.toy",
+    "harness.pipelines.opencv",
+    "harness.pipelines.patchmatch",
+    "harness.pipelines.sd_inpaint",
+    "harness.pipelines.sdxl_inpaint",
+    "harness.pipelines.sd_inpaint_openpose",
+    "harness.pipelines.flux_fill",
+    "harness.pipelines.flux_kontext",
+    "harness.pipelines.sdedit",
+    "harness.pipelines.instruct_pix2pix",
+    "harness.pipelines.repaint",
 ]
 
 

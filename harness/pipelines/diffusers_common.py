@@ -94,7 +94,8 @@ class StageProbe:
     def split(self) -> dict[str, float]:
         t_den = self.t_denoise if self.t_denoise is not None else self.t_end
         t_dec = self.t_decode if self.t_decode is not None else self.t_end
-        return {"encode": (t_den - self.t0) * 1e3, "denoise": (t_dec - t_den) * 1e3, "decode": (self.t_end - t_dec) * 1e3}
+        return {"encode": (t_den - self.t0) * 1e3, "denoise": (t_dec - t_den) * 1e3,
+                "decode": (self.t_end - t_dec) * 1e3}
 
 
 class DiffusersPipeline(EditPipeline):

@@ -94,7 +94,8 @@ class EditPipeline(Pipeline):
         image = self.edit(inputs, task, seed, timer)
         with timer.stage("finish"):
             if image.shape != inputs.canvas.shape:
-                raise ValueError(f"{self.name} returned an image of shape {image.shape}, expected {inputs.canvas.shape}")
+                raise ValueError(f"{self.name} returned an image of shape {image.shape}, "
+                                 f"expected {inputs.canvas.shape}")
             if self.options.paste_back:
                 if inputs.soft is None:
                     raise EditbenchError(f"paste_back needs a mask but task {task.task_id} has none.")

@@ -67,7 +67,8 @@ def outpaint_pads(params: dict, *, where: str) -> tuple[int, int, int, int]:
         raise EditbenchError(f"{where}: outpaint tasks need params.outpaint = {{left, right, top, bottom}} in pixels.")
     unknown = set(spec) - {"left", "right", "top", "bottom"}
     if unknown:
-        raise EditbenchError(f"{where}: params.outpaint has unknown keys {sorted(unknown)}; use left, right, top, bottom.")
+        raise EditbenchError(f"{where}: params.outpaint has unknown keys {sorted(unknown)}; "
+                             "use left, right, top, bottom.")
     pads = tuple(int(spec.get(k, 0)) for k in ("left", "right", "top", "bottom"))
     if min(pads) < 0 or max(pads) == 0:
         raise EditbenchError(f"{where}: params.outpaint must be non-negative and extend at least one side, got {spec}.")

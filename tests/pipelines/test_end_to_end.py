@@ -26,7 +26,9 @@ def test_real_images_through_the_runner(tmp_path, tiny_weights):
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     pipelines = ["cv2-telea", "cv2-ns", "patchmatch",
                  {"name": "sd-inpaint", "weights": str(tiny_weights["sd-inpaint"]), "options": {"steps": 2}}]
-    spec = RunSpec(suite=str(tmp_path / "suite.yaml"), pipelines=pipelines, scorers=[])
+    # address="local": always a private Ray, never a cluster another process on this machine started
+    # (ray.init() with no address joins the one named in /tmp/ray/ray_current_cluster).
+    spec = RunSpec(suite=str(tmp_path / "suite.yaml"), pipelines=pipelines, scorers=[], address="local")
     out = run(spec, out=tmp_path / "run", progress=False)
 
     df = read_results(out)

@@ -8,7 +8,14 @@ import numpy as np
 
 from harness.pipelines.diffusers_common import StageProbe
 from harness.pipelines.imaging import (
-    dilate_mask, extend_canvas, feather_mask, keep_mask_for_repaint, paste_back, rgb_to_bgr, work_size)
+    dilate_mask,
+    extend_canvas,
+    feather_mask,
+    keep_mask_for_repaint,
+    paste_back,
+    rgb_to_bgr,
+    work_size,
+)
 
 
 def test_repaint_mask_polarity():
@@ -76,3 +83,15 @@ def test_stage_probe_splits_one_call():
     total = (probe.t_end - probe.t0) * 1e3
     assert sum(s.values()) == __import__("pytest").approx(total)
     assert "decode" not in vars(vae) and not den._forward_pre_hooks   # hooks removed
+
+
+def test_non_finite_pipeline_output_is_an_error():
+    import pytest
+
+    from harness.pipelines.imaging import float_to_uint8
+
+    x = np.full((2, 2, 3), 0.5, np.float32)
+    np.testing.assert_array_equal(float_to_uint8(x), 128)
+    x[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        float_to_uint8(x)

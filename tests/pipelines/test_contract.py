@@ -107,3 +107,32 @@ def test_task_params_override_options(tiny_weights, image_file):
     base = p.run(make_task("sdedit", image_file), seed=0).image
     stronger = p.run(make_task("sdedit", image_file, params={"strength": 1.0}), seed=0).image
     assert not np.array_equal(base, stronger)
+
+
+def test_mask_dilate_and_feather_widen_the_edited_region(tiny_weights, image_file):
+    """With paste_back on, only pixels under the dilated+feathered mask may change."""
+    from harness.pipelines.imaging import dilate_mask, feather_mask
+
+    p = loaded("sd-inpaint", tiny_weights, paste_back=True, mask_dilate=3, mask_feather=4)
+    src = load_image(image_file)
+    out = p.run(make_task("inpaint", image_file), seed=0).image
+    box = np.zeros(src.shape[:2], bool)
+    box[BOX[1]:BOX[3], BOX[0]:BOX[2]] = True
+    soft = feather_mask(dilate_mask(box, 3), 4)
+    changed = np.any(out != src, axis=-1)
+    assert not changed[soft == 0].any()
+    assert changed[(soft > 0) & ~box].any(), "dilation/feather did not reach the adapter"
+
+
+def test_repaint_mask_polarity_reaches_diffusers(tiny_weights, image_file):
+    """RePaint re-imposes the known region exactly at its last step: with our mask converted to
+    diffusers' 1 = keep, the outside stays the input (up to the resize) and the hole is regenerated."""
+    p = loaded("repaint", tiny_weights)
+    src = load_image(image_file).astype(int)
+    out = p.run(make_task("inpaint", image_file), seed=0).image.astype(int)
+    hole = np.zeros(src.shape[:2], bool)
+    hole[BOX[1]:BOX[3], BOX[0]:BOX[2]] = True
+    ring = ~hole.copy()
+    ring[max(BOX[1] - 3, 0):BOX[3] + 3, max(BOX[0] - 3, 0):BOX[2] + 3] = False   # skip resize blur at the edge
+    assert np.abs(out - src)[ring].mean() < 4
+    assert np.abs(out - src)[hole].mean() > 20

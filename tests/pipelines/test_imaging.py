@@ -95,3 +95,30 @@ def test_non_finite_pipeline_output_is_an_error():
     x[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         float_to_uint8(x)
+
+
+def test_outpaint_task_mask_is_added_to_the_new_area(image_file):
+    from harness.pipelines.imaging import prepare_edit
+    from tasks.schema import Task
+
+    task = Task(task_id="o", kind="outpaint", image=str(image_file), mask={"box": [0, 0, 4, 4]},
+                params={"outpaint": {"right": 10}})
+    inp = prepare_edit(task)
+    assert inp.canvas.shape == (48, 74, 3)
+    assert inp.mask[:, 64:].all() and inp.mask[:4, :4].all() and inp.mask.sum() == 48 * 10 + 16
+
+
+def test_device_and_dtype_resolution():
+    import pytest
+    import torch
+
+    from harness.errors import EditbenchError
+    from harness.pipelines.diffusers_common import resolve_device, resolve_dtype
+
+    assert resolve_dtype("auto", "cpu", gpu_default="float16") is torch.float32
+    assert resolve_dtype("auto", "cuda", gpu_default="bfloat16") is torch.bfloat16
+    assert resolve_dtype("float16", "cpu", gpu_default="bfloat16") is torch.float16
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EditbenchError, match="no CUDA device"):
+            resolve_device("cuda")

@@ -8,7 +8,7 @@ object with a fresh generator of the same seed. Both are timed with ``torch.cuda
 Each repeat runs harness then bare; the first (warm-up) pair is discarded; medians are printed.
 
     python bench/pipelines.py                      # tiny random-weight models, CPU, 2 steps, 64 px
-    python bench/pipelines.py --full-size          # random-weight SD-1.5-inpaint 512^2 and SDXL-inpaint 1024^2, 30 steps (GPU)
+    python bench/pipelines.py --full-size          # random SD-1.5-inpaint 512^2, SDXL-inpaint 1024^2, 30 steps (GPU)
 
 It prints figures; it asserts nothing about time.
 """
@@ -90,6 +90,53 @@ def bench_one(spec, task, *, repeats: int, seed: int = 0) -> dict:
             "device": adapter.device, "dtype": str(adapter.torch_dtype).replace("torch.", "")}
 
 
+def bench_classical(name: str, task, *, repeats: int, seed: int = 0) -> dict:
+    """A classical floor vs its library call on the already-loaded image and mask."""
+    from harness.imageio import load_image, load_mask
+    from harness.pipelines.base import build_pipeline
+    from harness.pipelines.opencv import cv2_inpaint
+    from harness.pipelines.patchmatch import patchmatch_inpaint
+    from harness.spec import PipelineSpec
+
+    adapter = build_pipeline(PipelineSpec(name=name))
+    image = load_image(task.image)
+    mask = load_mask(task.mask, shape=image.shape[:2])
+    if name == "patchmatch":
+        def lib():
+            return patchmatch_inpaint(image, mask, patch_size=adapter.options.patch_size, seed=seed)
+    else:
+        def lib():
+            return cv2_inpaint(image, mask, radius=adapter.options.radius, method=adapter.method)
+
+    def bare() -> float:
+        t0 = time.perf_counter()
+        lib()
+        return (time.perf_counter() - t0) * 1e3
+
+    adapter.run(task, seed)
+    bare()
+    h_total, b_total, stages = [], [], {}
+    for _ in range(repeats):
+        out = adapter.run(task, seed)
+        h_total.append(out.latency_ms)
+        for k, v in out.latencies_ms.items():
+            stages.setdefault(k, []).append(v)
+        b_total.append(bare())
+    med = statistics.median
+    return {"stages": {k: med(v) for k, v in stages.items()}, "harness": med(h_total),
+            "harness_call": med(stages["inpaint"]), "bare": med(b_total), "harness_min": min(h_total),
+            "bare_min": min(b_total), "device": "cpu", "dtype": "uint8"}
+
+
+def print_row(name: str, size: int, r: dict) -> None:
+    """One table row; classical floors show their single ``inpaint`` stage in the denoise column."""
+    s = r["stages"]
+    print(f"{name:22s} {r['device'] + '/' + r['dtype']:16s} {size:5d} {s.get('prepare', 0):8.1f} "
+          f"{s.get('encode', 0):8.1f} {s.get('denoise', s.get('inpaint', 0)):9.1f} {s.get('decode', 0):8.1f} "
+          f"{s.get('finish', 0):7.1f} {r['harness']:9.1f} {r['bare']:9.1f} {r['harness'] / r['bare']:6.3f} "
+          f"{r['harness_call'] / r['bare']:9.3f} {r['harness_min'] / r['bare_min']:9.3f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--full-size", action="store_true", help="random-weight SD-1.5-inpaint 512 and SDXL-inpaint 1024")
@@ -97,6 +144,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="default: 2 (tiny) / 30 (full size)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--classical-size", type=int, default=512, help="image size for cv2-*/patchmatch (0: skip)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = ap.parse_args()
 
@@ -130,19 +178,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {steps}, repeats {args.repeats} "
           f"(stage columns and ratio: medians; min-ratio: min/min; warm-up excluded)")
     print(f"{'pipeline':22s} {'dev/dtype':16s} {'px':>5s} {'prepare':>8s} {'encode':>8s} {'denoise':>9s} "
-          f"{'decode':>8s} {'finish':>7s} {'harness':>9s} {'bare':>9s} {'ratio':>6s} {'call/bare':>9s} {'min-ratio':>9s}")
+          f"{'decode':>8s} {'finish':>7s} {'harness':>9s} {'bare':>9s} {'ratio':>6s} {'call/bare':>9s} "
+          f"{'min-ratio':>9s}")
     for spec, size in runs:
         image, box = make_inputs(tmp, size)
         kind = KIND.get(spec.name, "inpaint")
         task = Task(task_id="bench", kind=kind, image=str(image), mask={"box": box}, prompt="an astronaut in a garden",
                     instruction="make it a watercolour", control=str(image))
-        r = bench_one(spec, task, repeats=args.repeats)
-        s = r["stages"]
-        print(f"{spec.name:22s} {r['device'] + '/' + r['dtype']:16s} {size:5d} {s.get('prepare', 0):8.1f} "
-              f"{s.get('encode', 0):8.1f} {s.get('denoise', 0):9.1f} {s.get('decode', 0):8.1f} {s.get('finish', 0):7.1f} "
-              f"{r['harness']:9.1f} {r['bare']:9.1f} {r['harness'] / r['bare']:6.3f} {r['harness_call'] / r['bare']:9.3f} "
-              f"{r['harness_min'] / r['bare_min']:9.3f}",
-              flush=True)
+        print_row(spec.name, size, bench_one(spec, task, repeats=args.repeats))
+    if not args.full_size and args.classical_size and not args.pipelines:
+        image, box = make_inputs(tmp, args.classical_size)
+        task = Task(task_id="bench", kind="inpaint", image=str(image), mask={"box": box})
+        for name in ("cv2-telea", "cv2-ns", "patchmatch"):
+            print_row(name, args.classical_size, bench_classical(name, task, repeats=args.repeats))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``patchmatch``: PatchMatch inpainting (Barnes et al. 2009) via the ``pypatchmatch`` package.
 
-Chosen over ``patchmatch-cython`` by measurement (docs/pipelines.md): on skimage's 512x512 astronaut
-with a 150x140 hole, pypatchmatch took 1.1-1.3 s vs 1.65 s, with a slightly higher hole PSNR, both
-deterministic for a fixed seed; pypatchmatch also ships one Python-version-independent wheel.
+Chosen over ``patchmatch-cython`` by measurement (``bench/patchmatch_choice.py``, docs/pipelines.md):
+on skimage's 512x512 astronaut with a 150x140 hole, pypatchmatch took 0.73 s vs 0.98 s (medians) with a
+slightly higher hole PSNR, both deterministic for a fixed seed; pypatchmatch also ships one
+Python-version-independent wheel.
 The seed goes to the library's global RNG (``set_random_seed``), so one actor runs one job at a time.
 """
 

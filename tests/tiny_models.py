@@ -168,3 +168,90 @@ BUILDERS = {
 def build_all(root: Path, names=None) -> dict[str, Path]:
     """Build the tiny pipelines ``names`` (default: all) under ``root``; {pipeline name: folder}."""
     return {n: BUILDERS[n](Path(root) / n) for n in (names or BUILDERS)}
+
+
+# ---- single-file (original LDM layout) checkpoints --------------------------------------------------
+
+_RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("norm2", "out_layers.0"), ("conv2", "out_layers.3"),
+           ("time_emb_proj", "emb_layers.1"), ("conv_shortcut", "skip_connection")]
+
+
+def _unet_to_ldm(sd: dict, config) -> dict:
+    """diffusers UNet2DConditionModel keys -> original SD ``model.diffusion_model.*`` keys (any number of
+    blocks and ``layers_per_block``: block i's layer j is input block (lpb+1)*i + j + 1)."""
+    lpb, n = config.layers_per_block, len(config.block_out_channels)
+    prefix_map = {"time_embedding.linear_1.": "time_embed.0.", "time_embedding.linear_2.": "time_embed.2.",
+                  "conv_in.": "input_blocks.0.0.", "conv_norm_out.": "out.0.", "conv_out.": "out.2.",
+                  "mid_block.resnets.0.": "middle_block.0.", "mid_block.attentions.0.": "middle_block.1.",
+                  "mid_block.resnets.1.": "middle_block.2."}
+    for i in range(n):
+        for j in range(lpb):
+            prefix_map[f"down_blocks.{i}.resnets.{j}."] = f"input_blocks.{(lpb + 1) * i + j + 1}.0."
+            prefix_map[f"down_blocks.{i}.attentions.{j}."] = f"input_blocks.{(lpb + 1) * i + j + 1}.1."
+        prefix_map[f"down_blocks.{i}.downsamplers.0.conv."] = f"input_blocks.{(lpb + 1) * (i + 1)}.0.op."
+        for j in range(lpb + 1):
+            prefix_map[f"up_blocks.{i}.resnets.{j}."] = f"output_blocks.{(lpb + 1) * i + j}.0."
+            prefix_map[f"up_blocks.{i}.attentions.{j}."] = f"output_blocks.{(lpb + 1) * i + j}.1."
+        has_attn = any(k.startswith(f"up_blocks.{i}.attentions.") for k in sd)
+        prefix_map[f"up_blocks.{i}.upsamplers.0."] = f"output_blocks.{(lpb + 1) * i + lpb}.{2 if has_attn else 1}."
+    out = {}
+    for k, v in sd.items():
+        new = k
+        for hf, ldm in prefix_map.items():
+            if k.startswith(hf):
+                rest = k[len(hf):]
+                if "resnets" in hf:
+                    for a, b in _RESNET:
+                        rest = rest.replace(a, b) if rest.startswith(a) else rest
+                new = ldm + rest
+                break
+        out["model.diffusion_model." + new] = v
+    return out
+
+
+def _vae_to_ldm(sd: dict, config) -> dict:
+    """diffusers AutoencoderKL keys -> original ``first_stage_model.*`` keys."""
+    n = len(config.block_out_channels)
+    rules = []
+    for i in range(n):
+        rules += [(f"encoder.down_blocks.{i}.resnets.", f"encoder.down.{i}.block."),
+                  (f"encoder.down_blocks.{i}.downsamplers.0.", f"encoder.down.{i}.downsample."),
+                  (f"decoder.up_blocks.{i}.resnets.", f"decoder.up.{n - 1 - i}.block."),
+                  (f"decoder.up_blocks.{i}.upsamplers.0.", f"decoder.up.{n - 1 - i}.upsample.")]
+    rules += [(f"{p}.mid_block.resnets.{j}.", f"{p}.mid.block_{j + 1}.") for p in ("encoder", "decoder") for j in (0, 1)]
+    rules += [(f"{p}.mid_block.attentions.0.", f"{p}.mid.attn_1.") for p in ("encoder", "decoder")]
+    rules += [("encoder.conv_norm_out.", "encoder.norm_out."), ("decoder.conv_norm_out.", "decoder.norm_out.")]
+    attn = {"group_norm.": "norm.", "to_q.": "q.", "to_k.": "k.", "to_v.": "v.", "to_out.0.": "proj_out."}
+    out = {}
+    for k, v in sd.items():
+        new = k
+        for hf, ldm in rules:
+            if k.startswith(hf):
+                rest = k[len(hf):].replace("conv_shortcut", "nin_shortcut")
+                if ".attn_1." in ldm:
+                    for a, b in attn.items():
+                        if rest.startswith(a):
+                            rest = b + rest[len(a):]
+                            if v.ndim == 2:
+                                v = v[:, :, None, None]          # linear -> 1x1 conv
+                new = ldm + rest
+                break
+        out["first_stage_model." + new] = v
+    return out
+
+
+def write_sd_single_file(pipeline_folder: Path, path: Path) -> Path:
+    """Write the UNet, VAE and CLIP text encoder of a saved tiny SD pipeline as one original-layout
+    (LDM) ``.safetensors`` checkpoint, as a single-file download of SD-1.x would be."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextModel
+
+    unet = UNet2DConditionModel.from_pretrained(pipeline_folder, subfolder="unet")
+    vae_m = AutoencoderKL.from_pretrained(pipeline_folder, subfolder="vae")
+    text = CLIPTextModel.from_pretrained(pipeline_folder / "text_encoder")
+    state = {**_unet_to_ldm(unet.state_dict(), unet.config), **_vae_to_ldm(vae_m.state_dict(), vae_m.config),
+             **{"cond_stage_model.transformer." + ("" if k.startswith("text_model.") else "text_model.") + k: v
+                for k, v in text.state_dict().items()}}
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path

@@ -83,3 +83,22 @@ def test_list_pipelines_shows_availability(monkeypatch, tmp_path):
         assert "unavailable" in lines[name] and str(tmp_path / name) in lines[name]
     for name in ("cv2-telea", "cv2-ns", "patchmatch"):
         assert lines[name].rstrip().endswith("available") and "unavailable" not in lines[name]
+
+
+def test_single_file_checkpoint_loads_like_the_folder(tmp_path, tiny_weights, image_file):
+    """An original-layout (LDM) single-file checkpoint + a local config folder gives the same model,
+    hence the same output, as the diffusers folder it was written from."""
+    import numpy as np
+
+    from tests.tiny_models import write_sd_single_file
+
+    folder = tiny_weights["sd-inpaint"]
+    ckpt = write_sd_single_file(folder, tmp_path / "sd-inpaint-tiny.safetensors")
+    task = Task(task_id="t", kind="inpaint", image=str(image_file), mask={"box": [8, 8, 24, 24]}, prompt="a hat")
+    outs = []
+    for weights, opts in [(str(folder), {}), (str(ckpt), {"single_file_config": str(folder)})]:
+        p = build_pipeline(PipelineSpec(name="sd-inpaint", weights=weights, options={"steps": 2, **opts}))
+        p.check()
+        p.load()
+        outs.append(p.run(task, seed=3).image)
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -218,7 +218,8 @@ def _vae_to_ldm(sd: dict, config) -> dict:
                   (f"encoder.down_blocks.{i}.downsamplers.0.", f"encoder.down.{i}.downsample."),
                   (f"decoder.up_blocks.{i}.resnets.", f"decoder.up.{n - 1 - i}.block."),
                   (f"decoder.up_blocks.{i}.upsamplers.0.", f"decoder.up.{n - 1 - i}.upsample.")]
-    rules += [(f"{p}.mid_block.resnets.{j}.", f"{p}.mid.block_{j + 1}.") for p in ("encoder", "decoder") for j in (0, 1)]
+    rules += [(f"{p}.mid_block.resnets.{j}.", f"{p}.mid.block_{j + 1}.")
+              for p in ("encoder", "decoder") for j in (0, 1)]
     rules += [(f"{p}.mid_block.attentions.0.", f"{p}.mid.attn_1.") for p in ("encoder", "decoder")]
     rules += [("encoder.conv_norm_out.", "encoder.norm_out."), ("decoder.conv_norm_out.", "decoder.norm_out.")]
     attn = {"group_norm.": "norm.", "to_q.": "q.", "to_k.": "k.", "to_v.": "v.", "to_out.0.": "proj_out."}

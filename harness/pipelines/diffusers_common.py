@@ -139,6 +139,16 @@ class DiffusersPipeline(EditPipeline):
     def check(self) -> None:
         self.weights_source()
 
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved weight source (folder, file or "random") for run.json."""
+        d = super().describe()
+        try:
+            src = self.weights_source()
+        except EditbenchError:
+            src = None
+        d["weights_path"] = "random" if self.random_weights else (str(src) if src else None)
+        return d
+
     def random_components(self, device: str, dtype) -> dict[str, Any]:  # pragma: no cover - per adapter
         raise EditbenchError(f"pipeline {self.name} has no random-weight architecture; give a weights folder.")
 

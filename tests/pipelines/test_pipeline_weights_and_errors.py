@@ -102,3 +102,11 @@ def test_single_file_checkpoint_loads_like_the_folder(tmp_path, tiny_weights, im
         p.load()
         outs.append(p.run(task, seed=3).image)
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_describe_records_the_resolved_weight_source(monkeypatch, tmp_path):
+    (tmp_path / "sdedit").mkdir()
+    (tmp_path / "sdedit" / "model_index.json").write_text("{}")
+    monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
+    assert build_pipeline(PipelineSpec(name="sdedit")).describe()["weights_path"] == str(tmp_path / "sdedit")
+    assert build_pipeline(PipelineSpec(name="sdedit", weights="random")).describe()["weights_path"] == "random"

@@ -117,6 +117,16 @@ PIPELINES: dict[str, type[Pipeline]] = {}
 PIPELINE_MODULES = [
     "harness.pipelines.toy",
     "harness.pipelines.synthetic",
+    "harness.pipelines.opencv",
+    "harness.pipelines.patchmatch",
+    "harness.pipelines.sd_inpaint",
+    "harness.pipelines.sdxl_inpaint",
+    "harness.pipelines.sd_inpaint_openpose",
+    "harness.pipelines.flux_fill",
+    "harness.pipelines.flux_kontext",
+    "harness.pipelines.sdedit",
+    "harness.pipelines.instruct_pix2pix",
+    "harness.pipelines.repaint",
 ]
 
 

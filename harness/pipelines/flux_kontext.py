@@ -1,0 +1,45 @@
+"""``flux-kontext``: FLUX.1 Kontext instruction editing (diffusers ``FluxKontextPipeline``), no mask.
+
+The text is the task's ``instruction`` (falling back to ``prompt``). diffusers would snap the image
+to one of Kontext's preferred resolutions; the adapter turns that off (``_auto_resize=False``) and
+asks for the working size's area, so the edit happens at the size the options say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.pipelines.base import register_pipeline
+from harness.pipelines.diffusers_common import DiffusersImageEdit, edit_text
+from harness.pipelines.editing import DiffusionOptions, task_param
+
+
+class KontextOptions(DiffusionOptions):
+    guidance: float = 2.5          # distilled guidance (diffusers' example value for Kontext)
+    steps: int = 28
+
+
+@register_pipeline
+class FluxKontext(DiffusersImageEdit):
+    name = "flux-kontext"
+    kinds = frozenset({"instruct"})
+    pipeline_class = "FluxKontextPipeline"
+    denoisers = ("transformer",)
+    gpu_dtype = "bfloat16"
+    Options = KontextOptions
+
+    @property
+    def size_multiple(self) -> int:  # type: ignore[override]
+        return self.pipe.vae_scale_factor * 2
+
+    def native_resolution(self) -> int:
+        return int(self.pipe.default_sample_size) * int(self.pipe.vae_scale_factor)
+
+    def call_kwargs(self, task, hw) -> dict[str, Any]:
+        return dict(prompt=edit_text(task), guidance_scale=float(task_param(task, self.options, "guidance")),
+                    height=hw[0], width=hw[1], max_area=hw[0] * hw[1], _auto_resize=False)
+
+    def random_components(self, device, dtype):
+        from harness.pipelines.architectures import flux_components
+
+        return flux_components(device, dtype, fill=False)

@@ -1,0 +1,49 @@
+"""``instruct-pix2pix``: InstructPix2Pix (Brooks et al. 2023), diffusers
+``StableDiffusionInstructPix2PixPipeline`` (8-channel UNet: latents + image latents).
+
+Two guidance scales: ``guidance`` (text) and ``image_guidance`` (how closely to follow the input).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from harness.pipelines.base import register_pipeline
+from harness.pipelines.diffusers_common import DiffusersImageEdit, edit_text
+from harness.pipelines.editing import DiffusionOptions, task_param
+
+
+class Pix2PixOptions(DiffusionOptions):
+    image_guidance: float = Field(1.5, ge=1.0)   # image_guidance_scale (>= 1; 1 disables image guidance)
+    steps: int = 20
+
+
+@register_pipeline
+class InstructPix2Pix(DiffusersImageEdit):
+    name = "instruct-pix2pix"
+    kinds = frozenset({"instruct"})
+    pipeline_class = "StableDiffusionInstructPix2PixPipeline"
+    Options = Pix2PixOptions
+
+    def load_kwargs(self) -> dict[str, Any]:
+        return dict(safety_checker=None, requires_safety_checker=False)
+
+    def call_kwargs(self, task, hw) -> dict[str, Any]:
+        if float(task_param(task, self.options, "strength")) != 1.0:
+            raise ValueError("instruct-pix2pix has no strength; leave strength at 1.0")
+        return dict(prompt=edit_text(task), negative_prompt=task.negative_prompt or None,
+                    guidance_scale=float(task_param(task, self.options, "guidance")),
+                    image_guidance_scale=float(task_param(task, self.options, "image_guidance")))
+
+    def random_components(self, device, dtype):
+        import torch
+        from diffusers import UNet2DConditionModel
+
+        from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
+
+        comps = sd15_inpaint_components(device, dtype)
+        with torch.device(device):
+            comps["unet"] = UNet2DConditionModel(**{**SD15_INPAINT_UNET, "in_channels": 8}).to(dtype)
+        return comps

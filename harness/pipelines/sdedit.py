@@ -1,0 +1,46 @@
+"""``sdedit``: SDEdit (Meng et al. 2022) = diffusers ``StableDiffusionImg2ImgPipeline``.
+
+The image is noised to t = strength * T and denoised with the prompt; only ``strength * steps``
+steps run. A task mask, if given, is used only for ``paste_back``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from harness.pipelines.base import register_pipeline
+from harness.pipelines.diffusers_common import DiffusersImageEdit
+from harness.pipelines.editing import DiffusionOptions, task_param
+
+
+class SDEditOptions(DiffusionOptions):
+    strength: float = Field(0.6, gt=0.0, le=1.0)   # t/T of the noised start (SDEdit's t0)
+
+
+@register_pipeline
+class SDEdit(DiffusersImageEdit):
+    name = "sdedit"
+    kinds = frozenset({"sdedit"})
+    pipeline_class = "StableDiffusionImg2ImgPipeline"
+    Options = SDEditOptions
+
+    def load_kwargs(self) -> dict[str, Any]:
+        return dict(safety_checker=None, requires_safety_checker=False)
+
+    def call_kwargs(self, task, hw) -> dict[str, Any]:
+        return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
+                    guidance_scale=float(task_param(task, self.options, "guidance")),
+                    strength=float(task_param(task, self.options, "strength")))
+
+    def random_components(self, device, dtype):
+        import torch
+        from diffusers import UNet2DConditionModel
+
+        from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
+
+        comps = sd15_inpaint_components(device, dtype)
+        with torch.device(device):
+            comps["unet"] = UNet2DConditionModel(**{**SD15_INPAINT_UNET, "in_channels": 4}).to(dtype)
+        return comps

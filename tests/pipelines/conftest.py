@@ -1,0 +1,26 @@
+"""Session fixtures: tiny random-weight diffusers pipelines (built once) and a small test image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.tiny_models import build_all
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> dict:
+    """{pipeline name: tiny diffusers folder} for every diffusers adapter."""
+    return build_all(tmp_path_factory.mktemp("tiny-weights"))
+
+
+@pytest.fixture(scope="session")
+def image_file(tmp_path_factory):
+    """A 64x48 crop of skimage's astronaut (non-square on purpose: the adapters resize and back)."""
+    from PIL import Image
+    from skimage import data
+
+    img = np.ascontiguousarray(data.astronaut()[::8, ::8][:48, :64])
+    path = tmp_path_factory.mktemp("img") / "astronaut-64x48.png"
+    Image.fromarray(img).save(path)
+    return path

@@ -7,7 +7,12 @@ seeds — and its confidence interval comes from a two-stage (nested) bootstrap 
 clustered data"): each replicate resamples tasks with replacement and, inside every drawn task,
 resamples its seeds with replacement. Resampling both stages is slightly conservative (it counts the
 seed variance twice), which keeps the gate's false-alarm rate at or below its nominal level even on
-small suites. The interval is the percentile interval of the replicates.
+small suites. The interval is the *expanded* percentile interval of the replicates (Hesterberg 2015,
+"What Teachers Should Know About the Bootstrap", The American Statistician 69(4), section 3.4): the
+percentile interval taken at the level alpha' where z_{alpha'/2} = sqrt(n/(n-1)) * t_{n-1, alpha/2}, n
+the number of tasks. It corrects the percentile interval's known narrowness with few clusters (with
+4 tasks a nominal 95 % interval is taken at the 0.01 % / 99.99 % replicate quantiles; with 20 tasks
+at 1.6 % / 98.4 %; it tends to the plain percentile interval as n grows).
 
 All functions take ``rng`` or ``seed`` explicitly so that a report is reproducible bit for bit.
 """
@@ -88,18 +93,41 @@ def task_mean_ci(groups: list[np.ndarray], *, confidence: float = 0.95, n_boot: 
         return NAN_ESTIMATE
     point = float(np.mean([g.mean() for g in groups]))
     n_rows = int(sum(len(g) for g in groups))
-    if len(groups) == 1 and len(groups[0]) == 1:
-        return Estimate(point, float("nan"), float("nan"), 1, 1)
+    n_tasks = len(groups)
+    groups = _single_task_as_seeds(groups)
     reps = nested_bootstrap(groups, n_boot=n_boot, rng=np.random.default_rng(seed))
-    lo, hi = percentile_interval(reps, confidence)
-    return Estimate(point, lo, hi, len(groups), n_rows)
+    lo, hi = percentile_interval(reps, confidence, len(groups))
+    return Estimate(point, lo, hi, n_tasks, n_rows)
 
 
-def percentile_interval(reps: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Two-sided percentile interval of bootstrap replicates at ``confidence`` (e.g. 0.95)."""
+def _single_task_as_seeds(groups: list[np.ndarray]) -> list[np.ndarray]:
+    """With one task there is no between-task spread: its seeds become the resampled clusters."""
+    return [g[i:i + 1] for g in groups for i in range(len(g))] if len(groups) == 1 else groups
+
+
+def expanded_alpha(confidence: float, n_clusters: int | None) -> float:
+    """One-sided tail probability of the expanded percentile interval (Hesterberg 2015).
+
+    Plain percentile tail ``(1 - confidence) / 2`` when ``n_clusters`` is None; NaN for fewer than 2.
+    """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     a = (1 - confidence) / 2
+    if n_clusters is None:
+        return a
+    if n_clusters < 2:
+        return float("nan")
+    from scipy.stats import norm, t
+
+    z = np.sqrt(n_clusters / (n_clusters - 1)) * t.ppf(1 - a, n_clusters - 1)
+    return float(norm.sf(z))
+
+
+def percentile_interval(reps: np.ndarray, confidence: float, n_clusters: int | None = None) -> tuple[float, float]:
+    """Two-sided (expanded, when ``n_clusters`` is given) percentile interval of bootstrap replicates."""
+    a = expanded_alpha(confidence, n_clusters)
+    if not np.isfinite(a):
+        return float("nan"), float("nan")
     lo, hi = np.quantile(reps, [a, 1 - a])
     return float(lo), float(hi)
 
@@ -126,7 +154,8 @@ def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, f
     sides are compared. When the two sides share seeds, the comparison is *paired*: per task the
     differences c(t, s) - b(t, s) over the common seeds, resampled together (tasks, then seeds). When
     they share no seed (e.g. an A/A check with fresh seeds) each side's seeds are resampled on their
-    own within the same drawn tasks.
+    own within the same drawn tasks. With a single task, the paired seed differences are the clusters
+    (unpaired single-task comparisons get no interval: there is nothing to resample against).
     """
     tasks = sorted(t for t in base.keys() & cand.keys()
                    if any(np.isfinite(v) for v in base[t].values()) and any(np.isfinite(v) for v in cand[t].values()))
@@ -141,8 +170,10 @@ def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, f
         b_groups = [np.array([base[t][s] for s in common[t]]) for t in tasks]
         c_groups = [np.array([cand[t][s] for s in common[t]]) for t in tasks]
         d_groups = [c - b for b, c in zip(b_groups, c_groups)]
-        reps = nested_bootstrap(d_groups, n_boot=n_boot, rng=rng)
         n_pairs = int(sum(len(d) for d in d_groups))
+        d_groups = _single_task_as_seeds(d_groups)
+        n_clusters = len(d_groups)
+        reps = nested_bootstrap(d_groups, n_boot=n_boot, rng=rng)
     else:
         b_groups = [_finite(base[t]) for t in tasks]
         c_groups = [_finite(cand[t]) for t in tasks]
@@ -150,9 +181,10 @@ def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, f
         reps = (nested_bootstrap(c_groups, rng=rng, task_idx=idx)
                 - nested_bootstrap(b_groups, rng=rng, task_idx=idx))
         n_pairs = int(sum(len(c) for c in c_groups))
+        n_clusters = len(tasks)
     b_mean = float(np.mean([g.mean() for g in b_groups]))
     c_mean = float(np.mean([g.mean() for g in c_groups]))
-    lo, hi = percentile_interval(reps, confidence)
+    lo, hi = percentile_interval(reps, confidence, n_clusters)
     return Difference(b_mean, c_mean, c_mean - b_mean, lo, hi, len(tasks), n_pairs, paired)
 
 

@@ -85,7 +85,7 @@ def latency_boxes(samples: dict[str, dict[str, np.ndarray]]) -> str | None:
     fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.2), squeeze=False)
     for ax, s in zip(axes.flat, stages):
         names = [p for p, v in samples[s].items() if len(v)]
-        ax.boxplot([samples[s][p] for p in names], vert=False, showfliers=True)
+        ax.boxplot([samples[s][p] for p in names], orientation="horizontal", showfliers=True)
         ax.set_yticks(np.arange(1, len(names) + 1), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("ms", fontsize=8)

@@ -146,6 +146,7 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
     pipelines = sorted(df["pipeline"].dropna().unique())
     ok = df[(df["status"] == "ok") & df["output_path"].notna()].sort_values("seed")
     first = ok.drop_duplicates(["task_id", "pipeline"]).set_index(["task_id", "pipeline"])
+    shared = ok["output_path"].value_counts()   # one file per row is the contract; flag overwrites
     head = "".join(f"<th>{escape(c)}</th>" for c in ["task", "source", "mask", *pipelines])
     rows = []
     for tid in sorted(df["task_id"].dropna().unique())[:n_tasks]:
@@ -158,7 +159,9 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
         for p in pipelines:
             if (tid, p) in first.index:
                 row = first.loc[(tid, p)]
-                cells.append(f"<td>{_output_cell(r.out, row['output_path'], task)}<br>seed {escape(str(row['seed']))}</td>")
+                n = int(shared.get(row["output_path"], 1))
+                warn = f'<br><span class="missing">file shared by {n} rows: shows the last one written</span>' if n > 1 else ""
+                cells.append(f"<td>{_output_cell(r.out, row['output_path'], task)}<br>seed {escape(str(row['seed']))}{warn}</td>")
             else:
                 err = df[(df["task_id"] == tid) & (df["pipeline"] == p)]["error"].dropna()
                 msg = f"no ok row: {err.iloc[0]}" if len(err) else "no ok row"

@@ -154,7 +154,28 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def format_markdown(head: list[str], rows: list[list[str]]) -> str:
+def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None) -> pd.DataFrame:
+    """The leaderboard as a DataFrame: counts, ``<metric>`` task means with ``<metric> lo``/``hi`` CI
+    columns, and ``<stage> p50``/``p90`` per latency column. ``by`` defaults to the first sweep parameter."""
+    if by is None:
+        by = sweep_params(df)[:1]
+    records = []
+    for e in entries(df, by=by):
+        rec = {"pipeline": e.pipeline, **e.key, **e.counts, "weights": e.weights}
+        for m, est in e.metrics.items():
+            hide = e.random_only and not is_latency_metric(m)
+            rec[m], rec[f"{m} lo"], rec[f"{m} hi"] = (math.nan,) * 3 if hide else (est.mean, est.lo, est.hi)
+        for s, (p50, p90) in e.latency.items():
+            rec[f"{s} p50"], rec[f"{s} p90"] = p50, p90
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def format_markdown(head: "list[str] | pd.DataFrame", rows: list[list[str]] | None = None) -> str:
+    """A Markdown table from a header and cell rows (or from a DataFrame, numbers to 4 significant digits)."""
+    if isinstance(head, pd.DataFrame):
+        rows = [[fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r] for r in head.itertuples(index=False)]
+        head = [str(c) for c in head.columns]
     lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)

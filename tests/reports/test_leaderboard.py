@@ -84,3 +84,15 @@ def test_html_tolerates_a_missing_suite_file(img_run, tmp_path):
     html = (run / "leaderboard.html").read_text()
     assert "suite file recorded in run.json was not found" in html
     assert html.count('class="thumb"') == 3 * 2              # outputs still shown
+
+
+def test_leaderboard_dataframe_hides_random_quality_and_keeps_latency(img_run):
+    from reports.leaderboard import format_markdown, leaderboard
+
+    t = leaderboard(read_results(img_run), by=[])
+    fast = t[t["pipeline"] == "fast"].iloc[0]
+    good = t[t["pipeline"] == "good"].iloc[0]
+    assert np.isnan(fast["toy.masked_residual"]) and fast["latency.total_ms"] > 0
+    assert good["toy.masked_residual"] == pytest.approx(0.105) and good["error"] == 1
+    assert good["toy.masked_residual lo"] <= 0.105 <= good["toy.masked_residual hi"]
+    assert format_markdown(t).splitlines()[0].startswith("| pipeline | ok | error | timeout |")

@@ -73,11 +73,50 @@ def run(
 
 @app.command()
 @_errors_exit_2
-def report(out: Path = typer.Argument(..., help="Run directory.")):
-    """Print the leaderboard of a run directory and write leaderboard.md."""
-    from reports.leaderboard import write_report
+def report(
+    out: Optional[Path] = typer.Argument(None, help="Run directory."),
+    history: Optional[Path] = typer.Option(None, help="Folder of run directories: metric trends across runs."),
+    recommend: Optional[Path] = typer.Option(None, help="Run directory: write skill-editing-pipeline.md."),
+    html: bool = typer.Option(True, help="Also write the .html page."),
+    metric: Optional[str] = typer.Option(None, help="--recommend: rank by this metric (default: the first quality metric)."),
+    thresholds: Optional[Path] = typer.Option(None, help="--recommend: YAML {metric: {max|min: value, advice: text}}."),
+):
+    """Print the leaderboard of a run directory and write leaderboard.md/.html (or --history / --recommend)."""
+    given = [x for x in (out, history, recommend) if x is not None]
+    if len(given) != 1:
+        raise EditbenchError("give exactly one of: a run directory, --history RUNS_ROOT, or --recommend RUN_DIR.")
+    if history is not None:
+        from reports.history import write_history
 
-    typer.echo(write_report(out))
+        typer.echo(write_history(history, html=html))
+    elif recommend is not None:
+        from reports.recommend import write_recommendation
+
+        typer.echo(write_recommendation(recommend, metric=metric, thresholds=thresholds))
+    else:
+        from reports.leaderboard import write_report
+
+        typer.echo(write_report(out, html=html))
+
+
+@app.command()
+@_errors_exit_2
+def gate(
+    baseline: Path = typer.Argument(..., help="Baseline run directory."),
+    candidate: Path = typer.Argument(..., help="Candidate run directory."),
+    config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, pipeline pairs."),
+    force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
+    out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
+):
+    """Regression gate: exit 0 pass, 1 regression, 2 unusable input."""
+    from reports.gate import gate as run_gate
+    from reports.gate import load_gate_config, to_markdown, write_gate
+
+    result = run_gate(baseline, candidate, config=load_gate_config(config), force=force)
+    write_gate(result, out or candidate)
+    typer.echo(to_markdown(result))
+    typer.echo(result.summary(), err=True)
+    raise typer.Exit(code=result.exit_code)
 
 
 @app.command("list")

@@ -1,20 +1,25 @@
 """Leaderboard tables from a run directory's result rows.
 
-The table has one row per pipeline (and per value of the suite's sweep parameter, e.g.
-``param.mask_fraction``), one column per metric with its direction (↑ higher is better, ↓ lower is
-better), mean over tasks and seeds of the ok rows. Latency is the median over non-warm-up rows.
-Quality metrics of ``weights=random`` rows are never ranked: they are shown as blank.
+One row per pipeline (and, in the sweep table, per value of the suite's sweep parameter such as
+``param.mask_fraction``); one column per metric with its direction (↑ higher is better, ↓ lower is
+better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then the
+ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
+
+Quality metrics of ``weights=random`` rows are never ranked: such pipelines show latency only.
+Metrics of the ``latency`` scorer are latency: warm-up rows are left out of them and they are shown
+for random weights too.
 """
 
 from __future__ import annotations
 
-import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reports.results import read_results
+from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 from scorers.base import metric_directions
 
 SWEEP_PARAMS = ("param.mask_fraction", "param.strength", "param.guidance", "param.dilation")
@@ -22,72 +27,212 @@ ARROW = {"higher": "↑", "lower": "↓"}
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Metric columns present in ``df`` (``<scorer>.<metric>``, known to the scorer registry)."""
+    """Metric columns present in ``df`` (``<scorer>.<metric>`` known to the scorer registry) holding a value."""
     known = metric_directions()
-    return [c for c in df.columns if c in known and c != "latency.total_ms"]
+    return [c for c in df.columns if c in known and df[c].notna().any()]
+
+
+def is_latency_metric(col: str) -> bool:
+    return col.startswith("latency.")
+
+
+def stage_columns(df: pd.DataFrame) -> list[str]:
+    """Per-stage latency columns ``latency_<stage>_ms`` present in ``df``, then ``latency_ms`` (total)."""
+    stages = sorted(c for c in df.columns if c.startswith("latency_") and c.endswith("_ms") and c != "latency_ms")
+    return stages + (["latency_ms"] if "latency_ms" in df.columns else [])
+
+
+def sweep_params(df: pd.DataFrame) -> list[str]:
+    """Sweep parameters of the suite: known ``param.*`` columns taking more than one value."""
+    return [c for c in SWEEP_PARAMS if c in df.columns and df[c].dropna().nunique() > 1]
+
+
+def not_warmup(df: pd.DataFrame) -> pd.Series:
+    if "warmup" not in df.columns:
+        return pd.Series(True, index=df.index)
+    return ~df["warmup"].fillna(False).astype(bool)
+
+
+def task_groups(df: pd.DataFrame, col: str) -> list[np.ndarray]:
+    """Values of ``col`` grouped by task (one array of seed values per task)."""
+    return [g[col].to_numpy(dtype=np.float64) for _, g in df.groupby("task_id", sort=True)]
+
+
+def metric_rows(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    """The rows a metric is computed from: ok rows, real/trained weights (latency: any weights, no warm-up)."""
+    ok = df[df["status"] == "ok"]
+    if is_latency_metric(col):
+        return ok[not_warmup(ok)]
+    return ok[ok["weights"] != "random"]
+
+
+@dataclass
+class Entry:
+    """One leaderboard row."""
+
+    pipeline: str
+    key: dict = field(default_factory=dict)            # sweep column -> value ({} for the overall table)
+    counts: dict = field(default_factory=dict)         # ok / error / timeout
+    weights: str = ""                                   # weight sources of the rows, e.g. "trained"
+    metrics: dict[str, Estimate] = field(default_factory=dict)
+    latency: dict[str, tuple[float, float]] = field(default_factory=dict)   # stage column -> (p50, p90)
+
+    @property
+    def random_only(self) -> bool:
+        return self.weights == "random"
+
+
+def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float = 0.95,
+            n_boot: int = 2000, seed: int | None = None) -> list[Entry]:
+    """Leaderboard rows per pipeline (x ``by`` columns)."""
+    from reports.stats import DEFAULT_SEED
+
+    by = list(by or [])
+    metrics = metric_columns(df)
+    stages = stage_columns(df)
+    out = []
+    for key, g in df.groupby(["pipeline", *by], sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        counts = g["status"].value_counts()
+        ok = g[g["status"] == "ok"]
+        weights = ",".join(sorted(ok["weights"].dropna().unique())) if len(ok) else ""
+        e = Entry(pipeline=str(key[0]), key=dict(zip(by, key[1:])),
+                  counts={s: int(counts.get(s, 0)) for s in ("ok", "error", "timeout")}, weights=weights)
+        for m in metrics:
+            rows = metric_rows(g, m)
+            rows = rows[rows[m].notna()]
+            e.metrics[m] = (task_mean_ci(task_groups(rows, m), confidence=confidence, n_boot=n_boot,
+                                         seed=DEFAULT_SEED if seed is None else seed)
+                            if len(rows) else NAN_ESTIMATE)
+        timed = ok[not_warmup(ok)]
+        for s in stages:
+            e.latency[s] = quantiles(timed[s].to_numpy(dtype=np.float64)) if s in timed else (math.nan, math.nan)
+        out.append(e)
+    return out
+
+
+def fmt(v: float) -> str:
+    return "" if v is None or not np.isfinite(v) else f"{v:.4g}"
+
+
+def fmt_estimate(e: Estimate) -> str:
+    if not e.ok:
+        return "—"
+    if not (np.isfinite(e.lo) and np.isfinite(e.hi)):
+        return f"{fmt(e.mean)}"
+    return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]"
+
+
+def headers(df: pd.DataFrame, by: list[str]) -> tuple[list[str], list[str]]:
+    """(metric columns, stage columns) shown in the table."""
+    return metric_columns(df), stage_columns(df)
+
+
+def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and cell text of a leaderboard table (plain text, unescaped)."""
+    directions = metric_directions()
+    metrics, stages = headers(df, by)
+    head = ["pipeline", *[b.removeprefix("param.") for b in by],
+            *[f"{m} {ARROW[directions[m]]}" for m in metrics],
+            "ok", "error", "timeout",
+            *[f"{s} p50 / p90" for s in stages]]
+    rows = []
+    for e in ents:
+        cells = [e.pipeline, *[str(e.key[b]) for b in by]]
+        for m in metrics:
+            if e.random_only and not is_latency_metric(m):
+                cells.append("n/a (random weights)")
+            else:
+                cells.append(fmt_estimate(e.metrics.get(m, NAN_ESTIMATE)))
+        cells += [str(e.counts[s]) for s in ("ok", "error", "timeout")]
+        cells += [f"{fmt(p50)} / {fmt(p90)}" if np.isfinite(p50) else "—" for p50, p90 in (e.latency[s] for s in stages)]
+        rows.append(cells)
+    return head, rows
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None) -> pd.DataFrame:
-    """Mean of every metric per pipeline (x sweep parameter), plus row counts and median latency."""
+    """The leaderboard as a DataFrame: counts, ``<metric>`` task means with ``<metric> lo``/``hi`` CI
+    columns, and ``<stage> p50``/``p90`` per latency column. ``by`` defaults to the first sweep parameter."""
     if by is None:
-        by = [c for c in SWEEP_PARAMS if c in df.columns and df[c].notna().any()][:1]
-    keys = ["pipeline", *by]
-    metrics = metric_columns(df)
-    ok = df[df["status"] == "ok"]
-    quality = ok[ok["weights"] != "random"]
-    table = quality.groupby(keys, dropna=False)[metrics].mean() if metrics else pd.DataFrame()
-    counts = df.groupby(keys, dropna=False)["status"].value_counts().unstack(fill_value=0)
-    for s in ("ok", "error", "timeout"):
-        if s not in counts:
-            counts[s] = 0
-    timed = ok[~ok["warmup"].astype(bool)] if "warmup" in ok else ok
-    latency = timed.groupby(keys, dropna=False)["latency_ms"].median().rename("latency_ms (median)")
-    out = counts[["ok", "error", "timeout"]]
-    if metrics:
-        out = out.join(table, how="left")
-    out = out.join(latency, how="left")
-    return out.reset_index()
+        by = sweep_params(df)[:1]
+    records = []
+    for e in entries(df, by=by):
+        rec = {"pipeline": e.pipeline, **e.key, **e.counts, "weights": e.weights}
+        for m, est in e.metrics.items():
+            hide = e.random_only and not is_latency_metric(m)
+            rec[m], rec[f"{m} lo"], rec[f"{m} hi"] = (math.nan,) * 3 if hide else (est.mean, est.lo, est.hi)
+        for s, (p50, p90) in e.latency.items():
+            rec[f"{s} p50"], rec[f"{s} p90"] = p50, p90
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
 
 
-def format_markdown(table: pd.DataFrame) -> str:
-    directions = metric_directions()
-    headers = [f"{c} {ARROW[directions[c]]}" if c in directions else c for c in table.columns]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for _, row in table.iterrows():
-        cells = []
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                cells.append("" if np.isnan(v) else f"{v:.4g}")
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
+def format_markdown(head: "list[str] | pd.DataFrame", rows: list[list[str]] | None = None) -> str:
+    """A Markdown table from a header and cell rows (or from a DataFrame, numbers to 4 significant digits)."""
+    if isinstance(head, pd.DataFrame):
+        rows = [[fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r] for r in head.itertuples(index=False)]
+        head = [str(c) for c in head.columns]
+    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def write_report(out: str | Path) -> str:
-    """Build the leaderboard of run directory ``out``, write leaderboard.md and return its text."""
-    from harness.errors import EditbenchError
+@dataclass
+class Report:
+    """Everything a leaderboard page shows; built once, rendered to Markdown and HTML."""
+
+    out: Path
+    meta: dict
+    df: pd.DataFrame
+    overall: list[Entry]
+    sweeps: dict[str, list[Entry]]
+
+    @property
+    def title(self) -> str:
+        s = self.meta.get("suite", {})
+        return f"Leaderboard: {s.get('name')} v{s.get('version')}"
+
+    def subtitle(self) -> str:
+        s = self.meta.get("suite", {})
+        return (f"run {self.meta.get('run_id')} · suite hash {str(s.get('hash'))[:12]} · git {self.meta.get('git_sha')} · "
+                f"{len(self.df)} rows · {self.df['task_id'].nunique()} tasks · seeds {self.meta.get('seeds')}")
+
+
+NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % bootstrap CI "
+        "[lo, hi] (tasks resampled, seeds resampled within tasks; fixed RNG seed). ↑ higher is better, "
+        "↓ lower is better. Pipelines with weights=random show latency only. Latency: median / p90 in ms over "
+        "non-warm-up ok rows.")
+
+
+def build_report(out: str | Path) -> Report:
+    from reports.results import load_run
 
     out = Path(out)
-    meta_path = out / "run.json"
-    if not meta_path.is_file():
-        raise EditbenchError(f"{out} is not an editbench run directory: {meta_path} is missing.")
-    meta = json.loads(meta_path.read_text())
-    df = read_results(out)
-    if df.empty:
-        raise EditbenchError(f"run directory {out} holds no result rows in {out / 'results'}.")
-    suite = meta.get("suite", {})
-    text = "\n".join([
-        f"# Leaderboard: {suite.get('name')} v{suite.get('version')}",
-        "",
-        f"run `{meta.get('run_id')}` · suite hash `{str(suite.get('hash'))[:12]}` · git `{meta.get('git_sha')}` · "
-        f"{len(df)} rows · seeds {meta.get('seeds')}",
-        "",
-        "Metrics: mean over tasks and seeds of ok rows (↑ higher is better, ↓ lower is better); "
-        "latency: median over non-warm-up rows.",
-        "",
-        format_markdown(leaderboard(df)),
-        "",
-    ])
-    (out / "leaderboard.md").write_text(text)
+    meta, df = load_run(out)
+    overall = entries(df)
+    sweeps = {p: entries(df, by=[p]) for p in sweep_params(df)}
+    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweeps)
+
+
+def render_markdown(r: Report) -> str:
+    parts = [f"# {r.title}", "", r.subtitle(), "", NOTE, "", "## All tasks", "",
+             format_markdown(*table_rows(r.df, r.overall, []))]
+    for p, ents in r.sweeps.items():
+        parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p]))]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(out: str | Path, *, html: bool = True) -> str:
+    """Build the leaderboard of run directory ``out``; write leaderboard.md (and .html); return the Markdown."""
+    r = build_report(out)
+    text = render_markdown(r)
+    (r.out / "leaderboard.md").write_text(text)
+    if html:
+        from reports.html import render_html
+
+        (r.out / "leaderboard.html").write_text(render_html(r), encoding="utf-8")
     return text

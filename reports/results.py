@@ -104,3 +104,25 @@ def done_keys(out: str | Path) -> set[tuple[str, str, int]]:
     """(task_id, pipeline, seed) of every row already on disk."""
     df = read_results(out)
     return {(str(t), str(p), int(s)) for t, p, s in zip(df["task_id"], df["pipeline"], df["seed"])}
+
+
+def load_run(out: str | Path, *, allow_empty: bool = False) -> tuple[dict, pd.DataFrame]:
+    """run.json and all result rows of run directory ``out``; raises EditbenchError naming what is missing."""
+    import json
+
+    from harness.errors import EditbenchError
+
+    out = Path(out)
+    meta_path = out / "run.json"
+    if not out.is_dir():
+        raise EditbenchError(f"run directory {out} does not exist.")
+    if not meta_path.is_file():
+        raise EditbenchError(f"{out} is not an editbench run directory: {meta_path} is missing.")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as e:
+        raise EditbenchError(f"{meta_path} is not valid JSON ({e.msg} at line {e.lineno}).") from None
+    df = read_results(out)
+    if df.empty and not allow_empty:
+        raise EditbenchError(f"run directory {out} holds no result rows in {results_dir(out)}.")
+    return meta, df

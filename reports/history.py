@@ -1,0 +1,169 @@
+"""Run history: the trend of every metric per pipeline across many run directories (nightly runs).
+
+``RUNS_ROOT`` holds run directories (any depth; each has run.json and results/). Every run's shards
+are opened as one ``pyarrow.dataset`` over a schema unified from the shards' footers, and only the
+columns the trend needs are read (no output images, no unused metrics), so a root with hundreds of
+runs is read in one pass over the column chunks it needs. Runs are ordered by run.json
+``start_time``; each point is the task mean with its 95 % nested-bootstrap CI (:mod:`reports.stats`).
+Runs of different suites are reported in separate tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import EditbenchError
+from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
+from reports.stats import task_mean_ci
+from scorers.base import metric_directions
+
+BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    run_id: str
+    suite: str
+    start_time: str
+
+
+def find_runs(root: str | Path) -> list[RunInfo]:
+    """Run directories under ``root`` (those holding run.json and results/), oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EditbenchError(f"runs root {root} is not a directory.")
+    runs = []
+    for meta_path in sorted(root.rglob("run.json")):
+        d = meta_path.parent
+        if not (d / "results").is_dir():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError:
+            raise EditbenchError(f"{meta_path} is not valid JSON.") from None
+        runs.append(RunInfo(d, str(meta.get("run_id", d.name)), str((meta.get("suite") or {}).get("name")),
+                            str(meta.get("start_time", ""))))
+    if not runs:
+        raise EditbenchError(f"runs root {root} holds no run directory (a folder with run.json and results/).")
+    return sorted(runs, key=lambda r: (r.start_time, r.run_id))
+
+
+def read_history(runs: list[RunInfo]) -> pd.DataFrame:
+    """Rows of all ``runs`` with the columns a trend needs, plus ``run_id``/``start_time``/``run_suite``."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    known = metric_directions()
+    files, owner = [], {}
+    for i, r in enumerate(runs):
+        for f in sorted((r.path / "results").glob("*.parquet")):
+            files.append(str(f))
+            owner[str(f)] = i
+    if not files:
+        raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    wanted = [c for c in schema.names if c in BASE_COLUMNS or c in known]
+    dataset = ds.dataset(files, schema=schema, format="parquet")
+    frames = []
+    for frag in dataset.get_fragments():
+        t = frag.to_table(columns=wanted, schema=schema)
+        if t.num_rows == 0:
+            continue
+        df = t.to_pandas()
+        r = runs[owner[frag.path]]
+        df["run_id"], df["start_time"], df["run_suite"] = r.run_id, r.start_time, r.suite
+        frames.append(df)
+    if not frames:
+        raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass
+class Point:
+    run_id: str
+    start_time: str
+    mean: float
+    lo: float
+    hi: float
+    n_tasks: int
+
+
+def trends(df: pd.DataFrame) -> dict[str, dict[str, dict[str, list[Point]]]]:
+    """suite -> metric -> pipeline -> points (one per run, in run order)."""
+    out: dict = {}
+    order = df[["run_id", "start_time"]].drop_duplicates().sort_values(["start_time", "run_id"])
+    rank = {r: i for i, r in enumerate(order["run_id"])}
+    for suite, sdf in df.groupby("run_suite", sort=True):
+        metrics = [c for c in metric_directions() if c in sdf.columns and sdf[c].notna().any()]
+        out[suite] = {}
+        for m in metrics:
+            by_p: dict[str, list[Point]] = {}
+            for (pipeline, run_id), g in sdf.groupby(["pipeline", "run_id"], sort=False):
+                rows = metric_rows(g, m)
+                rows = rows[rows[m].notna()]
+                if rows.empty:
+                    continue
+                e = task_mean_ci(task_groups(rows, m))
+                by_p.setdefault(str(pipeline), []).append(Point(str(run_id), str(g["start_time"].iloc[0]),
+                                                                e.mean, e.lo, e.hi, e.n_tasks))
+            out[suite][m] = {p: sorted(pts, key=lambda x: rank[x.run_id]) for p, pts in sorted(by_p.items())}
+    return out
+
+
+def _label(p: Point) -> str:
+    return (p.start_time or p.run_id)[:16].replace("T", " ")
+
+
+def render_markdown(tr: dict, n_runs: int) -> str:
+    directions = metric_directions()
+    parts = [f"# Run history ({n_runs} runs)", "",
+             "Each cell: task mean [95 % bootstrap CI] of that run (ok rows; latency metrics without warm-up rows); "
+             "columns are runs by start time.", ""]
+    for suite, by_m in tr.items():
+        runs: list[Point] = []
+        for by_p in by_m.values():
+            for pts in by_p.values():
+                for p in pts:
+                    if p.run_id not in [r.run_id for r in runs]:
+                        runs.append(p)
+        runs.sort(key=lambda p: (p.start_time, p.run_id))
+        head = ["metric", "pipeline", *[f"{_label(r)} ({r.run_id[-6:]})" for r in runs]]
+        rows = []
+        for m, by_p in by_m.items():
+            for pipeline, pts in by_p.items():
+                cell = {p.run_id: f"{fmt(p.mean)} [{fmt(p.lo)}, {fmt(p.hi)}]" for p in pts}
+                rows.append([f"{m} {'↑' if directions[m] == 'higher' else '↓'}", pipeline,
+                             *[cell.get(r.run_id, "") for r in runs]])
+        parts += [f"## Suite {suite}", "", format_markdown(head, rows), ""]
+    return "\n".join(parts)
+
+
+def write_history(root: str | Path, *, html: bool = True) -> str:
+    """Write history.md (and history.html with trend plots) into ``root``; return the Markdown."""
+    from reports import plots
+    from reports.html import CSS, img
+
+    root = Path(root)
+    runs = find_runs(root)
+    tr = trends(read_history(runs))
+    text = render_markdown(tr, len(runs))
+    (root / "history.md").write_text(text, encoding="utf-8")
+    if html:
+        directions = metric_directions()
+        body = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Run history</title>"
+                f"<style>{CSS}</style></head><body><h1>Run history ({len(runs)} runs)</h1>"]
+        for suite, by_m in tr.items():
+            data = {m: {p: [(_label(x), x.mean, x.lo, x.hi) for x in pts] for p, pts in by_p.items()}
+                    for m, by_p in by_m.items()}
+            body += [f"<h2>Suite {escape(suite)}</h2>", img(plots.trend(data, directions), f"{suite} trends")]
+        body += [f"<pre>{escape(text)}</pre></body></html>"]
+        (root / "history.html").write_text("\n".join(body), encoding="utf-8")
+    return text
+

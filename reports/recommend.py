@@ -1,0 +1,168 @@
+"""``editbench report --recommend DIR``: a skill file saying which pipeline and settings to use per task kind.
+
+For every task kind in the run: the pipelines ranked by the kind's primary metric (task mean with its
+95 % CI and n), the winner's options from run.json and, where the suite sweeps a parameter
+(``param.strength``, ``param.guidance``, ``param.dilation``, ``param.mask_fraction``, ...), the best
+pipeline at each value. Whether the winner is *measurably* ahead is stated from the paired bootstrap
+CI of its difference to the runner-up. A QA checklist lists the metrics whose per-row values failed
+their thresholds (:data:`THRESHOLDS`, overridable with a YAML file) for the recommended pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from harness.errors import EditbenchError
+from reports.gate import _by_task_seed
+from reports.leaderboard import fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
+from reports.results import load_run
+from reports.stats import difference_ci, task_mean_ci
+from scorers.base import metric_directions
+
+# Per-row acceptance thresholds: metric -> (op, value, what to check when it fails). Starting points
+# for the built-in scorers; pass --thresholds FILE (YAML {metric: {max|min: value, advice: text}}) to set yours.
+THRESHOLDS: dict[str, tuple[str, float, str]] = {
+    "toy.wrong_cluster": ("max", 0.05, "regenerated dims disagree with the known dims' cluster: raise sampling "
+                                       "steps or RePaint resampling (jump_length/resample)"),
+    "toy.masked_residual": ("max", 0.30, "regenerated dims far from the source cluster: check the mask fraction "
+                                         "the pipeline can handle"),
+    "seam.score": ("max", 0.10, "visible seam at the mask border: dilate or feather the mask"),
+    "background.psnr": ("min", 30.0, "pixels outside the mask changed: paste the source back outside the mask"),
+    "identity.cosine": ("min", 0.40, "identity drift: raise the identity/reference weight or lower SDEdit strength"),
+    "pose.oks": ("min", 0.50, "pose not followed: raise the ControlNet conditioning scale"),
+    "clip.score": ("min", 0.20, "edit does not follow the prompt: raise guidance or strength"),
+}
+
+
+def load_thresholds(path: str | Path | None) -> dict[str, tuple[str, float, str]]:
+    th = dict(THRESHOLDS)
+    if path is None:
+        return th
+    path = Path(path)
+    if not path.is_file():
+        raise EditbenchError(f"thresholds file {path} does not exist.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise EditbenchError(f"thresholds file {path} must map metric names to {{max|min: value, advice: text}}.")
+    for m, spec in data.items():
+        if not isinstance(spec, dict) or len({"max", "min"} & spec.keys()) != 1:
+            raise EditbenchError(f"thresholds file {path}: entry {m!r} needs exactly one of max: or min:.")
+        op = "max" if "max" in spec else "min"
+        th[m] = (op, float(spec[op]), str(spec.get("advice", "")))
+    return th
+
+
+def primary_metric(df: pd.DataFrame, scorers: list[str]) -> str | None:
+    """The first quality metric (by the run's scorer order) with values on these rows."""
+    cols = [c for c in metric_columns(df) if not is_latency_metric(c)
+            and not metric_rows(df, c)[c].dropna().empty]
+    order = {s: i for i, s in enumerate(scorers)}
+    cols.sort(key=lambda c: order.get(c.split(".")[0], len(order)))
+    return cols[0] if cols else None
+
+
+def _options(meta: dict) -> dict[str, dict]:
+    return {str(p.get("label") or p.get("name")): p for p in meta.get("pipelines", [])}
+
+
+def _best(scored: list[tuple[str, object]], direction: str) -> list[tuple[str, object]]:
+    sign = -1.0 if direction == "higher" else 1.0
+    return sorted((x for x in scored if x[1].ok), key=lambda x: sign * x[1].mean)
+
+
+def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
+                   thresholds: dict[str, tuple[str, float, str]]) -> list[str]:
+    directions = metric_directions()
+    real = df[df["weights"] != "random"]
+    m = metric or primary_metric(real, list(meta.get("scorers", [])))
+    lines = [f"## Task kind: {kind}", ""]
+    if m is None or m not in df.columns:
+        return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
+    d = directions[m]
+    ranked = _best([(str(p), task_mean_ci(task_groups(metric_rows(g, m).dropna(subset=[m]), m)))
+                    for p, g in real.groupby("pipeline")], d)
+    if not ranked:
+        return lines + [f"No ok rows with a value of {m}.", ""]
+    best, est = ranked[0]
+    opts = _options(meta).get(best, {})
+    lines += [f"**Use `{best}`** (pipeline `{opts.get('name', best)}`, options `{opts.get('options', {})}`, "
+              f"weights `{opts.get('weights')}`): best {m} ({'higher' if d == 'higher' else 'lower'} is better) = "
+              f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows.", ""]
+    if len(ranked) > 1:
+        second = ranked[1][0]
+        g = real[real["pipeline"] == best]
+        h = real[real["pipeline"] == second]
+        diff = difference_ci(_by_task_seed(h, m), _by_task_seed(g, m))
+        ahead = (diff.lo > 0) if d == "higher" else (diff.hi < 0)
+        lines += [f"Against the runner-up `{second}`: difference {diff.diff:+.4g} [{diff.lo:+.4g}, {diff.hi:+.4g}] "
+                  f"over {diff.n_tasks} tasks — " + ("measurably better." if ahead else
+                                                    "not measurably different; either will do, prefer the faster one."), ""]
+    head = ["pipeline", *[f"{c} {'↑' if directions[c] == 'higher' else '↓'}" for c in metric_columns(df)], "n rows ok"]
+    rows = []
+    for p, _ in ranked:
+        g = df[df["pipeline"] == p]
+        rows.append([p, *[fmt_estimate(task_mean_ci(task_groups(metric_rows(g, c).dropna(subset=[c]), c)))
+                          for c in metric_columns(df)], str(int((g["status"] == "ok").sum()))])
+    lines += ["Evidence (task mean [95 % CI]):", "", format_markdown(head, rows), ""]
+    settings = [c for c in df.columns if c.startswith("param.") and df[c].dropna().nunique() > 1
+                and c not in ("param.data_seed", "param.n_samples")]
+    for s in settings:
+        srows = []
+        for v, g in real.groupby(s, sort=True):
+            r = _best([(str(p), task_mean_ci(task_groups(metric_rows(x, m).dropna(subset=[m]), m)))
+                       for p, x in g.groupby("pipeline")], d)
+            if r:
+                srows.append([str(v), r[0][0], fmt_estimate(r[0][1]), f"{r[0][1].n_tasks} / {r[0][1].n_rows}"])
+        if srows:
+            lines += [f"Best pipeline by {s.removeprefix('param.')} (by {m}):", "",
+                      format_markdown([s.removeprefix("param."), "pipeline", m, "n tasks / rows"], srows), ""]
+    lines += ["### QA checklist", ""] + qa_checklist(df[df["pipeline"] == best], thresholds) + [""]
+    return lines
+
+
+def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]) -> list[str]:
+    """One item per thresholded metric: unchecked (to do) where some rows fail, checked where all pass."""
+    items = []
+    failed = df[df["status"] != "ok"]
+    if len(failed):
+        tasks = sorted(failed["task_id"].astype(str).unique())
+        items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {', '.join(tasks[:8])}): read the `error` column.")
+    for m in metric_columns(df):
+        if m not in thresholds:
+            continue
+        op, value, advice = thresholds[m]
+        rows = metric_rows(df, m).dropna(subset=[m])
+        if rows.empty:
+            continue
+        bad = rows[rows[m] > value] if op == "max" else rows[rows[m] < value]
+        rule = f"{m} {'≤' if op == 'max' else '≥'} {value:g}"
+        if len(bad):
+            tasks = sorted(bad["task_id"].astype(str).unique())
+            worst = bad[m].max() if op == "max" else bad[m].min()
+            items.append(f"- [ ] {rule} fails on {len(bad)}/{len(rows)} rows (tasks {', '.join(tasks[:8])}; worst "
+                         f"{fmt(worst)}): {advice}.")
+        else:
+            items.append(f"- [x] {rule} holds on all {len(rows)} rows.")
+    return items or ["- [x] no thresholded metric in this run."]
+
+
+def write_recommendation(out: str | Path, *, metric: str | None = None, thresholds: str | Path | None = None) -> str:
+    """Write skill-editing-pipeline.md into run directory ``out``; return its text."""
+    out = Path(out)
+    meta, df = load_run(out)
+    if metric is not None and metric not in df.columns:
+        raise EditbenchError(f"run {out} has no metric column {metric!r}.")
+    th = load_thresholds(thresholds)
+    s = meta.get("suite", {})
+    lines = ["# Skill: choosing an image-editing pipeline", "",
+             f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
+             f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}. Means are task means with "
+             "95 % nested-bootstrap CIs (tasks, then seeds within tasks); pipelines with random weights are not ranked.", ""]
+    for kind, g in df.groupby("kind", sort=True):
+        lines += recommend_kind(str(kind), g, meta, metric, th)
+    text = "\n".join(lines)
+    (out / "skill-editing-pipeline.md").write_text(text, encoding="utf-8")
+    return text

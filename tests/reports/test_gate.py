@@ -1,0 +1,145 @@
+"""The regression gate on real toy runs (see conftest.py): A/A, detection, model swap, unusable input."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.errors import EditbenchError
+from reports.gate import GateConfig, compare, gate, load_gate_config
+from reports.results import read_results
+from tests.reports.helpers import clone_run
+
+# Latency is wall-clock on a machine shared with other jobs: A/A runs minutes apart may differ by more
+# than the built-in 25 % latency tolerance, so the A/A checks here tolerate 100 %.
+AA_CONFIG = "metrics:\n  'latency.*': {rel_tol: 1.0}\n"
+
+
+def cli(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_aa_two_seed_sets_gate_as_no_change(toy_runs, tmp_path):
+    cfg = tmp_path / "gates.yaml"
+    cfg.write_text(AA_CONFIG)
+    code, out, err = cli("gate", toy_runs["base"], toy_runs["aa"], "--config", cfg, "--out", tmp_path / "g")
+    assert code == 0, out + err
+    res = json.loads((tmp_path / "g" / "gate.json").read_text())
+    assert res["verdict"] == "pass"
+    metrics = {(m["candidate_pipeline"], m["metric"]) for m in res["metrics"]}
+    assert {("toy-repaint", "toy.wrong_cluster"), ("toy-naive", "toy.masked_residual"),
+            ("toy-repaint", "latency.total_ms")} <= metrics
+    assert all(m["verdict"] == "no change" for m in res["metrics"]), res["metrics"]
+    assert all(not m["paired"] for m in res["metrics"])        # seeds 0,1 vs 2,3: unpaired within tasks
+    junit = ET.parse(tmp_path / "g" / "gate-junit.xml").getroot()
+    assert junit.find("testsuite").get("failures") == "0"
+    assert (tmp_path / "g" / "gate.md").read_text().startswith("# Gate: PASS")
+
+
+def test_aa_false_regression_rate_over_100_resampled_seed_comparisons(toy_runs):
+    """Real toy rows (toy-repaint, 5 steps, 16 seeds): each comparison draws 4 seeds and gates 2 vs 2."""
+    df = read_results(toy_runs["degraded"])
+    rng = np.random.default_rng(7)
+    config = GateConfig(n_boot=1000)
+    fails, per_metric = 0, {}
+    for _ in range(100):
+        s = rng.choice(16, size=4, replace=False)
+        res = compare(df[df["seed"].isin(s[:2])], df[df["seed"].isin(s[2:])], config=config)
+        fails += res.exit_code == 1
+        for m in res.metrics:
+            per_metric[m.metric] = per_metric.get(m.metric, 0) + (m.verdict == "regressed")
+    assert len(per_metric) == 4
+    assert fails <= 5, (fails, per_metric)
+
+
+def test_degraded_candidate_regresses_and_names_the_metric(toy_runs, tmp_path):
+    code, out, err = cli("gate", toy_runs["base"], toy_runs["degraded"], "--out", tmp_path / "g")
+    assert code == 1, out + err
+    assert "FAIL" in err and "toy.wrong_cluster (toy-repaint)" in err
+    res = json.loads((tmp_path / "g" / "gate.json").read_text())
+    bad = {m["metric"] for m in res["metrics"] if m["verdict"] == "regressed"}
+    assert "toy.wrong_cluster" in bad
+    wc = next(m for m in res["metrics"] if m["metric"] == "toy.wrong_cluster")
+    assert wc["paired"] and wc["n_tasks"] == 4 and wc["n_pairs"] == 8 and wc["lo"] > 0
+    lat = next(m for m in res["metrics"] if m["metric"] == "latency.total_ms")
+    assert lat["verdict"] == "improved"                           # 5 steps instead of 250
+    junit = ET.parse(tmp_path / "g" / "gate-junit.xml").getroot()
+    failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert "toy.wrong_cluster" in failed
+    assert "**regressed**" in (tmp_path / "g" / "gate.md").read_text()
+
+
+def test_tolerance_can_absorb_the_degradation(toy_runs):
+    config = GateConfig(metrics={"toy.*": {"abs_tol": 1.0}})
+    assert gate(toy_runs["base"], toy_runs["degraded"], config=config).exit_code == 0
+
+
+def test_model_swap_pairs_named_pipelines(toy_runs, tmp_path):
+    cfg = tmp_path / "swap.yaml"
+    cfg.write_text("pairs:\n  - {baseline: toy-naive, candidate: toy-repaint}\n" + AA_CONFIG)
+    res = gate(toy_runs["base"], toy_runs["base"], config=load_gate_config(cfg))
+    assert {(m.baseline_pipeline, m.candidate_pipeline) for m in res.metrics} == {("toy-naive", "toy-repaint")}
+    assert all(m.diff.paired and m.diff.n_pairs == 8 for m in res.metrics if m.metric.startswith("toy."))
+    # RePaint's resampling helps where most dims are regenerated: never worse than naive replacement.
+    assert {m.verdict for m in res.metrics if m.metric.startswith("toy.")} <= {"improved", "no change"}
+    cfg.write_text("pairs:\n  - {baseline: toy-naive, candidate: nope}\n")
+    with pytest.raises(EditbenchError, match="nope"):
+        gate(toy_runs["base"], toy_runs["base"], config=load_gate_config(cfg))
+
+
+def test_new_errors_fail_the_gate(toy_runs, tmp_path):
+    def break_two(df):
+        df = df.copy()
+        idx = df.index[(df["pipeline"] == "toy-naive")][:2]
+        df.loc[idx, "status"], df.loc[idx, "error"] = "error", "boom"
+        return df
+
+    cand = clone_run(toy_runs["base"], tmp_path / "cand", break_two)
+    res = gate(toy_runs["base"], cand)
+    f = {x.candidate_pipeline: x for x in res.failures}
+    assert f["toy-naive"].failed and len(f["toy-naive"].new_failures) == 2 and not f["toy-repaint"].failed
+    assert res.exit_code == 1 and "failures of toy-naive" in res.summary()
+    assert gate(toy_runs["base"], cand, config=GateConfig(max_new_failure_rate=0.3)).exit_code == 0
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("suite_name", "ran suite"),
+    ("suite_hash", "different content"),
+    ("empty", "no result rows"),
+    ("missing_metric", "toy.wrong_cluster"),
+    ("no_run_json", "run.json is missing"),
+    ("bad_config", "confidence"),
+])
+def test_unusable_input_exits_2_with_one_sentence(toy_runs, tmp_path, case, needle):
+    base, args = toy_runs["base"], []
+    if case == "suite_name":
+        cand = clone_run(toy_runs["aa"], tmp_path / "c", meta_update={"suite": {"name": "other"}})
+    elif case == "suite_hash":
+        cand = clone_run(toy_runs["aa"], tmp_path / "c", meta_update={"suite": {"hash": "0" * 64}})
+    elif case == "empty":
+        cand = clone_run(toy_runs["aa"], tmp_path / "c", lambda df: df.iloc[:0])
+    elif case == "missing_metric":
+        cand = clone_run(toy_runs["aa"], tmp_path / "c", lambda df: df.drop(columns=["toy.wrong_cluster"]))
+    elif case == "no_run_json":
+        cand = tmp_path / "c"
+        (cand / "results").mkdir(parents=True)
+    else:
+        cand = toy_runs["aa"]
+        (tmp_path / "g.yaml").write_text("confidence: 1.5\n")
+        args = ["--config", tmp_path / "g.yaml"]
+    code, out, err = cli("gate", base, cand, "--out", tmp_path / "g", *args)
+    assert code == 2, out + err
+    assert needle in err and err.count("\n") == 1 and err.startswith("editbench: error: ")
+    if case == "suite_hash":   # --force gates anyway and says so
+        code, out, err = cli("gate", base, cand, "--force", "--out", tmp_path / "g", "--config", _aa(tmp_path))
+        assert code == 0 and "forced:" in out
+
+
+def _aa(tmp_path):
+    p = tmp_path / "aa.yaml"
+    p.write_text(AA_CONFIG)
+    return p

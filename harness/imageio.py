@@ -20,7 +20,7 @@ import numpy as np
 from harness.errors import EditbenchError
 
 # Decoded inputs handed over by the runner's prefetch (read in another process while the previous job
-# ran, shipped through Ray's object store). Keys: ("image", path) and ("mask", path).
+# ran, shipped through Ray's object store). Keys: ("image", path) (RGB) and ("gray", path) (mask files).
 _PREFETCHED: dict[tuple[str, str], np.ndarray] = {}
 
 IMAGE_FIELDS = ("image", "control", "reference", "target")
@@ -39,7 +39,7 @@ def prefetch_task_inputs(task) -> dict[tuple[str, str], np.ndarray]:
                 pass
     if isinstance(task.mask, str):
         try:
-            arrays[("mask", task.mask)] = load_mask_file(task.mask)
+            arrays[("gray", task.mask)] = load_gray(task.mask)
         except EditbenchError:
             pass
     return arrays
@@ -75,8 +75,8 @@ def load_gray(path: str | Path) -> np.ndarray:
     """Read an image file as 8-bit gray (H, W) uint8 (used for mask files)."""
     from PIL import Image, UnidentifiedImageError
 
-    if threshold == 127 and ("mask", str(path)) in _PREFETCHED:
-        return _PREFETCHED[("mask", str(path))].copy()
+    if ("gray", str(path)) in _PREFETCHED:
+        return _PREFETCHED[("gray", str(path))].copy()
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"mask {path} does not exist.")

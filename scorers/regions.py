@@ -40,24 +40,48 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
     return resize_rgb(image, shape)
 
 
+def _outpaint_canvas(task):
+    """Outpaint tasks are compared on the extended canvas the adapters build from ``params.outpaint``
+    (the source placed inside, edge pre-fill outside) with the new area (OR the task mask) as mask."""
+    from harness.pipelines.imaging import prepare_edit
+
+    return prepare_edit(task)
+
+
 def source_image(task) -> np.ndarray:
+    """The task's source on the comparison grid (the extended canvas for outpaint tasks)."""
     if task.image is None:
         raise ValueError(f"task {task.task_id} has no source image")
+    if task.kind == "outpaint":
+        return _outpaint_canvas(task).canvas
     return load_image(task.image)
 
 
 def source_shape(task) -> tuple[int, int]:
-    """(H, W) of the task's source image (the grid its mask is defined on), read from the header."""
+    """(H, W) of the comparison grid: the source image (read from its header), or for outpaint
+    tasks the extended canvas."""
     from PIL import Image
 
     if task.image is None:
         raise ValueError(f"task {task.task_id} has no source image")
     with Image.open(task.image) as im:
-        return im.height, im.width
+        h, w = im.height, im.width
+    if task.kind == "outpaint":
+        from harness.pipelines.imaging import outpaint_pads
+
+        left, right, top, bottom = outpaint_pads(task.params, where=f"task {task.task_id}")
+        return h + top + bottom, w + left + right
+    return h, w
 
 
 def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
-    """The task's mask on a (H, W) grid, or None when the task has no mask."""
+    """The task's mask on a (H, W) grid, or None when the task has no mask (for outpaint tasks: the
+    new canvas area, plus the task mask if one is given)."""
+    if task.kind == "outpaint":
+        mask = _outpaint_canvas(task).mask
+        if mask.shape != tuple(shape):
+            raise ValueError(f"outpaint mask of task {task.task_id} is {mask.shape}, expected {tuple(shape)}")
+        return mask
     if task.mask is None:
         return None
     return load_mask(task.mask, shape=shape, where=f"task {task.task_id}")

@@ -50,13 +50,17 @@ class Problem:
 
 
 class SuiteInvalid(EditbenchError):
-    """A suite with problems; the message lists every one of them, one per line."""
+    """A suite with problems: one sentence for a single problem; for several, a first line and then
+    every problem on a line of its own."""
 
     def __init__(self, suite: str, problems: list[Problem]):
         self.problems = list(problems)
         n = len(self.problems)
+        if n == 1:
+            super().__init__(f"suite {suite} is invalid, nothing was run: {self.problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"suite {suite} has {n} problem{'s' if n != 1 else ''}; nothing was run:\n{lines}")
+        super().__init__(f"suite {suite} has {n} problems; nothing was run:\n{lines}")
 
 
 def pydantic_problems(err, *, file: str, row: str, task_id: str | None) -> list[Problem]:

@@ -103,6 +103,7 @@ class DiffusersPipeline(EditPipeline):
     ``random_components`` (for ``weights: random``) and implement ``edit`` with :meth:`call`."""
 
     needs_weights = True
+    uses_gpu = True                                    # one actor per GPU on GPU clusters (harness.runner.plan_actors)
     pipeline_class: ClassVar[str]
     denoisers: ClassVar[tuple[str, ...]] = ("unet",)   # components whose first forward starts "denoise"
     size_multiple: ClassVar[int] = 8                   # working H and W are multiples of this

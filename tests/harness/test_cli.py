@@ -53,7 +53,7 @@ def test_suite_file_with_missing_field(tmp_path):
     suite.write_text("name: broken\nversion: '1'\npipelines: [toy-naive]\n"
                      "tasks:\n  - {task_id: a, kind: toy, params: {mask_fraction: 0.2}}\n  - {kind: toy}\n")
     assert_bad_input(editbench("run", "--suite", str(suite), "--out", str(tmp_path / "o")),
-                     str(suite), "tasks.1.task_id", "required field is missing")
+                     str(suite), "tasks[1]", "task_id", "required field is missing")
 
 
 def test_run_spec_with_unknown_field(tmp_path):
@@ -63,7 +63,7 @@ def test_run_spec_with_unknown_field(tmp_path):
 
 
 def test_report_of_a_missing_directory(tmp_path):
-    assert_bad_input(editbench("report", str(tmp_path / "none")), "run.json")
+    assert_bad_input(editbench("report", str(tmp_path / "none")), str(tmp_path / "none"), "does not exist")
 
 
 @pytest.mark.parametrize("what", ["suites", "pipelines", "scorers"])

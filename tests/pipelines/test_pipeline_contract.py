@@ -9,11 +9,12 @@ import pytest
 
 from harness.imageio import load_image
 from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
+from harness.pipelines.editing import EditPipeline
 from harness.pipelines.diffusers_common import DiffusersPipeline
 from harness.spec import PipelineSpec
 from tasks.schema import Task
 
-IMAGE_PIPELINES = [n for n in pipeline_names() if not n.startswith("toy-")]
+IMAGE_PIPELINES = [n for n in pipeline_names() if issubclass(PIPELINES[n], EditPipeline)]  # not toy/synthetic
 BOX = [12, 10, 40, 30]          # x0, y0, x1, y1 in the 64x48 test image
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from harness.errors import EditbenchError
 from tasks.schema import list_suites, load_suite
+from tasks.validate import check_suite
 
 
 def test_builtin_toy_suite():
@@ -20,15 +21,15 @@ def test_builtin_toy_suite():
 def test_duplicate_task_id_names_the_file(tmp_path):
     f = tmp_path / "dup.yaml"
     f.write_text("name: d\nversion: '1'\ntasks:\n  - {task_id: a, kind: toy}\n  - {task_id: a, kind: toy}\n")
-    with pytest.raises(EditbenchError, match=r"dup.yaml.*duplicate task_id 'a'"):
+    with pytest.raises(EditbenchError, match=r"dup.yaml tasks\[1\] \(task_id 'a'\): duplicate task_id"):
         load_suite(f)
 
 
 def test_path_escaping_the_data_root_is_refused(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("name: s\nversion: '1'\ntasks:\n  - {task_id: a, kind: inpaint, image: ../../etc/passwd}\n")
-    with pytest.raises(EditbenchError, match="escapes the data root"):
-        load_suite(f).content_hash()
+    with pytest.raises(EditbenchError, match=r"tasks\[0\] \(task_id 'a'\): image '../../etc/passwd' escapes the data root"):
+        check_suite(load_suite(f))
 
 
 def test_content_hash_follows_referenced_files(tmp_path):

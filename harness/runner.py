@@ -52,6 +52,7 @@ class Manifest:
     seeds: list[int]
     scorers: list[str]
     jobs: list[Job]
+    scorer_options: dict[str, dict] = field(default_factory=dict)
     pipeline_configs: list[dict] = field(default_factory=list)
 
 
@@ -75,8 +76,11 @@ def build_manifest(spec: RunSpec) -> Manifest:
         adapter = build_pipeline(p)       # unknown name or bad options -> EditbenchError
         adapter.check()                   # missing weights -> EditbenchError naming the expected path
         configs.append(adapter.describe())
+    stray = sorted(set(spec.scorer_options) - set(scorers))
+    if stray:
+        raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
     for s in scorers:
-        get_scorer_class(s)().check()     # unknown name or missing weights -> EditbenchError
+        get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     resolved = [resolve_task(suite, t) for t in tasks]
     jobs = [
@@ -89,7 +93,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
     if not jobs:
         raise EditbenchError(f"no pipeline among {keys} accepts the task kinds of suite {suite.name}.")
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs)
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options))
 
 
 def resolve_task(suite: Suite, task):
@@ -322,11 +326,12 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
 
     def maker(p: PipelineSpec):
         return lambda: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
-            p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool)
+            p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool,
+            scorer_options=manifest.scorer_options)
 
     def make_scorer():
         return RemoteScorer.options(num_cpus=plan.num_cpus, num_gpus=spec.num_gpus_per_scorer).remote(
-            manifest.scorers, out=out_abs)
+            manifest.scorers, out=out_abs, scorer_options=manifest.scorer_options)
 
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
     slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]

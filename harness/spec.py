@@ -47,6 +47,7 @@ class RunSpec(BaseModel):
     pipelines: list[PipelineSpec] | None = None  # None: the suite's defaults
     seeds: list[int] | None = None               # None: the suite's defaults
     scorers: list[str] | None = None             # None: the suite's defaults
+    scorer_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scorer -> options (weights paths, device)
     out: str | None = None                       # output directory (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk

@@ -66,8 +66,9 @@ def save_output(output: Output, path_stem: Path) -> Path:
     return path
 
 
-def load_scorers(names: list[str]) -> list[Scorer]:
-    scorers = [get_scorer_class(n)() for n in names]
+def load_scorers(names: list[str], options: dict[str, dict] | None = None) -> list[Scorer]:
+    options = options or {}
+    scorers = [get_scorer_class(n)(**options.get(n, {})) for n in names]
     for s in scorers:
         s.load()
     return scorers
@@ -110,12 +111,13 @@ class Worker:
     """One pipeline copy (and, for inline scoring, the scorers), for one actor."""
 
     def __init__(self, pipeline: PipelineSpec, scorers: list[str], *, out: str, run_id: str, suite: str,
-                 score_inline: bool = True):
+                 score_inline: bool = True, scorer_options: dict[str, dict] | None = None):
         self.spec = pipeline
         self.out = Path(out)
         self.run_id = run_id
         self.suite = suite
         self.scorer_names = list(scorers) if score_inline else []
+        self.scorer_options = scorer_options or {}
         self.pipeline = None
         self.scorers: list[Scorer] = []
         self.load_error: str | None = None
@@ -128,7 +130,7 @@ class Worker:
         try:
             p = build_pipeline(self.spec)
             p.load()
-            self.scorers = load_scorers(self.scorer_names)
+            self.scorers = load_scorers(self.scorer_names, self.scorer_options)
         except Exception as e:  # noqa: BLE001 - becomes every row's error for this actor
             self.load_error = f"loading pipeline {self.spec.key} failed: {one_line(e)}"
             return
@@ -175,14 +177,15 @@ class Worker:
 class ScorerWorker:
     """Saves and scores outputs produced by pipeline workers (scoring pool)."""
 
-    def __init__(self, scorers: list[str], *, out: str):
+    def __init__(self, scorers: list[str], *, out: str, scorer_options: dict[str, dict] | None = None):
         self.names = list(scorers)
+        self.options = scorer_options or {}
         self.out = Path(out)
         self.scorers: list[Scorer] | None = None
 
     def ping(self) -> str:
         if self.scorers is None:
-            self.scorers = load_scorers(self.names)
+            self.scorers = load_scorers(self.names, self.options)
         return "ok"
 
     def finish(self, job: Job, row: ResultRow, output: Output) -> dict:

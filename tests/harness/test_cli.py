@@ -76,3 +76,17 @@ def test_list(what):
 
 def test_list_unknown_kind():
     assert_bad_input(editbench("list", "models"), "cannot list 'models'")
+
+
+def test_scorer_weights_path_from_the_run_spec_is_checked_before_work(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    missing = tmp_path / "no-openpose-here"
+    spec.write_text(f"suite: toy-5d\nscorers: [toy, pose]\nscorer_options: {{pose: {{weights: {missing}}}}}\n")
+    assert_bad_input(editbench("run", str(spec), "--out", str(tmp_path / "o")), "openpose", str(missing))
+    assert not (tmp_path / "o" / "run.json").exists()
+
+
+def test_scorer_options_for_an_unused_scorer(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("suite: toy-5d\nscorers: [toy]\nscorer_options: {clip: {device: cpu}}\n")
+    assert_bad_input(editbench("run", str(spec), "--out", str(tmp_path / "o")), "scorer_options", "['clip']")

@@ -55,36 +55,30 @@ def prefetched(arrays: dict[tuple[str, str], np.ndarray] | None) -> Iterator[Non
         _PREFETCHED.clear()
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3)."""
+def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
+    """Decode an image file with PIL in ``mode`` ("RGB" or "L") to uint8; prefetched arrays first."""
     from PIL import Image, UnidentifiedImageError
 
-    if ("image", str(path)) in _PREFETCHED:
-        return _PREFETCHED[("image", str(path))].copy()
+    if (key, str(path)) in _PREFETCHED:
+        return _PREFETCHED[(key, str(path))].copy()
     path = Path(path)
     if not path.is_file():
-        raise EditbenchError(f"image {path} does not exist.")
+        raise EditbenchError(f"{what} {path} does not exist.")
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+            return np.asarray(im.convert(mode), dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise EditbenchError(f"image {path} cannot be read as an image ({type(e).__name__}).") from None
+        raise EditbenchError(f"{what} {path} cannot be read as an image ({type(e).__name__}).") from None
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3)."""
+    return _read(path, mode="RGB", key="image", what="image")
 
 
 def load_gray(path: str | Path) -> np.ndarray:
     """Read an image file as 8-bit gray (H, W) uint8 (used for mask files)."""
-    from PIL import Image, UnidentifiedImageError
-
-    if ("gray", str(path)) in _PREFETCHED:
-        return _PREFETCHED[("gray", str(path))].copy()
-    path = Path(path)
-    if not path.is_file():
-        raise EditbenchError(f"mask {path} does not exist.")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise EditbenchError(f"mask {path} cannot be read as an image ({type(e).__name__}).") from None
+    return _read(path, mode="L", key="gray", what="mask")
 
 
 def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:

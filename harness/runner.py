@@ -21,7 +21,6 @@ Flow of :func:`run`:
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time

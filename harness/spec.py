@@ -128,17 +128,23 @@ def expand_grid(pipelines: list[PipelineSpec], grid: dict[str, Any] | None) -> l
     return out
 
 
-def load_run_spec(path: str | Path) -> RunSpec:
-    """Read a run spec YAML file; errors name the file and the field."""
-    path = Path(path)
+def read_yaml_mapping(path: Path, *, what: str) -> dict:
+    """The mapping at the top of a YAML file; errors name ``what`` ("suite file") and the path."""
     if not path.is_file():
-        raise EditbenchError(f"run spec file {path} does not exist.")
+        raise EditbenchError(f"{what} {path} does not exist.")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise EditbenchError(f"run spec file {path} is not valid YAML: {e}".replace("\n", " ")) from None
+        raise EditbenchError(f"{what} {path} is not valid YAML: {e}".replace("\n", " ")) from None
     if not isinstance(data, dict):
-        raise EditbenchError(f"run spec file {path} must hold a mapping at the top level.")
+        raise EditbenchError(f"{what} {path} must hold a mapping at the top level.")
+    return data
+
+
+def load_run_spec(path: str | Path) -> RunSpec:
+    """Read a run spec YAML file; errors name the file and the field."""
+    path = Path(path)
+    data = read_yaml_mapping(path, what="run spec file")
     suite = data.get("suite")
     if isinstance(suite, str) and (suite.endswith((".yaml", ".yml")) and not Path(suite).is_absolute()):
         data["suite"] = str((path.parent / suite).resolve())

@@ -15,11 +15,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import EditbenchError
-from harness.spec import PipelineSpec
+from harness.spec import PipelineSpec, read_yaml_mapping
 from tasks.validate import Problem, SuiteInvalid, check_rows, pydantic_problems
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -234,12 +233,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     row and raised together as one :class:`~tasks.validate.SuiteInvalid` naming file, row and task_id.
     """
     path = _suite_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise EditbenchError(f"suite file {path} is not valid YAML: {e}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise EditbenchError(f"suite file {path} must hold a mapping at the top level.")
+    data = read_yaml_mapping(path, what="suite file")
     file = str(path.resolve())
     problems: list[Problem] = []
     head = {k: v for k, v in data.items() if k != "tasks"}

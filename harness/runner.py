@@ -8,7 +8,7 @@ Flow of :func:`run`:
    are skipped, otherwise an output directory that already holds results is refused.
 3. :func:`plan_actors` sizes a pool per pipeline (one actor per GPU for GPU pipelines, CPU slots
    otherwise); each actor (:class:`harness.worker.Worker`) loads its pipeline once and holds
-   ``queue_depth`` jobs (default 1, so that a dying actor's job is known exactly). The inputs of the
+   ``queue_depth`` jobs (default 2: one running, one queued, so it never waits on the driver). The inputs of the
    next job are decoded by a Ray task while the current one runs and reach the actor through the
    object store, not the driver. With scoring
    ``pool``, outputs go from the pipeline actor to scorer actors through the object store, so
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -211,21 +212,40 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
 
 
 class _Slot:
-    """One pipeline actor and the jobs it holds, oldest (= running) first."""
+    """One pipeline actor and the jobs it holds, oldest (= running) first.
 
-    def __init__(self, pipeline: PipelineSpec, make):
+    Each actor incarnation writes the key of the job it starts into its own journal file, so that
+    when it dies the driver knows which held job killed it (Ray can lose the reply of a job that
+    finished just before the death, so "the oldest unanswered job" is not always the culprit).
+    """
+
+    def __init__(self, pipeline: PipelineSpec, make, journal_dir: Path):
         self.pipeline = pipeline
         self._make = make
-        self.actor = make()
+        self._journal_dir = journal_dir
         self.queue: deque = deque()  # of (row_ref, job)
         self.head_started = time.monotonic()
+        self._start()
+
+    def _start(self) -> None:
+        self.journal = self._journal_dir / f"{uuid.uuid4().hex}.txt"
+        self.actor = self._make(str(self.journal))
+
+    def culprit(self) -> tuple[str, str, int] | None:
+        """Key of the job the (dead) actor had started last, from its journal."""
+        try:
+            task_id, pipeline, seed = self.journal.read_text().split("\t")
+            return task_id, pipeline, int(seed)
+        except (OSError, ValueError):
+            return None
 
     def replace(self, ray) -> list[Job]:
         """Kill the actor, start a fresh one, and hand back the jobs it still held."""
         ray.kill(self.actor, no_restart=True)
         jobs = [job for _, job in self.queue]
         self.queue.clear()
-        self.actor = self._make()
+        self.journal.unlink(missing_ok=True)
+        self._start()
         return jobs
 
 
@@ -324,16 +344,19 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
     out_abs = str(out.resolve())
 
     def maker(p: PipelineSpec):
-        return lambda: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
+        return lambda journal: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
             p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool,
-            scorer_options=manifest.scorer_options)
+            scorer_options=manifest.scorer_options, journal=journal)
 
     def make_scorer():
         return RemoteScorer.options(num_cpus=plan.num_cpus, num_gpus=spec.num_gpus_per_scorer).remote(
             manifest.scorers, out=out_abs, scorer_options=manifest.scorer_options)
 
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
-    slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
+    journal_dir = out / ".journal"
+    journal_dir.mkdir(exist_ok=True)
+    slots = [_Slot(p, maker(p), journal_dir) for p in manifest.pipelines if queues[p.key]
+             for _ in range(plan.actors[p.key])]
     scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
     pings = [s.actor.ping.remote() for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
     started, _ = ray.wait(pings, num_returns=len(pings), timeout=spec.actor_start_timeout_s)
@@ -395,21 +418,25 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
 
     def restart(slot: _Slot, job: Job, failure: str | None) -> None:
         """Replace a dead or hung actor. ``failure``: record ``job`` as timeout with this message;
-        None: the actor died, so retry ``job`` (or record an error once retries are used up). With
-        queue_depth > 1 the jobs queued behind ``job`` share the blame for a death."""
+        None: the actor died, so the job its journal names (``job`` if it names none) is retried, or
+        recorded as an error once its retries are used up; the other jobs it held go back unchanged."""
         drop(slot)
-        held = slot.replace(ray)
+        culprit = slot.culprit() if failure is None else None
+        held = [job, *slot.replace(ray)]
         if failure is not None:
             record(failed(job, "timeout", failure))
-            suspects, others = [], held
-        else:
-            suspects, others = [job, *held], []
-        for j in suspects:
-            if j.attempt <= spec.max_retries:
-                others.append(j.retry())
+            held = held[1:]
+        elif culprit is None or culprit not in {j.key for j in held}:
+            culprit = job.key
+        requeue = []
+        for j in held:
+            if j.key != culprit:
+                requeue.append(j)
+            elif j.attempt <= spec.max_retries:
+                requeue.append(j.retry())
             else:
                 record(failed(j, "error", f"the actor process died on each of {j.attempt} attempts at this task"))
-        queues[slot.pipeline.key].extendleft(reversed(others))
+        queues[slot.pipeline.key].extendleft(reversed(requeue))
         submit(slot)
 
     def on_generated(ref) -> None:
@@ -471,6 +498,7 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             ray.kill(s, no_restart=True)
         if started_here:
             ray.shutdown()
+        shutil.rmtree(journal_dir, ignore_errors=True)
     end = time.monotonic()
     timing.update(dispatch_s=round(end - t_start, 4),
                   first_row_s=round((first_row or end) - t_start, 4), jobs=len(todo))

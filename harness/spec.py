@@ -58,9 +58,8 @@ class RunSpec(BaseModel):
     scorer_actors: int = 1                       # size of the scorer pool
     num_gpus_per_scorer: float = 0.0             # GPU share of each scorer actor (e.g. 0.25 for CLIP/ArcFace on GPU)
     prefetch: bool = True                        # decode the next task's images in a Ray task while the current runs
-    queue_depth: int = Field(default=1, ge=1)    # jobs held per actor. 1: an actor death is pinned on the job that
-                                                 # caused it. 2+: hides the driver round trip, but a death is charged
-                                                 # to every job the actor held (Ray may lose a finished job's reply)
+    queue_depth: int = Field(default=2, ge=1)    # jobs held per actor: 2 = one running + one queued, which hides
+                                                 # the driver round trip (~5 ms a task on a 2-core machine)
     actor_start_timeout_s: float = 600.0         # actors (pipeline loading included) must be up by then
     task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
     max_retries: int = 1                         # retries of a task whose actor process died

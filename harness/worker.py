@@ -111,13 +111,15 @@ class Worker:
     """One pipeline copy (and, for inline scoring, the scorers), for one actor."""
 
     def __init__(self, pipeline: PipelineSpec, scorers: list[str], *, out: str, run_id: str, suite: str,
-                 score_inline: bool = True, scorer_options: dict[str, dict] | None = None):
+                 score_inline: bool = True, scorer_options: dict[str, dict] | None = None,
+                 journal: str | None = None):
         self.spec = pipeline
         self.out = Path(out)
         self.run_id = run_id
         self.suite = suite
         self.scorer_names = list(scorers) if score_inline else []
         self.scorer_options = scorer_options or {}
+        self.journal = Path(journal) if journal else None  # the runner reads it to blame a death
         self.pipeline = None
         self.scorers: list[Scorer] = []
         self.load_error: str | None = None
@@ -152,6 +154,8 @@ class Worker:
             return row, None
         self.calls += 1
         row.warmup = self.calls == 1
+        if self.journal is not None:
+            self.journal.write_text("\t".join(map(str, job.key)))
         try:
             with prefetched(inputs):
                 t0 = time.perf_counter()

@@ -369,7 +369,8 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             f"{plan.num_cpus:g} CPU and {plan.num_gpus} GPU each (lower actors_per_pipeline or num_gpus_per_actor).")
 
     gen: dict = {}      # row_ref -> (slot, out_ref)
-    scoring: dict = {}  # ref -> (job, row, scorer index)
+    scoring: dict = {}  # ref -> (batch of (job, row, output ref), scorer index)
+    to_score: list = []  # generated ok rows waiting for a scorer actor
     next_scorer = 0
     bar = tqdm(total=len(todo), desc=f"editbench {manifest.suite.name}", unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
@@ -440,7 +441,6 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
         submit(slot)
 
     def on_generated(ref) -> None:
-        nonlocal next_scorer
         slot, out_ref = gen.pop(ref)
         _, job = slot.queue.popleft()
         slot.head_started = time.monotonic()
@@ -457,26 +457,39 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             elif result.status != "ok":
                 record(result.to_record())
             else:
-                i = next_scorer % len(scorers)
-                next_scorer += 1
-                scoring[scorers[i].finish.remote(job, result, out_ref)] = (job, result, i)
+                to_score.append((job, result, out_ref))
         submit(slot)
 
+    def send_to_scorers() -> None:
+        """Adaptive batching: a batch goes out when it is full or when a scorer actor is idle, so
+        batches grow only while the scorers are the bottleneck."""
+        nonlocal next_scorer
+        while to_score and (len(to_score) >= spec.score_batch or len(scoring) < len(scorers)):
+            batch = to_score[: spec.score_batch]
+            del to_score[: spec.score_batch]
+            i = next_scorer % len(scorers)
+            next_scorer += 1
+            ref = scorers[i].finish.remote([b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch])
+            scoring[ref] = (batch, i)
+
     def on_scored(ref) -> None:
-        job, row, i = scoring.pop(ref)
+        batch, i = scoring.pop(ref)
         try:
-            record(ray.get(ref))
-        except Exception as e:  # noqa: BLE001 - scorer actor died: keep the generated row, metrics NaN
+            for rec in ray.get(ref):
+                record(rec)
+        except Exception as e:  # noqa: BLE001 - scorer actor died: keep the generated rows, metrics NaN
             if isinstance(e, ray.exceptions.RayActorError):
                 ray.kill(scorers[i], no_restart=True)
                 scorers[i] = make_scorer()
-            row.score_error = " ".join(f"scoring failed: {type(e).__name__}: {e}".split())[:500]
-            record(row.to_record())
+            for _, row, _ in batch:
+                row.score_error = " ".join(f"scoring failed: {type(e).__name__}: {e}".split())[:500]
+                record(row.to_record())
 
     try:
         for s in slots:
             submit(s)
-        while gen or scoring:
+        while gen or scoring or to_score:
+            send_to_scorers()
             heads = [s.queue[0][0] for s in slots if s.queue]  # only a running job can finish first
             ready, _ = ray.wait(heads + list(scoring), num_returns=1, timeout=0.2)
             for ref in ready:

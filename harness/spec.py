@@ -56,6 +56,7 @@ class RunSpec(BaseModel):
     num_gpus_per_actor: float | None = None      # None: 1 for GPU pipelines on a GPU cluster (shared if too few), else 0
     scoring: Literal["auto", "inline", "pool"] = "auto"  # pool: scorer actors overlap generation; auto: pool with GPUs
     scorer_actors: int = 1                       # size of the scorer pool
+    score_batch: int = Field(default=8, ge=1)    # most outputs a scorer actor scores in one call (score_batch)
     num_gpus_per_scorer: float = 0.0             # GPU share of each scorer actor (e.g. 0.25 for CLIP/ArcFace on GPU)
     prefetch: bool = True                        # decode the next task's images in a Ray task while the current runs
     queue_depth: int = Field(default=2, ge=1)    # jobs held per actor: 2 = one running + one queued, which hides

@@ -74,24 +74,42 @@ def load_scorers(names: list[str], options: dict[str, dict] | None = None) -> li
     return scorers
 
 
-def finish_row(row: ResultRow, job: Job, output: Output, scorers: list[Scorer], out: Path) -> dict:
-    """Save the output, score it, and return the finished row record."""
-    stem = out / "outputs" / job.pipeline.key / f"{job.task.task_id}__s{job.seed}"
-    row.output_path = str(save_output(output, stem).relative_to(out))
-    metrics: dict[str, float] = {}
-    errors: list[str] = []
-    for s in scorers:
-        if not s.applies_to(job.task):
-            metrics.update({c: math.nan for c in s.columns()})
-            continue
+def _score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tuple[dict, str | None]]:
+    """One scorer over a batch: ``score_batch`` first; if it raises, item by item so that one bad
+    output does not cost the others their metrics. Returns (values, error) per item."""
+    try:
+        return [(vals, None) for vals in scorer.score_batch(tasks, outputs)]
+    except Exception:  # noqa: BLE001 - isolate the failing item below
+        pass
+    results = []
+    for t, o in zip(tasks, outputs):
         try:
-            vals = s.score(job.task, output)
+            results.append((scorer.score(t, o), None))
         except Exception as e:  # noqa: BLE001 - a scorer failure leaves NaN, the row stays
-            errors.append(f"{s.name}: {one_line(e)}")
-            vals = {}
-        metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
-    row.metrics, row.score_error = metrics, ("; ".join(errors) or None)
-    return row.to_record()
+            results.append(({}, f"{scorer.name}: {one_line(e)}"))
+    return results
+
+
+def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], scorers: list[Scorer],
+                out: Path) -> list[dict]:
+    """Save each output, score them (each scorer batched over the jobs it applies to), and return
+    the finished row records."""
+    errors: list[list[str]] = [[] for _ in rows]
+    for row, job, output in zip(rows, jobs, outputs):
+        stem = out / "outputs" / job.pipeline.key / f"{job.task.task_id}__s{job.seed}"
+        row.output_path = str(save_output(output, stem).relative_to(out))
+        row.metrics = {}
+    for s in scorers:
+        idx = [i for i, j in enumerate(jobs) if s.applies_to(j.task)]
+        results = dict(zip(idx, _score_with(s, [jobs[i].task for i in idx], [outputs[i] for i in idx]))) if idx else {}
+        for i, row in enumerate(rows):
+            vals, err = results.get(i, ({}, None))
+            row.metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
+            if err:
+                errors[i].append(err)
+    for row, errs in zip(rows, errors):
+        row.score_error = "; ".join(errs) or None
+    return [row.to_record() for row in rows]
 
 
 def _placement() -> tuple[str | None, str | None]:
@@ -175,7 +193,7 @@ class Worker:
         row, output = self.generate(job, inputs)
         if output is None:
             return row.to_record()
-        return finish_row(row, job, output, self.scorers, self.out)
+        return finish_rows([row], [job], [output], self.scorers, self.out)[0]
 
 
 class ScorerWorker:
@@ -192,6 +210,10 @@ class ScorerWorker:
             self.scorers = load_scorers(self.names, self.options)
         return "ok"
 
-    def finish(self, job: Job, row: ResultRow, output: Output) -> dict:
+    def finish(self, jobs: list[Job], rows: list[ResultRow], output_refs: list) -> list[dict]:
+        """Save and score a batch; ``output_refs`` are object refs of the pipeline workers' Outputs,
+        fetched here from the object store (they never pass through the driver)."""
+        import ray
+
         self.ping()
-        return finish_row(row, job, output, self.scorers, self.out)
+        return finish_rows(rows, jobs, ray.get(output_refs), self.scorers, self.out)

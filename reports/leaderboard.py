@@ -76,6 +76,7 @@ class Entry:
     weights: str = ""                                   # weight sources of the rows, e.g. "trained"
     metrics: dict[str, Estimate] = field(default_factory=dict)
     latency: dict[str, tuple[float, float]] = field(default_factory=dict)   # stage column -> (p50, p90)
+    infinite: dict[str, int] = field(default_factory=dict)   # metric -> rows whose value is +inf (e.g. PSNR of identical pixels)
 
     @property
     def random_only(self) -> bool:
@@ -101,6 +102,7 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
         for m in metrics:
             rows = metric_rows(g, m)
             rows = rows[rows[m].notna()]
+            e.infinite[m] = int(np.isposinf(rows[m].to_numpy(dtype=np.float64)).sum())
             e.metrics[m] = (task_mean_ci(task_groups(rows, m), confidence=confidence, n_boot=n_boot,
                                          seed=DEFAULT_SEED if seed is None else seed)
                             if len(rows) else NAN_ESTIMATE)
@@ -123,6 +125,14 @@ def fmt_estimate(e: Estimate) -> str:
     return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]"
 
 
+def fmt_with_infinite(e: Estimate, n_inf: int) -> str:
+    """Estimates are over finite values; +inf values (PSNR of pixel-identical regions) are counted
+    apart: "inf" when every row is +inf, else the finite estimate with "(+k inf)"."""
+    if n_inf and not e.ok:
+        return "inf"
+    return fmt_estimate(e) + (f" (+{n_inf} inf)" if n_inf else "")
+
+
 def headers(df: pd.DataFrame, by: list[str]) -> tuple[list[str], list[str]]:
     """(metric columns, stage columns) shown in the table."""
     return metric_columns(df), stage_columns(df)
@@ -143,7 +153,7 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str]) -> tuple[list
             if e.random_only and not is_latency_metric(m):
                 cells.append("n/a (random weights)")
             else:
-                cells.append(fmt_estimate(e.metrics.get(m, NAN_ESTIMATE)))
+                cells.append(fmt_with_infinite(e.metrics.get(m, NAN_ESTIMATE), e.infinite.get(m, 0)))
         cells += [str(e.counts[s]) for s in ("ok", "error", "timeout")]
         cells += [f"{fmt(p50)} / {fmt(p90)}" if np.isfinite(p50) else "—" for p50, p90 in (e.latency[s] for s in stages)]
         rows.append(cells)

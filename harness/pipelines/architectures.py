@@ -103,14 +103,16 @@ def _clip_tokenizer():
     return write_clip_tokenizer(Path(tempfile.mkdtemp(prefix="editbench-tok-")))
 
 
-def sd15_inpaint_components(device: str, dtype) -> dict[str, Any]:
-    """Random-init SD-1.5 inpainting components (9-channel UNet, 860 M parameters)."""
+def sd15_inpaint_components(device: str, dtype, *, unet_in_channels: int = 9) -> dict[str, Any]:
+    """Random-init SD-1.5 components (860 M-parameter UNet): 9 input channels for inpainting,
+    4 for img2img (SDEdit), 8 for InstructPix2Pix."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     with torch.device(device):
-        comps = dict(unet=UNet2DConditionModel(**SD15_INPAINT_UNET), vae=AutoencoderKL(**SD_VAE),
+        unet = UNet2DConditionModel(**{**SD15_INPAINT_UNET, "in_channels": unet_in_channels})
+        comps = dict(unet=unet, vae=AutoencoderKL(**SD_VAE),
                      text_encoder=CLIPTextModel(CLIPTextConfig(**CLIP_L)))
     comps = {k: v.to(dtype) for k, v in comps.items()}
     return dict(comps, tokenizer=_clip_tokenizer(), scheduler=DDIMScheduler(**SD_SCHEDULER),

@@ -35,12 +35,6 @@ class SDEdit(DiffusersImageEdit):
                     strength=float(task_param(task, self.options, "strength")))
 
     def random_components(self, device, dtype):
-        import torch
-        from diffusers import UNet2DConditionModel
+        from harness.pipelines.architectures import sd15_inpaint_components
 
-        from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
-
-        comps = sd15_inpaint_components(device, dtype)
-        with torch.device(device):
-            comps["unet"] = UNet2DConditionModel(**{**SD15_INPAINT_UNET, "in_channels": 4}).to(dtype)
-        return comps
+        return sd15_inpaint_components(device, dtype, unet_in_channels=4)

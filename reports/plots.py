@@ -65,6 +65,11 @@ def metric_bars(entries: list["Entry"], metrics: list[str], directions: dict[str
         y = np.arange(len(names))
         if names:
             ax.barh(y, means, xerr=np.array(err).T, color="#4c78a8", ecolor="#222", capsize=3)
+        else:
+            infinite = [e.pipeline for e in entries if e.infinite.get(m)]
+            note = ("every value is +inf\n(e.g. PSNR of pixel-identical regions):\n" + ", ".join(infinite)
+                    if infinite else "no values")
+            ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=8, transform=ax.transAxes)
         ax.set_yticks(y, names, fontsize=8)
         ax.invert_yaxis()
         arrow = "↑ higher is better" if directions.get(m) == "higher" else "↓ lower is better"

@@ -96,3 +96,25 @@ def test_leaderboard_dataframe_hides_random_quality_and_keeps_latency(img_run):
     assert good["toy.masked_residual"] == pytest.approx(0.105) and good["error"] == 1
     assert good["toy.masked_residual lo"] <= 0.105 <= good["toy.masked_residual hi"]
     assert format_markdown(t).splitlines()[0].startswith("| pipeline | ok | error | timeout |")
+
+
+def test_infinite_values_are_shown_not_dropped():
+    """PSNR of pixel-identical backgrounds is +inf: the table says so instead of leaving a blank."""
+    import math
+
+    import pandas as pd
+
+    from reports.leaderboard import entries, table_rows
+
+    rows = []
+    for pipeline, values in (("keeps", [math.inf, math.inf]), ("mixed", [30.0, math.inf])):
+        for i, v in enumerate(values):
+            rows.append({"run_id": "r", "suite": "s", "task_id": f"t{i}", "kind": "inpaint", "pipeline": pipeline,
+                         "seed": 0, "status": "ok", "error": None, "weights": "real", "output_path": None,
+                         "latency_ms": 1.0, "warmup": False, "background.psnr": v})
+    df = pd.DataFrame(rows)
+    head, cells = table_rows(df, entries(df, n_boot=200), [])
+    col = head.index("background.psnr ↑")
+    by_pipeline = {r[0]: r[col] for r in cells}
+    assert by_pipeline["keeps"] == "inf"
+    assert by_pipeline["mixed"].startswith("30") and by_pipeline["mixed"].endswith("(+1 inf)")

@@ -98,6 +98,22 @@ class StageProbe:
                 "decode": (self.t_end - t_dec) * 1e3}
 
 
+# Stable Diffusion pipelines load without their NSFW safety checker: it would black out outputs and
+# distort every metric computed on them.
+NO_SAFETY_CHECKER: dict[str, Any] = {"safety_checker": None, "requires_safety_checker": False}
+
+
+class FluxGeometry:
+    """Working-size rules shared by the Flux adapters (packed 2x2 latents)."""
+
+    @property
+    def size_multiple(self) -> int:  # type: ignore[override]
+        return self.pipe.vae_scale_factor * 2
+
+    def native_resolution(self) -> int:
+        return int(self.pipe.default_sample_size) * int(self.pipe.vae_scale_factor)
+
+
 class DiffusersPipeline(EditPipeline):
     """Base of the diffusers adapters. Subclasses set ``pipeline_class`` (a diffusers class name),
     ``random_components`` (for ``weights: random``) and implement ``edit`` with :meth:`call`."""
@@ -153,9 +169,11 @@ class DiffusersPipeline(EditPipeline):
     def random_components(self, device: str, dtype) -> dict[str, Any]:  # pragma: no cover - per adapter
         raise EditbenchError(f"pipeline {self.name} has no random-weight architecture; give a weights folder.")
 
+    load_options: ClassVar[dict[str, Any]] = {}       # fixed keyword arguments for loading (see NO_SAFETY_CHECKER)
+
     def load_kwargs(self) -> dict[str, Any]:
         """Extra keyword arguments for ``from_pretrained`` / ``from_single_file`` (e.g. no safety checker)."""
-        return {}
+        return dict(self.load_options)
 
     def load(self) -> None:
         import diffusers

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersInpaint
+from harness.pipelines.diffusers_common import DiffusersInpaint, FluxGeometry
 from harness.pipelines.editing import MASK_KINDS, DiffusionOptions, task_param
 
 
@@ -19,20 +19,13 @@ class FluxFillOptions(DiffusionOptions):
 
 
 @register_pipeline
-class FluxFill(DiffusersInpaint):
+class FluxFill(FluxGeometry, DiffusersInpaint):
     name = "flux-fill"
     kinds = MASK_KINDS
     pipeline_class = "FluxFillPipeline"
     denoisers = ("transformer",)
     gpu_dtype = "bfloat16"
     Options = FluxFillOptions
-
-    @property
-    def size_multiple(self) -> int:  # type: ignore[override]
-        return self.pipe.vae_scale_factor * 2
-
-    def native_resolution(self) -> int:
-        return int(self.pipe.default_sample_size) * int(self.pipe.vae_scale_factor)
 
     def call_kwargs(self, inputs, task, hw) -> dict[str, Any]:
         # FLUX.1 Fill has no negative prompt (guidance is distilled into the transformer).

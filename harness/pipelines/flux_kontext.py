@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersImageEdit, edit_text
+from harness.pipelines.diffusers_common import (
+    DiffusersImageEdit,
+    FluxGeometry,
+    edit_text,
+)
 from harness.pipelines.editing import DiffusionOptions, task_param
 
 
@@ -20,20 +24,13 @@ class KontextOptions(DiffusionOptions):
 
 
 @register_pipeline
-class FluxKontext(DiffusersImageEdit):
+class FluxKontext(FluxGeometry, DiffusersImageEdit):
     name = "flux-kontext"
     kinds = frozenset({"instruct"})
     pipeline_class = "FluxKontextPipeline"
     denoisers = ("transformer",)
     gpu_dtype = "bfloat16"
     Options = KontextOptions
-
-    @property
-    def size_multiple(self) -> int:  # type: ignore[override]
-        return self.pipe.vae_scale_factor * 2
-
-    def native_resolution(self) -> int:
-        return int(self.pipe.default_sample_size) * int(self.pipe.vae_scale_factor)
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
         return dict(prompt=edit_text(task), guidance_scale=float(task_param(task, self.options, "guidance")),

@@ -11,7 +11,11 @@ from typing import Any
 from pydantic import Field
 
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersImageEdit, edit_text
+from harness.pipelines.diffusers_common import (
+    NO_SAFETY_CHECKER,
+    DiffusersImageEdit,
+    edit_text,
+)
 from harness.pipelines.editing import DiffusionOptions, task_param
 
 
@@ -25,10 +29,8 @@ class InstructPix2Pix(DiffusersImageEdit):
     name = "instruct-pix2pix"
     kinds = frozenset({"instruct"})
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
+    load_options = NO_SAFETY_CHECKER
     Options = Pix2PixOptions
-
-    def load_kwargs(self) -> dict[str, Any]:
-        return dict(safety_checker=None, requires_safety_checker=False)
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
         if float(task_param(task, self.options, "strength")) != 1.0:

@@ -8,10 +8,8 @@ is not loaded: the harness measures the editing model, not the filter.
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersInpaint
+from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import MASK_KINDS
 
 
@@ -20,9 +18,7 @@ class SDInpaint(DiffusersInpaint):
     name = "sd-inpaint"
     kinds = MASK_KINDS
     pipeline_class = "StableDiffusionInpaintPipeline"
-
-    def load_kwargs(self) -> dict[str, Any]:
-        return dict(safety_checker=None, requires_safety_checker=False)
+    load_options = NO_SAFETY_CHECKER
 
     def random_components(self, device, dtype):
         from harness.pipelines.architectures import sd15_inpaint_components

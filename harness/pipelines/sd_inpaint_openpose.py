@@ -15,7 +15,7 @@ from pydantic import Field
 
 from harness.errors import EditbenchError, WeightsNotFound
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersInpaint
+from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import DiffusionOptions
 
 
@@ -43,6 +43,7 @@ class SDInpaintOpenPose(DiffusersInpaint):
     name = "sd-inpaint-openpose"
     kinds = frozenset({"inpaint", "face_regen"})
     pipeline_class = "StableDiffusionControlNetInpaintPipeline"
+    load_options = NO_SAFETY_CHECKER
     denoisers = ("controlnet", "unet")
     Options = OpenPoseOptions
 
@@ -53,7 +54,7 @@ class SDInpaintOpenPose(DiffusersInpaint):
             raise WeightsNotFound(f"ControlNet for {self.name} not found: expected {Path(cn) / 'config.json'}.")
 
     def load_kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = dict(safety_checker=None, requires_safety_checker=False)
+        kw = super().load_kwargs()
         if self.options.controlnet:
             from diffusers import ControlNetModel
 

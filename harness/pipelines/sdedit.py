@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from harness.pipelines.base import register_pipeline
-from harness.pipelines.diffusers_common import DiffusersImageEdit
+from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersImageEdit
 from harness.pipelines.editing import DiffusionOptions, task_param
 
 
@@ -24,10 +24,8 @@ class SDEdit(DiffusersImageEdit):
     name = "sdedit"
     kinds = frozenset({"sdedit"})
     pipeline_class = "StableDiffusionImg2ImgPipeline"
+    load_options = NO_SAFETY_CHECKER
     Options = SDEditOptions
-
-    def load_kwargs(self) -> dict[str, Any]:
-        return dict(safety_checker=None, requires_safety_checker=False)
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import aligned_output, auto_px, dilate, source_image, task_mask
 
 SSIM_WIN = 7  # scikit-image's default window for structural_similarity
@@ -57,7 +57,8 @@ def region_ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
 class BackgroundScorer(Scorer):
     name = "background"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"psnr": "higher", "ssim": "higher", "mse": "lower", "max_abs": "lower"}
+    metrics = {"psnr": Metric("higher", range=(0.0, None), unit="dB"), "ssim": Metric("higher", range=(-1.0, 1.0)),
+               "mse": Metric("lower", range=(0.0, 65025.0)), "max_abs": Metric("lower", range=(0.0, 255.0))}
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")

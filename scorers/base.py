@@ -8,20 +8,48 @@ Each scorer declares its metrics with their direction and the weights it needs.
 from __future__ import annotations
 
 import importlib
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
 
-Direction = Literal["higher", "lower"]
+Direction = Literal["higher", "lower", "none"]
+Role = Literal["quality", "latency", "cost", "provenance"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What one metric column means; written into run.json so reports read a run by its own rules.
+
+    ``direction``: which way is better ("none" for provenance flags, which are never ranked or gated).
+    ``role``: quality | latency | cost | provenance. ``range``: (low, high) of the values, None = open.
+    ``unit``: e.g. "dB", "ms", "" (dimensionless). ``version``: bumped whenever the definition changes,
+    so a gate never compares two different definitions under one name.
+    """
+
+    direction: Direction
+    role: Role = "quality"
+    range: tuple[float | None, float | None] = (None, None)
+    unit: str = ""
+    version: int = 1
+
+    def __post_init__(self):
+        if (self.direction == "none") != (self.role == "provenance"):
+            raise ValueError("a metric has direction 'none' exactly when its role is 'provenance'")
+
+    def to_json(self, scorer: str) -> dict:
+        d = asdict(self)
+        d["range"] = list(self.range)
+        return {"scorer": scorer, **d}
 
 
 class Scorer:
-    """Base class. Subclasses set ``name``, ``metrics`` ({metric: direction}) and ``kinds``."""
+    """Base class. Subclasses set ``name``, ``metrics`` ({metric: Metric}) and ``kinds``."""
 
     name: ClassVar[str]
-    metrics: ClassVar[dict[str, Direction]]
+    metrics: ClassVar[dict[str, Metric]]
     kinds: ClassVar[frozenset[str] | None] = None   # task kinds it applies to; None = all
     weights: ClassVar[tuple[str, ...]] = ()          # weight files/folders it needs (documentation + `list`)
 
@@ -51,8 +79,8 @@ class Scorer:
         return [self.score(t, o) for t, o in zip(tasks, outputs)]
 
     @classmethod
-    def columns(cls) -> dict[str, Direction]:
-        """Result columns this scorer fills, with their direction."""
+    def columns(cls) -> dict[str, Metric]:
+        """Result columns this scorer fills, with their meaning."""
         return {f"{cls.name}.{m}": d for m, d in cls.metrics.items()}
 
 
@@ -94,10 +122,19 @@ def get_scorer_class(name: str) -> type[Scorer]:
     return SCORERS[name]
 
 
-def metric_directions() -> dict[str, Direction]:
-    """Direction of every known metric column, e.g. {"toy.wrong_cluster": "lower"}."""
+def registry_metrics() -> dict[str, dict]:
+    """run.json ``metrics`` entries of every registered scorer's columns, as the code defines them today.
+
+    Reports read a run's own ``metrics`` record (:mod:`reports.meta`); this is the fallback for runs
+    written before runs carried one, and the source the runner writes from.
+    """
     _ensure_registered()
-    out: dict[str, Direction] = {}
+    out: dict[str, dict] = {}
     for cls in SCORERS.values():
-        out.update(cls.columns())
+        out.update({col: m.to_json(cls.name) for col, m in cls.columns().items()})
     return out
+
+
+def metric_directions() -> dict[str, Direction]:
+    """Direction of every known metric column in today's registry, e.g. {"toy.wrong_cluster": "lower"}."""
+    return {col: m["direction"] for col, m in registry_metrics().items()}

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.errors import EditbenchError, WeightsNotFound
 from harness.weights import resolve_weights
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import mask_bbox, source_shape, task_mask, torch_device
 
 CONFIG_FILE = "config.json"
@@ -75,7 +75,7 @@ def read_clip_config(folder: Path, *, model_name: str | None = None, checkpoint:
 class ClipScorer(Scorer):
     name = "clip"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"score": "higher", "score_masked": "higher"}
+    metrics = {"score": Metric("higher", range=(0.0, 100.0)), "score_masked": Metric("higher", range=(0.0, 100.0))}
     weights = ("open_clip/config.json", "open_clip/<checkpoint named there>")
 
     class Options(BaseModel):

@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.imageio import load_image
 from scorers.background import region_errors, region_ssim
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import aligned_output, task_mask
 
 
@@ -28,7 +28,7 @@ from scorers.regions import aligned_output, task_mask
 class FidelityScorer(Scorer):
     name = "fidelity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"psnr": "higher", "ssim": "higher"}
+    metrics = {"psnr": Metric("higher", range=(0.0, None), unit="dB"), "ssim": Metric("higher", range=(-1.0, 1.0))}
 
     def score(self, task, output) -> dict[str, float]:
         if task.target is None:

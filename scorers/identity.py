@@ -37,7 +37,7 @@ from harness.errors import EditbenchError, WeightsNotFound
 from harness.faces import Face, detect_faces, find_scrfd
 from harness.imageio import load_image, load_mask
 from harness.weights import resolve_weights
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import source_shape
 
 DEFAULT_RECOGNITION = "w600k_r50.onnx"
@@ -106,7 +106,9 @@ def pick_face(faces: list[Face], mask: np.ndarray | None) -> Face | None:
 class IdentityScorer(Scorer):
     name = "identity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"cosine": "higher", "detected": "higher", "detector_scrfd": "higher"}
+    metrics = {"cosine": Metric("higher", range=(-1.0, 1.0)), "detected": Metric("higher", range=(0.0, 1.0)),
+               # which detector found the face (1 = SCRFD, 0 = LBP cascade): provenance, never ranked or gated
+               "detector_scrfd": Metric("none", role="provenance", range=(0.0, 1.0))}
     weights = ("insightface/w600k_r50.onnx", "insightface/det_10g.onnx (optional)")
 
     class Options(BaseModel):

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.weights import resolve_weights
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import source_image, source_shape
 
 # pycocotools COCOeval: sigmas of nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles.
@@ -137,7 +137,8 @@ def largest_person(people: list[np.ndarray]) -> np.ndarray | None:
 class PoseScorer(Scorer):
     name = "pose"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"oks": "higher", "pck": "higher", "detected": "higher"}
+    metrics = {"oks": Metric("higher", range=(0.0, 1.0)), "pck": Metric("higher", range=(0.0, 1.0)),
+               "detected": Metric("higher", range=(0.0, 1.0))}
     weights = ("openpose/body_pose_model.pth",)
 
     class Options(BaseModel):

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 from scorers.regions import aligned_output, auto_px, luminance, source_image, task_mask
 
 EPS = 1e-6
@@ -71,7 +71,7 @@ def seam_score(source: np.ndarray, output: np.ndarray, mask: np.ndarray, *, band
 class SeamScorer(Scorer):
     name = "seam"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"score": "lower"}
+    metrics = {"score": Metric("lower", range=(0.0, None))}
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -13,14 +13,15 @@ random). See docs/metrics.md.
 
 from __future__ import annotations
 
-from scorers.base import Scorer, register_scorer
+from scorers.base import Metric, Scorer, register_scorer
 
 
 @register_scorer
 class ToyScorer(Scorer):
     name = "toy"
     kinds = frozenset({"toy"})
-    metrics = {"masked_residual": "lower", "boundary_residual": "lower", "wrong_cluster": "lower"}
+    metrics = {"masked_residual": Metric("lower", range=(0.0, None)), "boundary_residual": Metric("lower", range=(0.0, None)),
+               "wrong_cluster": Metric("lower", range=(0.0, 1.0))}
 
     def score(self, task, output) -> dict[str, float]:
         import torch

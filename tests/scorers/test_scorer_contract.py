@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scorers.base import SCORERS, scorer_names
+from scorers.base import SCORERS, Metric, scorer_names
 
 
 def _sample(name, task_of, out_of, tmp_path):
@@ -34,7 +34,9 @@ def _sample(name, task_of, out_of, tmp_path):
 def test_scorer_contract(name, loaded_scorers, task_of, out_of, tmp_path):
     cls = SCORERS[name]
     assert cls.name == name
-    assert cls.metrics and all(d in ("higher", "lower") for d in cls.metrics.values())
+    assert cls.metrics and all(isinstance(m, Metric) for m in cls.metrics.values())
+    for m in cls.metrics.values():   # provenance flags (direction none) are never ranked
+        assert (m.direction == "none") == (m.role == "provenance")
     assert all("." not in m for m in cls.metrics)
     assert set(cls.columns()) == {f"{name}.{m}" for m in cls.metrics}
     scorer = loaded_scorers(name)
@@ -44,6 +46,9 @@ def test_scorer_contract(name, loaded_scorers, task_of, out_of, tmp_path):
         assert set(vals) == set(cls.metrics), f"{name} returned {sorted(vals)}"
         assert all(isinstance(v, float) for v in vals.values()), vals
         assert not all(math.isnan(v) for v in vals.values()), f"{name} computed nothing: {vals}"
+        for m, v in vals.items():   # every value lies in the range run.json declares for it
+            lo, hi = cls.metrics[m].range
+            assert math.isnan(v) or ((lo is None or v >= lo) and (hi is None or v <= hi)), (m, v, lo, hi)
 
 
 def test_list_scorers_reports_missing_weights_with_the_expected_path(tmp_path, monkeypatch):

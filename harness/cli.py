@@ -24,7 +24,7 @@ def _errors_exit_2(fn):
             return fn(*args, **kwargs)
         except EditbenchError as e:
             typer.echo(f"editbench: error: {e}", err=True)
-            raise typer.Exit(code=2) from None
+            raise typer.Exit(code=e.exit_code) from None
 
     return wrapper
 

@@ -31,3 +31,21 @@ def format_validation_error(err, *, where: str) -> str:
         parts.append(f"{loc}: {msg}")
     more = f" (and {len(parts) - 3} more)" if len(parts) > 3 else ""
     return f"{where}: " + "; ".join(parts[:3]) + more + "."
+
+
+# Exit codes of `editbench run` (docs/reports.md). `gate` uses 0 pass, 1 regression or new failures,
+# 2 unusable input.
+EXIT_OK = 0                 # every job ended ok
+EXIT_BAD_INPUT = 2          # EditbenchError: nothing (more) was run
+EXIT_ROWS_FAILED = 3        # the run finished; some rows are error/timeout (all rows are on disk)
+EXIT_INFRASTRUCTURE = 4     # the run stopped on an infrastructure failure (disk full, permissions,
+                            # storage); rows computed so far are on disk and `--resume` retries the rest
+
+
+class InfrastructureError(EditbenchError):
+    """The run cannot go on because of the machine or storage (no space, permission, I/O), not the input.
+
+    The message names the path and what is wrong; the CLI exits with :data:`EXIT_INFRASTRUCTURE`.
+    """
+
+    exit_code = EXIT_INFRASTRUCTURE

@@ -32,11 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import EditbenchError
+from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
-from harness.spec import PipelineSpec, RunSpec, expand_grid
+from harness.spec import PipelineSpec, RunSpec, expand_grid, grid_axes
 from harness.worker import Job, Worker, new_row
-from reports.results import done_keys, write_shard
+from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
+from reports.results import done_keys, read_results, write_shard
 from scorers.base import get_scorer_class
 from tasks.schema import Suite, load_suite
 from tasks.validate import check_suite
@@ -54,6 +56,9 @@ class Manifest:
     jobs: list[Job]
     scorer_options: dict[str, dict] = field(default_factory=dict)
     pipeline_configs: list[dict] = field(default_factory=list)
+    sweep: list[str] = field(default_factory=list)          # declared sweep axes (suite sweep: + grid options)
+    metrics: dict[str, dict] = field(default_factory=dict)  # run.json metrics record (reports.meta)
+    coverage: Coverage | None = None                        # tasks each pipeline runs / skips
 
 
 def build_manifest(spec: RunSpec) -> Manifest:
@@ -82,6 +87,10 @@ def build_manifest(spec: RunSpec) -> Manifest:
     for s in scorers:
         get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
+    check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
+    coverage = schedule(tasks, pipelines)        # a pipeline that can run no task: nothing runs
+    sweep = list(dict.fromkeys([*suite.sweep, *grid_axes(spec.grid)]))
+    check_sweep(suite, sweep, grid_axes=grid_axes(spec.grid))
     resolved = [resolve_task(suite, t) for t in tasks]
     jobs = [
         Job(task=t, pipeline=p, seed=seed)
@@ -90,10 +99,20 @@ def build_manifest(spec: RunSpec) -> Manifest:
         if t.kind in get_pipeline_class(p.name).kinds
         for seed in seeds
     ]
-    if not jobs:
-        raise EditbenchError(f"no pipeline among {keys} accepts the task kinds of suite {suite.name}.")
+    for c, p in zip(configs, pipelines):
+        c["tasks"] = len(coverage.runs[p.key])
+        c["tasks_skipped"] = len(coverage.skips[p.key])
+        if p.grid_of:
+            c["grid_of"], c["grid_point"] = p.grid_of, dict(p.grid_point)
+    metrics = metrics_record(scorers, primary=None)
+    primary = choose_primary(metrics, [t.kind for t in tasks], spec.primary or suite.primary)
+    if primary is not None and primary not in metrics:
+        raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
+                             f"give {sorted(metrics)}.")
+    metrics = metrics_record(scorers, primary=primary)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options))
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    sweep=sweep, metrics=metrics, coverage=coverage)
 
 
 def resolve_task(suite: Suite, task):
@@ -146,6 +165,9 @@ def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
         "pipelines": m.pipeline_configs,
         "seeds": m.seeds,
         "scorers": m.scorers,
+        "sweep": m.sweep,
+        "primary": primary_metric(m.metrics),
+        "metrics": m.metrics,
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),
         "git_sha": git_sha(),
@@ -288,6 +310,8 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     meta["status"] = "running"
     _write_json(out / "run.json", meta)
 
+    for note in manifest.coverage.notes() if manifest.coverage else []:
+        print(f"editbench: {note}.", file=sys.stderr)
     counts = {"ok": 0, "error": 0, "timeout": 0}
     writer = _Writer(out, spec.flush_every, spec.flush_seconds)
     t0 = time.monotonic()
@@ -299,6 +323,7 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
         attempt.update(finished=_now(), rows_written=writer.written, **counts)
         meta["end_time"] = _now()
         meta["status"] = "complete" if len(done_keys(out)) >= len(manifest.jobs) else "incomplete"
+        _record_resolved(out, meta)
         _write_json(out / "run.json", meta)
     if progress:
         secs = time.monotonic() - t0
@@ -307,6 +332,27 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
               f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
     _write_report(out)
     return out
+
+
+def _record_resolved(out: Path, meta: dict) -> None:
+    """What the rows say actually ran: per pipeline the resolved device/dtype (a list when actors
+    differed), and the per-stage latency columns in the metrics record."""
+    try:
+        df = read_results(out)
+    except Exception:  # noqa: BLE001 - provenance only; the rows themselves are on disk
+        return
+    for c in meta.get("pipelines", []):
+        rows = df[df["pipeline"] == c.get("label")] if "pipeline" in df else df.iloc[:0]
+        for col in ("device", "dtype"):
+            vals = sorted({str(v) for v in rows[col].dropna()}) if col in rows else []
+            if vals:
+                c.setdefault("resolved", {})[col] = vals[0] if len(vals) == 1 else vals
+    stages = [c for c in df.columns if is_stage_column(c)]
+    primary = primary_metric(meta.get("metrics", {}))
+    record = meta.get("metrics", {})
+    for col in stages:
+        if col not in record:
+            record[col] = metrics_record([], [col], primary=primary)[col]
 
 
 def _write_report(out: Path) -> None:

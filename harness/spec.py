@@ -24,6 +24,10 @@ class PipelineSpec(BaseModel):
     label: str | None = None                # name in results (default: name); lets one pipeline run twice with other options
     options: dict[str, Any] = Field(default_factory=dict)  # adapter options (steps, guidance, dtype, ...)
     weights: str | None = None              # local folder/file, "random", or None = $EDITBENCH_WEIGHTS/<name>
+    # Set by expand_grid on the variants it makes: the pipeline key they came from and their grid point
+    # ({option: value}); rows record the point as param.<option> so a grid sweep is grouped like any other.
+    grid_of: str | None = None
+    grid_point: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -48,6 +52,7 @@ class RunSpec(BaseModel):
     seeds: list[int] | None = None               # None: the suite's defaults
     scorers: list[str] | None = None             # None: the suite's defaults
     scorer_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scorer -> options (weights paths, device)
+    primary: str | None = None                   # primary metric column; None: the suite's, else the task kind's default
     out: str | None = None                       # output directory (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
@@ -87,6 +92,16 @@ class RunSpec(BaseModel):
         return v
 
 
+def grid_axes(grid: dict[str, Any] | None) -> list[str]:
+    """The option names a ``grid:`` sweeps, in order (common ones first, then per-pipeline ones)."""
+    axes: list[str] = []
+    for k, v in (grid or {}).items():
+        for name in (v if isinstance(v, dict) else [k]):
+            if name not in axes:
+                axes.append(name)
+    return axes
+
+
 def _grid_value(v: Any) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
@@ -124,7 +139,8 @@ def expand_grid(pipelines: list[PipelineSpec], grid: dict[str, Any] | None) -> l
         for combo in itertools.product(*axes.values()):
             point = dict(zip(axes, combo))
             label = f"{p.key}[{','.join(f'{k}={_grid_value(v)}' for k, v in point.items())}]"
-            out.append(p.model_copy(update={"label": label, "options": {**p.options, **point}}))
+            out.append(p.model_copy(update={"label": label, "options": {**p.options, **point},
+                                            "grid_of": p.key, "grid_point": point}))
     return out
 
 

@@ -49,7 +49,15 @@ def one_line(e: BaseException) -> str:
 def new_row(job: Job, *, run_id: str, suite: str, status: str = "ok", error: str | None = None) -> ResultRow:
     t = job.task
     return ResultRow(run_id=run_id, suite=suite, task_id=t.task_id, kind=t.kind, pipeline=job.pipeline.key,
-                     seed=job.seed, status=status, error=error, attempt=job.attempt, params=dict(t.params))
+                     seed=job.seed, status=status, error=error, attempt=job.attempt,
+                     params={**t.params, **job.pipeline.grid_point})
+
+
+def effective_task(task, output: Output):
+    """``task`` with the options its pipeline applied (``output.applied``) as its overrides."""
+    if not output.applied:
+        return task
+    return task.model_copy(update={"overrides": {**task.overrides, **output.applied}})
 
 
 def save_output(output: Output, path_stem: Path) -> Path:
@@ -99,9 +107,11 @@ def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], s
         stem = out / "outputs" / job.pipeline.key / f"{job.task.task_id}__s{job.seed}"
         row.output_path = str(save_output(output, stem).relative_to(out))
         row.metrics = {}
+    # Scorers compare against the task as the pipeline ran it (effective mask dilation, canvas, ...).
+    tasks = [effective_task(j.task, o) for j, o in zip(jobs, outputs)]
     for s in scorers:
-        idx = [i for i, j in enumerate(jobs) if s.applies_to(j.task)]
-        results = dict(zip(idx, _score_with(s, [jobs[i].task for i in idx], [outputs[i] for i in idx]))) if idx else {}
+        idx = [i for i, t in enumerate(tasks) if s.applies_to(t)]
+        results = dict(zip(idx, _score_with(s, [tasks[i] for i in idx], [outputs[i] for i in idx]))) if idx else {}
         for i, row in enumerate(rows):
             vals, err = results.get(i, ({}, None))
             row.metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
@@ -141,6 +151,7 @@ class Worker:
         self.pipeline = None
         self.scorers: list[Scorer] = []
         self.load_error: str | None = None
+        self.resolved: dict[str, str] = {}   # device/dtype the pipeline resolved at load
         self.calls = 0
         self.node, self.gpu = _placement()
 
@@ -155,6 +166,7 @@ class Worker:
             self.load_error = f"loading pipeline {self.spec.key} failed: {one_line(e)}"
             return
         self.pipeline = p
+        self.resolved = p.resolved()
 
     def ping(self) -> str:
         """Load eagerly (the runner calls this before dispatching); returns the load error or "ok"."""
@@ -167,6 +179,7 @@ class Worker:
         self._load()
         row = new_row(job, run_id=self.run_id, suite=self.suite)
         row.node, row.gpu = self.node, self.gpu
+        row.device, row.dtype = self.resolved.get("device"), self.resolved.get("dtype")
         if self.load_error:
             row.status, row.error = "error", self.load_error
             return row, None
@@ -184,6 +197,7 @@ class Worker:
             row.status, row.error = "error", one_line(e)
             return row, None
         row.weights = output.weights
+        row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
         row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
         row.stage_ms = dict(output.latencies_ms)
         return row, output

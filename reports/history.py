@@ -5,13 +5,14 @@ are opened as one ``pyarrow.dataset`` over a schema unified from the shards' foo
 columns the trend needs are read (no output images, no unused metrics), so a root with hundreds of
 runs is read in one pass over the column chunks it needs. Runs are ordered by run.json
 ``start_time``; each point is the task mean with its 95 % nested-bootstrap CI (:mod:`reports.stats`).
-Runs of different suites are reported in separate tables.
+Runs of different suites are reported in separate tables. Each run's metrics are read with that run's
+own run.json ``metrics`` record (directions, roles); a trend shows the direction of its latest run.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import pandas as pd
 
 from harness.errors import EditbenchError
 from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
+from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
 from reports.stats import task_mean_ci
-from scorers.base import metric_directions
 
 BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")
 
@@ -31,6 +32,7 @@ class RunInfo:
     run_id: str
     suite: str
     start_time: str
+    metrics: dict = field(default_factory=dict)   # the run's metrics record (run.json)
 
 
 def find_runs(root: str | Path) -> list[RunInfo]:
@@ -48,7 +50,7 @@ def find_runs(root: str | Path) -> list[RunInfo]:
         except json.JSONDecodeError:
             raise EditbenchError(f"{meta_path} is not valid JSON.") from None
         runs.append(RunInfo(d, str(meta.get("run_id", d.name)), str((meta.get("suite") or {}).get("name")),
-                            str(meta.get("start_time", ""))))
+                            str(meta.get("start_time", "")), read_metrics(d, meta)))
     if not runs:
         raise EditbenchError(f"runs root {root} holds no run directory (a folder with run.json and results/).")
     return sorted(runs, key=lambda r: (r.start_time, r.run_id))
@@ -60,7 +62,7 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    known = metric_directions()
+    known = {c for r in runs for c in r.metrics if is_ranked(r.metrics, c) and not is_stage_column(c)}
     files, owner = [], {}
     for i, r in enumerate(runs):
         for f in sorted((r.path / "results").glob("*.parquet")):
@@ -95,18 +97,28 @@ class Point:
     n_tasks: int
 
 
-def trends(df: pd.DataFrame) -> dict[str, dict[str, dict[str, list[Point]]]]:
+def latest_record(runs: list[RunInfo]) -> dict[str, dict]:
+    """Every ranked column of the runs, described as its latest run (by start time) describes it."""
+    out: dict[str, dict] = {}
+    for r in sorted(runs, key=lambda r: (r.start_time, r.run_id)):
+        out.update({c: m for c, m in r.metrics.items() if is_ranked(r.metrics, c) and not is_stage_column(c)})
+    return out
+
+
+def trends(df: pd.DataFrame, runs: list[RunInfo] | None = None) -> dict[str, dict[str, dict[str, list[Point]]]]:
     """suite -> metric -> pipeline -> points (one per run, in run order)."""
     out: dict = {}
     order = df[["run_id", "start_time"]].drop_duplicates().sort_values(["start_time", "run_id"])
     rank = {r: i for i, r in enumerate(order["run_id"])}
+    records = {r.run_id: r.metrics for r in runs or []}
+    record = latest_record(runs) if runs else {c: m for c, m in registry_record().items() if is_ranked(registry_record(), c)}
     for suite, sdf in df.groupby("run_suite", sort=True):
-        metrics = [c for c in metric_directions() if c in sdf.columns and sdf[c].notna().any()]
+        metrics = [c for c in sdf.columns if c in record and sdf[c].notna().any()]
         out[suite] = {}
         for m in metrics:
             by_p: dict[str, list[Point]] = {}
             for (pipeline, run_id), g in sdf.groupby(["pipeline", "run_id"], sort=False):
-                rows = metric_rows(g, m)
+                rows = metric_rows(g, m, records.get(run_id))
                 rows = rows[rows[m].notna()]
                 if rows.empty:
                     continue
@@ -121,8 +133,9 @@ def _label(p: Point) -> str:
     return (p.start_time or p.run_id)[:16].replace("T", " ")
 
 
-def render_markdown(tr: dict, n_runs: int) -> str:
-    directions = metric_directions()
+def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None) -> str:
+    record = registry_record() if record is None else record
+    directions = {m: direction(record, m) for m in record}
     parts = [f"# Run history ({n_runs} runs)", "",
              "Each cell: task mean [95 % bootstrap CI] of that run (ok rows; latency metrics without warm-up rows); "
              "columns are runs by start time.", ""]
@@ -152,11 +165,12 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
 
     root = Path(root)
     runs = find_runs(root)
-    tr = trends(read_history(runs))
-    text = render_markdown(tr, len(runs))
+    tr = trends(read_history(runs), runs)
+    record = latest_record(runs)
+    text = render_markdown(tr, len(runs), record)
     (root / "history.md").write_text(text, encoding="utf-8")
     if html:
-        directions = metric_directions()
+        directions = {m: direction(record, m) for m in record}
         body = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Run history</title>"
                 f"<style>{CSS}</style></head><body><h1>Run history ({len(runs)} runs)</h1>"]
         for suite, by_m in tr.items():

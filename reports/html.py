@@ -174,18 +174,18 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
     from reports.leaderboard import NOTE, metric_columns, not_warmup, stage_columns, table_rows
-    from scorers.base import metric_directions
+    from reports.meta import direction
 
-    directions = metric_directions()
-    metrics = metric_columns(r.df)
+    metrics = metric_columns(r.df, r.metrics)
+    directions = {m: direction(r.metrics, m) for m in metrics}
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(r.title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(r.title)}</h1><p class='sub'>{escape(r.subtitle())}</p><p class='note'>{escape(NOTE)}</p>",
-        "<h2>All tasks</h2>", table_html(*table_rows(r.df, r.overall, [])),
+        "<h2>All tasks</h2>", table_html(*table_rows(r.df, r.overall, [], r.metrics)),
     ]
     for p, ents in r.sweeps.items():
-        parts += [f"<h2>By {escape(p.removeprefix('param.'))}</h2>", table_html(*table_rows(r.df, ents, [p]))]
+        parts += [f"<h2>By {escape(p.removeprefix('param.'))}</h2>", table_html(*table_rows(r.df, ents, [p], r.metrics))]
     parts += ["<h2>Metrics with 95 % CI</h2>", img(plots.metric_bars(r.overall, metrics, directions), "metric bars")]
     ok = r.df[(r.df["status"] == "ok")]
     ok = ok[not_warmup(ok)]

@@ -1,13 +1,13 @@
 """Leaderboard tables from a run directory's result rows.
 
-One row per pipeline (and, in the sweep table, per value of the suite's sweep parameter such as
-``param.mask_fraction``); one column per metric with its direction (↑ higher is better, ↓ lower is
-better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then the
-ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
+One row per pipeline (and, in a sweep table, per value of each sweep axis the run declares in run.json
+``sweep``, e.g. ``param.mask_dilate``); one column per metric with its direction (↑ higher is better,
+↓ lower is better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then
+the ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
 
-Quality metrics of ``weights=random`` rows are never ranked: such pipelines show latency only.
-Metrics of the ``latency`` scorer are latency: warm-up rows are left out of them and they are shown
-for random weights too.
+What each column means comes from the run's own run.json ``metrics`` record (:mod:`reports.meta`):
+provenance columns are never ranked; latency-role metrics leave warm-up rows out and are shown for
+random weights too; quality metrics of ``weights=random`` rows are never ranked.
 """
 
 from __future__ import annotations
@@ -19,32 +19,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
-from scorers.base import metric_directions
 
-SWEEP_PARAMS = ("param.mask_fraction", "param.strength", "param.guidance", "param.dilation")
-ARROW = {"higher": "↑", "lower": "↓"}
+ARROW = {"higher": "↑", "lower": "↓", "none": ""}
 
 
-def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Metric columns present in ``df`` (``<scorer>.<metric>`` known to the scorer registry) holding a value."""
-    known = metric_directions()
-    return [c for c in df.columns if c in known and df[c].notna().any()]
+def metric_columns(df: pd.DataFrame, metrics: dict[str, dict] | None = None) -> list[str]:
+    """Ranked metric columns present in ``df`` holding a value: the run's ``metrics`` record (today's
+    registry when None) minus provenance flags and the per-stage latency columns (shown apart)."""
+    rec = registry_record() if metrics is None else metrics
+    return [c for c in df.columns if is_ranked(rec, c) and not is_stage_column(c) and df[c].notna().any()]
 
 
-def is_latency_metric(col: str) -> bool:
-    return col.startswith("latency.")
+def is_latency_metric(col: str, metrics: dict[str, dict] | None = None) -> bool:
+    """A latency-role metric (warm-up rows left out; shown for random weights too)."""
+    if metrics is not None and col in metrics:
+        return role(metrics, col) == "latency"
+    return col.startswith("latency.") or is_stage_column(col)
 
 
 def stage_columns(df: pd.DataFrame) -> list[str]:
     """Per-stage latency columns ``latency_<stage>_ms`` present in ``df``, then ``latency_ms`` (total)."""
     stages = sorted(c for c in df.columns if c.startswith("latency_") and c.endswith("_ms") and c != "latency_ms")
     return stages + (["latency_ms"] if "latency_ms" in df.columns else [])
-
-
-def sweep_params(df: pd.DataFrame) -> list[str]:
-    """Sweep parameters of the suite: known ``param.*`` columns taking more than one value."""
-    return [c for c in SWEEP_PARAMS if c in df.columns and df[c].dropna().nunique() > 1]
 
 
 def not_warmup(df: pd.DataFrame) -> pd.Series:
@@ -58,10 +56,10 @@ def task_groups(df: pd.DataFrame, col: str) -> list[np.ndarray]:
     return [g[col].to_numpy(dtype=np.float64) for _, g in df.groupby("task_id", sort=True)]
 
 
-def metric_rows(df: pd.DataFrame, col: str) -> pd.DataFrame:
+def metric_rows(df: pd.DataFrame, col: str, metrics: dict[str, dict] | None = None) -> pd.DataFrame:
     """The rows a metric is computed from: ok rows, real/trained weights (latency: any weights, no warm-up)."""
     ok = df[df["status"] == "ok"]
-    if is_latency_metric(col):
+    if is_latency_metric(col, metrics):
         return ok[not_warmup(ok)]
     return ok[ok["weights"] != "random"]
 
@@ -84,12 +82,12 @@ class Entry:
 
 
 def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float = 0.95,
-            n_boot: int = 2000, seed: int | None = None) -> list[Entry]:
-    """Leaderboard rows per pipeline (x ``by`` columns)."""
+            n_boot: int = 2000, seed: int | None = None, record: dict[str, dict] | None = None) -> list[Entry]:
+    """Leaderboard rows per pipeline (x ``by`` columns); ``record``: the run's metrics record."""
     from reports.stats import DEFAULT_SEED
 
     by = list(by or [])
-    metrics = metric_columns(df)
+    metrics = metric_columns(df, record)
     stages = stage_columns(df)
     out = []
     for key, g in df.groupby(["pipeline", *by], sort=True, dropna=False):
@@ -100,7 +98,7 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
         e = Entry(pipeline=str(key[0]), key=dict(zip(by, key[1:])),
                   counts={s: int(counts.get(s, 0)) for s in ("ok", "error", "timeout")}, weights=weights)
         for m in metrics:
-            rows = metric_rows(g, m)
+            rows = metric_rows(g, m, record)
             rows = rows[rows[m].notna()]
             e.infinite[m] = int(np.isposinf(rows[m].to_numpy(dtype=np.float64)).sum())
             e.metrics[m] = (task_mean_ci(task_groups(rows, m), confidence=confidence, n_boot=n_boot,
@@ -133,24 +131,30 @@ def fmt_with_infinite(e: Estimate, n_inf: int) -> str:
     return fmt_estimate(e) + (f" (+{n_inf} inf)" if n_inf else "")
 
 
-def headers(df: pd.DataFrame, by: list[str]) -> tuple[list[str], list[str]]:
+def headers(df: pd.DataFrame, by: list[str], record: dict[str, dict] | None = None) -> tuple[list[str], list[str]]:
     """(metric columns, stage columns) shown in the table."""
-    return metric_columns(df), stage_columns(df)
+    return metric_columns(df, record), stage_columns(df)
 
 
-def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str]) -> tuple[list[str], list[list[str]]]:
+def metric_header(m: str, record: dict[str, dict] | None) -> str:
+    """``name ↑`` (``name ↑ primary`` for the run's primary metric)."""
+    rec = registry_record() if record is None else record
+    return f"{m} {ARROW[direction(rec, m)]}" + (" primary" if rec.get(m, {}).get("primary") else "")
+
+
+def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
+               record: dict[str, dict] | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and cell text of a leaderboard table (plain text, unescaped)."""
-    directions = metric_directions()
-    metrics, stages = headers(df, by)
+    metrics, stages = headers(df, by, record)
     head = ["pipeline", *[b.removeprefix("param.") for b in by],
-            *[f"{m} {ARROW[directions[m]]}" for m in metrics],
+            *[metric_header(m, record) for m in metrics],
             "ok", "error", "timeout",
             *[f"{s} p50 / p90" for s in stages]]
     rows = []
     for e in ents:
         cells = [e.pipeline, *[str(e.key[b]) for b in by]]
         for m in metrics:
-            if e.random_only and not is_latency_metric(m):
+            if e.random_only and not is_latency_metric(m, record):
                 cells.append("n/a (random weights)")
             else:
                 cells.append(fmt_with_infinite(e.metrics.get(m, NAN_ESTIMATE), e.infinite.get(m, 0)))
@@ -164,16 +168,15 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None) -> pd.DataFrame:
+def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None,
+                record: dict[str, dict] | None = None) -> pd.DataFrame:
     """The leaderboard as a DataFrame: counts, ``<metric>`` task means with ``<metric> lo``/``hi`` CI
-    columns, and ``<stage> p50``/``p90`` per latency column. ``by`` defaults to the first sweep parameter."""
-    if by is None:
-        by = sweep_params(df)[:1]
+    columns, and ``<stage> p50``/``p90`` per latency column, per pipeline (x ``by`` columns)."""
     records = []
-    for e in entries(df, by=by):
+    for e in entries(df, by=list(by or []), record=record):
         rec = {"pipeline": e.pipeline, **e.key, **e.counts, "weights": e.weights}
         for m, est in e.metrics.items():
-            hide = e.random_only and not is_latency_metric(m)
+            hide = e.random_only and not is_latency_metric(m, record)
             rec[m], rec[f"{m} lo"], rec[f"{m} hi"] = (math.nan,) * 3 if hide else (est.mean, est.lo, est.hi)
         for s, (p50, p90) in e.latency.items():
             rec[f"{s} p50"], rec[f"{s} p90"] = p50, p90
@@ -199,7 +202,8 @@ class Report:
     meta: dict
     df: pd.DataFrame
     overall: list[Entry]
-    sweeps: dict[str, list[Entry]]
+    sweeps: dict[str, list[Entry]]            # param.<axis> -> entries, for the run's declared sweep axes
+    metrics: dict[str, dict] = field(default_factory=dict)   # the run's metrics record (run.json)
 
     @property
     def title(self) -> str:
@@ -218,21 +222,35 @@ NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows,
         "non-warm-up ok rows.")
 
 
+def sweep_entries(df: pd.DataFrame, meta: dict, record: dict[str, dict]) -> dict[str, list[Entry]]:
+    """Entries per declared sweep axis. An axis swept by a run spec's ``grid:`` groups each grid variant
+    (``cv2-telea[mask_dilate=8]``) under the pipeline it came from, so its values form one curve."""
+    configs = meta.get("pipelines") or []
+    base = {c.get("label"): c["grid_of"] for c in configs if c.get("grid_of")}
+    grid = {k for c in configs for k in c.get("grid_point") or {}}
+    out = {}
+    for col in sweep_columns(meta, df.columns):
+        d = df.assign(pipeline=df["pipeline"].map(lambda p: base.get(p, p))) if col[6:] in grid else df
+        out[col] = entries(d, by=[col], record=record)
+    return out
+
+
 def build_report(out: str | Path) -> Report:
+    from reports.meta import read_metrics
     from reports.results import load_run
 
     out = Path(out)
     meta, df = load_run(out)
-    overall = entries(df)
-    sweeps = {p: entries(df, by=[p]) for p in sweep_params(df)}
-    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweeps)
+    record = read_metrics(out, meta, df.columns)
+    overall = entries(df, record=record)
+    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweep_entries(df, meta, record), metrics=record)
 
 
 def render_markdown(r: Report) -> str:
     parts = [f"# {r.title}", "", r.subtitle(), "", NOTE, "", "## All tasks", "",
-             format_markdown(*table_rows(r.df, r.overall, []))]
+             format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
-        parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p]))]
+        parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
     return "\n".join(parts) + "\n"
 
 

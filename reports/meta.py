@@ -107,6 +107,21 @@ def read_metrics(run_dir: str | Path | None = None, meta: dict | None = None,
     return metrics_record({m["scorer"] for m in registry_metrics().values()}, stages)
 
 
+def registry_record() -> dict[str, dict]:
+    """Today's definitions of every registered scorer column (no latency stages, no warning): the default
+    for code that is handed no run's record."""
+    return metrics_record({m["scorer"] for m in registry_metrics().values()})
+
+
+def sweep_columns(meta: dict, columns: Iterable[str]) -> list[str]:
+    """``param.<axis>`` columns of the run's declared sweep axes (run.json ``sweep``) present in ``columns``.
+
+    Only declared axes are sweeps; a run.json without ``sweep`` (older runs) has none.
+    """
+    cols = set(columns)
+    return [f"param.{a}" for a in meta.get("sweep") or [] if f"param.{a}" in cols]
+
+
 def primary_metric(metrics: dict[str, dict]) -> str | None:
     """The column marked primary in a ``metrics`` record, if any."""
     return next((c for c, m in metrics.items() if m.get("primary")), None)

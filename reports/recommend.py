@@ -1,9 +1,9 @@
 """``editbench report --recommend DIR``: a skill file saying which pipeline and settings to use per task kind.
 
-For every task kind in the run: the pipelines ranked by the kind's primary metric (task mean with its
-95 % CI and n), the winner's options from run.json and, where the suite sweeps a parameter
-(``param.strength``, ``param.guidance``, ``param.dilation``, ``param.mask_fraction``, ...), the best
-pipeline at each value. Whether the winner is *measurably* ahead is stated from the paired bootstrap
+For every task kind in the run: the pipelines ranked by the run's primary metric (run.json ``primary``;
+task mean with its 95 % CI and n), the winner's options from run.json and, for each sweep axis the run
+declares (run.json ``sweep``, e.g. ``mask_dilate``), the best pipeline at each value. Directions and roles
+come from the run's own ``metrics`` record. Whether the winner is *measurably* ahead is stated from the paired bootstrap
 CI of its difference to the runner-up. A QA checklist lists the metrics whose per-row values failed
 their thresholds (:data:`THRESHOLDS`, overridable with a YAML file) for the recommended pipeline.
 """
@@ -19,11 +19,12 @@ from harness.errors import EditbenchError
 from reports.gate import _by_task_seed
 from reports.leaderboard import fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
 from reports.results import load_run
+from reports.meta import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
 from reports.stats import difference_ci, task_mean_ci
-from scorers.base import metric_directions
 
-# Per-row acceptance thresholds: metric -> (op, value, what to check when it fails). Starting points
-# for the built-in scorers; pass --thresholds FILE (YAML {metric: {max|min: value, advice: text}}) to set yours.
+# Per-row acceptance thresholds: metric -> (op, value, what to check when it fails), each in its metric's
+# own units (run.json metrics[...].range and unit; a threshold outside the range is refused). Starting
+# points for the built-in scorers; pass --thresholds FILE (YAML {metric: {max|min: value, advice: text}}).
 THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "toy.wrong_cluster": ("max", 0.05, "regenerated dims disagree with the known dims' cluster: raise sampling "
                                        "steps or RePaint resampling (jump_length/resample)"),
@@ -33,7 +34,7 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "background.psnr": ("min", 30.0, "pixels outside the mask changed: paste the source back outside the mask"),
     "identity.cosine": ("min", 0.40, "identity drift: raise the identity/reference weight or lower SDEdit strength"),
     "pose.oks": ("min", 0.50, "pose not followed: raise the ControlNet conditioning scale"),
-    "clip.score": ("min", 0.20, "edit does not follow the prompt: raise guidance or strength"),
+    "clip.score": ("min", 20.0, "edit does not follow the prompt: raise guidance or strength"),  # 0-100 scale
 }
 
 
@@ -55,10 +56,24 @@ def load_thresholds(path: str | Path | None) -> dict[str, tuple[str, float, str]
     return th
 
 
-def primary_metric(df: pd.DataFrame, scorers: list[str]) -> str | None:
-    """The first quality metric (by the run's scorer order) with values on these rows."""
-    cols = [c for c in metric_columns(df) if not is_latency_metric(c)
-            and not metric_rows(df, c)[c].dropna().empty]
+def check_thresholds(thresholds: dict[str, tuple[str, float, str]], record: dict[str, dict], *, where: str) -> None:
+    """Refuse a threshold outside its metric's range (e.g. 0.2 for a 0-100 score would always pass)."""
+    for m, (op, value, _) in thresholds.items():
+        lo, hi = (record.get(m, {}).get("range") or [None, None])
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            unit = record[m].get("unit") or "no unit"
+            raise EditbenchError(f"{where}: threshold {op} {value:g} for {m} lies outside its range "
+                                 f"[{lo}, {hi}] ({unit}); write thresholds in the metric's own units.")
+
+
+def primary_metric(df: pd.DataFrame, scorers: list[str], record: dict[str, dict] | None = None) -> str | None:
+    """The run's recorded primary metric when these rows have values of it; else the first quality metric
+    (by the run's scorer order) with values on these rows."""
+    cols = [c for c in metric_columns(df, record) if not is_latency_metric(c, record)
+            and not metric_rows(df, c, record)[c].dropna().empty]
+    primary = recorded_primary(record or {})
+    if primary in cols:
+        return primary
     order = {s: i for i, s in enumerate(scorers)}
     cols.sort(key=lambda c: order.get(c.split(".")[0], len(order)))
     return cols[0] if cols else None
@@ -75,14 +90,14 @@ def _best(scored: list[tuple[str, object]], direction: str) -> list[tuple[str, o
 
 def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
                    thresholds: dict[str, tuple[str, float, str]]) -> list[str]:
-    directions = metric_directions()
+    record = read_metrics(None, meta, df.columns)
     real = df[df["weights"] != "random"]
-    m = metric or primary_metric(real, list(meta.get("scorers", [])))
+    m = metric or primary_metric(real, list(meta.get("scorers", [])), record)
     lines = [f"## Task kind: {kind}", ""]
     if m is None or m not in df.columns:
         return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
-    d = directions[m]
-    ranked = _best([(str(p), task_mean_ci(task_groups(metric_rows(g, m).dropna(subset=[m]), m)))
+    d = direction(record, m)
+    ranked = _best([(str(p), task_mean_ci(task_groups(metric_rows(g, m, record).dropna(subset=[m]), m)))
                     for p, g in real.groupby("pipeline")], d)
     if not ranked:
         return lines + [f"No ok rows with a value of {m}.", ""]
@@ -100,41 +115,41 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
         lines += [f"Against the runner-up `{second}`: difference {diff.diff:+.4g} [{diff.lo:+.4g}, {diff.hi:+.4g}] "
                   f"over {diff.n_tasks} tasks — " + ("measurably better." if ahead else
                                                     "not measurably different; either will do, prefer the faster one."), ""]
-    head = ["pipeline", *[f"{c} {'↑' if directions[c] == 'higher' else '↓'}" for c in metric_columns(df)], "n rows ok"]
+    cols = metric_columns(df, record)
+    head = ["pipeline", *[f"{c} {'↑' if direction(record, c) == 'higher' else '↓'}" for c in cols], "n rows ok"]
     rows = []
     for p, _ in ranked:
         g = df[df["pipeline"] == p]
-        rows.append([p, *[fmt_estimate(task_mean_ci(task_groups(metric_rows(g, c).dropna(subset=[c]), c)))
-                          for c in metric_columns(df)], str(int((g["status"] == "ok").sum()))])
+        rows.append([p, *[fmt_estimate(task_mean_ci(task_groups(metric_rows(g, c, record).dropna(subset=[c]), c)))
+                          for c in cols], str(int((g["status"] == "ok").sum()))])
     lines += ["Evidence (task mean [95 % CI]):", "", format_markdown(head, rows), ""]
-    settings = [c for c in df.columns if c.startswith("param.") and df[c].dropna().nunique() > 1
-                and c not in ("param.data_seed", "param.n_samples")]
-    for s in settings:
+    for s in sweep_columns(meta, df.columns):     # declared sweep axes only
         srows = []
         for v, g in real.groupby(s, sort=True):
-            r = _best([(str(p), task_mean_ci(task_groups(metric_rows(x, m).dropna(subset=[m]), m)))
+            r = _best([(str(p), task_mean_ci(task_groups(metric_rows(x, m, record).dropna(subset=[m]), m)))
                        for p, x in g.groupby("pipeline")], d)
             if r:
                 srows.append([str(v), r[0][0], fmt_estimate(r[0][1]), f"{r[0][1].n_tasks} / {r[0][1].n_rows}"])
         if srows:
             lines += [f"Best pipeline by {s.removeprefix('param.')} (by {m}):", "",
                       format_markdown([s.removeprefix("param."), "pipeline", m, "n tasks / rows"], srows), ""]
-    lines += ["### QA checklist", ""] + qa_checklist(df[df["pipeline"] == best], thresholds) + [""]
+    lines += ["### QA checklist", ""] + qa_checklist(df[df["pipeline"] == best], thresholds, record) + [""]
     return lines
 
 
-def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]) -> list[str]:
+def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]],
+                 record: dict[str, dict] | None = None) -> list[str]:
     """One item per thresholded metric: unchecked (to do) where some rows fail, checked where all pass."""
     items = []
     failed = df[df["status"] != "ok"]
     if len(failed):
         tasks = sorted(failed["task_id"].astype(str).unique())
         items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {', '.join(tasks[:8])}): read the `error` column.")
-    for m in metric_columns(df):
+    for m in metric_columns(df, record):
         if m not in thresholds:
             continue
         op, value, advice = thresholds[m]
-        rows = metric_rows(df, m).dropna(subset=[m])
+        rows = metric_rows(df, m, record).dropna(subset=[m])
         if rows.empty:
             continue
         bad = rows[rows[m] > value] if op == "max" else rows[rows[m] < value]
@@ -156,6 +171,7 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     if metric is not None and metric not in df.columns:
         raise EditbenchError(f"run {out} has no metric column {metric!r}.")
     th = load_thresholds(thresholds)
+    check_thresholds(th, read_metrics(out, meta, df.columns), where=str(thresholds or "built-in thresholds"))
     s = meta.get("suite", {})
     lines = ["# Skill: choosing an image-editing pipeline", "",
              f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "

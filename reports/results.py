@@ -45,6 +45,8 @@ class ResultRow:
     score_error: str | None = None           # scorers that failed on an ok row (their metrics are NaN)
     node: str | None = None                  # Ray node id (first 12 hex digits) of the actor that ran it
     gpu: str | None = None                   # GPU ids Ray assigned to that actor ("" on CPU actors)
+    device: str | None = None                # device the pipeline resolved "auto" to (e.g. "cuda", "cpu")
+    dtype: str | None = None                 # compute dtype it resolved to (e.g. "float16"); None when n/a
     stage_ms: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)   # "<scorer>.<metric>" -> value
@@ -64,6 +66,8 @@ class ResultRow:
         rec["score_error"] = self.score_error
         rec["node"] = self.node
         rec["gpu"] = self.gpu
+        rec["device"] = self.device
+        rec["dtype"] = self.dtype
         rec.update({f"latency_{k}_ms": float(v) for k, v in self.stage_ms.items()})
         rec.update({f"param.{k}": v for k, v in self.params.items() if isinstance(v, (int, float, str, bool))})
         rec.update({k: float(v) for k, v in self.metrics.items()})

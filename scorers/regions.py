@@ -41,11 +41,12 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
 
 
 def _outpaint_canvas(task):
-    """Outpaint tasks are compared on the extended canvas the adapters build from ``params.outpaint``
-    (the source placed inside, edge pre-fill outside) with the new area (OR the task mask) as mask."""
+    """Outpaint tasks are compared on the extended canvas the adapters build from ``overrides.outpaint``
+    (the source placed inside, pre-filled outside) with the new area (OR the task mask) as mask."""
     from harness.pipelines.imaging import prepare_edit
 
-    return prepare_edit(task)
+    o = task.overrides
+    return prepare_edit(task, dilate=int(o.get("mask_dilate") or 0), fill=o.get("outpaint_fill") or "edge")
 
 
 def source_image(task) -> np.ndarray:
@@ -84,7 +85,12 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
         return mask
     if task.mask is None:
         return None
-    return load_mask(task.mask, shape=shape, where=f"task {task.task_id}")
+    from harness.pipelines.imaging import dilate_mask
+
+    # The mask the pipeline edited: the task's, grown by the mask_dilate it applied (the scorer's task
+    # carries the pipeline's effective options as overrides, harness.worker.effective_task).
+    mask = load_mask(task.mask, shape=shape, where=f"task {task.task_id}")
+    return dilate_mask(mask, int(task.overrides.get("mask_dilate") or 0))
 
 
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:

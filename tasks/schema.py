@@ -44,7 +44,43 @@ class Task(BaseModel):
     control: str | dict[str, Any] | None = None    # e.g. a pose image or keypoints
     reference: str | None = None                   # e.g. the identity image
     target: str | None = None                      # ground-truth image, where one exists
-    params: dict[str, Any] = Field(default_factory=dict)  # steps, guidance, strength, mask_fraction, outpaint, ...
+    # Instructions every pipeline that runs the task must apply (mask_dilate, steps, guidance, strength,
+    # outpaint, ...): checked against each scheduled pipeline's per-task options before any work.
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    # Labels for reports (mask_fraction, face_box, edit, detector, ...); no pipeline reads them.
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_params(cls, data):
+        """Suites written with one ``params:`` mapping keep loading: each key becomes an override when
+        some registered pipeline that runs tasks of this kind takes it per task, else meta."""
+        if isinstance(data, dict) and "params" in data:
+            data = dict(data)
+            params = data.pop("params") or {}
+            if not isinstance(params, dict):
+                raise ValueError("params must be a mapping")
+            over, meta = split_params(data.get("kind"), params)
+            for field, part in (("overrides", over), ("meta", meta)):
+                clash = set(part) & set(data.get(field) or {})
+                if clash:
+                    raise ValueError(f"{sorted(clash)} given both in params and in {field}")
+                data[field] = {**part, **(data.get(field) or {})}
+        return data
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Meta and overrides in one mapping: what results record as ``param.<name>`` columns."""
+        return {**self.meta, **self.overrides}
+
+
+def split_params(kind: str | None, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(overrides, meta) of a one-mapping ``params``: a key is an override when some registered pipeline
+    that runs tasks of ``kind`` takes it per task (``Pipeline.task_options``), else a meta label."""
+    from harness.pipelines.base import task_option_names
+
+    names = task_option_names(kind)
+    return ({k: v for k, v in params.items() if k in names}, {k: v for k, v in params.items() if k not in names})
 
 
 def resolve_data_root(data_root: str, base: Path) -> Path:
@@ -76,6 +112,9 @@ class Suite(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0])
     scorers: list[str] = Field(default_factory=list)
     tasks: list[Task] = Field(default_factory=list)  # inline tasks (those of tasks_file follow them)
+    sweep: list[str] = Field(default_factory=list)   # declared sweep axes: override or meta names the
+                                                     # reports group by (e.g. [mask_dilate]); nothing else is a sweep
+    primary: str | None = None                       # primary metric column; None: the default of the task kind
 
     # Not part of the file: where it was read from.
     source_path: str | None = Field(default=None, exclude=True)
@@ -108,6 +147,16 @@ class Suite(BaseModel):
                 raise ValueError(f"duplicate task_id {t.task_id!r} at tasks[{i}]")
             seen.add(t.task_id)
         return self
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_names(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not a or a.startswith("param.")]
+        if bad:
+            raise ValueError(f"sweep axes are parameter names such as mask_dilate, not {bad}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"sweep repeats an axis: {v}")
+        return v
 
     @property
     def root(self) -> Path:
@@ -165,7 +214,13 @@ class Suite(BaseModel):
         A changed image or mask therefore changes the suite's identity recorded in run.json. The hash
         does not depend on where the suite or its data root lie on disk.
         """
-        doc = {"suite": self.model_dump(mode="json"), "files": self.file_hashes()}
+        suite = self.model_dump(mode="json")
+        for t in suite["tasks"]:  # the hash of a suite written with params: is unchanged by the split
+            t["params"] = {**t.pop("meta"), **t.pop("overrides")}
+        for k in ("sweep", "primary"):
+            if not suite[k]:
+                del suite[k]
+        doc = {"suite": suite, "files": self.file_hashes()}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

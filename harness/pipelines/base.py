@@ -39,6 +39,9 @@ class Output:
     latency_ms: float = float("nan")
     weights: str = "real"
     extras: dict[str, Any] = field(default_factory=dict)
+    # The per-task options this run applied ({name: effective value} of the pipeline's task_options);
+    # set by Pipeline.run. Rows record them as param.<name>; scorers compare against the task with them.
+    applied: dict[str, Any] = field(default_factory=dict)
 
     def check_finite(self) -> None:
         """Raise ``ValueError`` if the output holds NaN or inf (such a row is an error, not a result)."""
@@ -76,6 +79,10 @@ class Pipeline:
     kinds: ClassVar[frozenset[str]]           # task kinds this pipeline can run
     needs_weights: ClassVar[bool] = False
     uses_gpu: ClassVar[bool] = False          # actors get a GPU (num_gpus) when the cluster has them
+    # Names a task may override (``task.overrides``): Options fields applied per task, plus task geometry
+    # that the adapter reads from the task itself (e.g. "outpaint"). Anything else a task overrides is
+    # refused before any work (harness.overrides.check_overrides).
+    task_options: ClassVar[frozenset[str]] = frozenset()
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -106,8 +113,47 @@ class Pipeline:
     def load(self) -> None:
         """Load weights/models. Called once per actor, before the first ``run``."""
 
-    def run(self, task, seed: int) -> Output:  # pragma: no cover - interface
+    def run(self, task, seed: int) -> Output:
+        """Run one task with its overrides applied (see :meth:`applied`); adapters implement :meth:`execute`."""
+        if task.kind not in self.kinds:
+            raise EditbenchError(f"pipeline {self.name} cannot run task {task.task_id} of kind {task.kind}; "
+                                 f"it runs {sorted(self.kinds)}.")
+        with self.applied(task) as options:
+            output = self.execute(task, seed)
+        output.applied = {k: getattr(options, k) for k in sorted(self.task_options) if k in type(options).model_fields}
+        return output
+
+    def execute(self, task, seed: int) -> Output:  # pragma: no cover - interface
+        """The adapter's work for one task; ``self.options`` already holds the task's overrides."""
         raise NotImplementedError
+
+    def options_for(self, task) -> BaseModel:
+        """This pipeline's options with ``task.overrides`` applied (the options themselves when none)."""
+        fields = {k: v for k, v in task.overrides.items() if k in type(self.options).model_fields}
+        if not fields:
+            return self.options
+        try:
+            return self.Options(**{**self.spec.options, **fields})
+        except ValidationError as e:
+            raise EditbenchError(format_validation_error(
+                e, where=f"overrides of task {task.task_id} for pipeline {self.spec.key}")) from None
+
+    @contextmanager
+    def applied(self, task):
+        """Run one task with its overrides: ``self.options`` is the effective options inside the block.
+
+        The one place where task overrides reach an adapter (:meth:`harness.worker.Worker.generate`).
+        """
+        base = self.options
+        self.options = self.options_for(task)
+        try:
+            yield self.options
+        finally:
+            self.options = base
+
+    def resolved(self) -> dict[str, str]:
+        """What actually ran after ``load()`` (e.g. {"device": "cuda:0", "dtype": "float16"}); {} when n/a."""
+        return {}
 
 
 # name -> adapter class. Filled by @register_pipeline in the modules listed in PIPELINE_MODULES.
@@ -152,6 +198,16 @@ def get_pipeline_class(name: str) -> type[Pipeline]:
     if name not in PIPELINES:
         raise EditbenchError(f"unknown pipeline {name!r}; registered pipelines are {sorted(PIPELINES)}.")
     return PIPELINES[name]
+
+
+def task_option_names(kind: str | None) -> frozenset[str]:
+    """Names some registered pipeline that runs tasks of ``kind`` takes per task (all kinds: None)."""
+    _ensure_registered()
+    names: set[str] = set()
+    for cls in PIPELINES.values():
+        if kind is None or kind in cls.kinds:
+            names |= cls.task_options
+    return frozenset(names)
 
 
 def build_pipeline(spec: PipelineSpec) -> Pipeline:

@@ -27,7 +27,7 @@ import numpy as np
 
 from harness.errors import EditbenchError, WeightsNotFound
 from harness.pipelines.base import StageTimer
-from harness.pipelines.editing import DiffusionOptions, EditPipeline
+from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
 from harness.pipelines.imaging import float_to_uint8, work_size
 from harness.weights import resolve_weights
 
@@ -124,6 +124,7 @@ class DiffusersPipeline(EditPipeline):
     denoisers: ClassVar[tuple[str, ...]] = ("unet",)   # components whose first forward starts "denoise"
     size_multiple: ClassVar[int] = 8                   # working H and W are multiples of this
     gpu_dtype: ClassVar[str] = "float16"
+    task_options = DIFFUSION_TASK_OPTIONS
     Options = DiffusionOptions
 
     # ---- weights ----------------------------------------------------------------------------------
@@ -165,6 +166,10 @@ class DiffusersPipeline(EditPipeline):
             src = None
         d["weights_path"] = "random" if self.random_weights else (str(src) if src else None)
         return d
+
+    def resolved(self) -> dict[str, str]:
+        """The device and dtype ``load()`` resolved "auto" to."""
+        return {"device": self.device, "dtype": str(self.torch_dtype).removeprefix("torch.")}
 
     def random_components(self, device: str, dtype) -> dict[str, Any]:  # pragma: no cover - per adapter
         raise EditbenchError(f"pipeline {self.name} has no random-weight architecture; give a weights folder.")
@@ -237,14 +242,12 @@ class DiffusersInpaint(DiffusersPipeline):
 
     def call_kwargs(self, inputs, task, hw: tuple[int, int]) -> dict[str, Any]:
         """Pipeline-specific keyword arguments beyond image/mask/size/steps/generator."""
-        from harness.pipelines.editing import task_param
 
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
-                    guidance_scale=float(task_param(task, self.options, "guidance")),
-                    strength=float(task_param(task, self.options, "strength")))
+                    guidance_scale=float(self.options.guidance),
+                    strength=float(self.options.strength))
 
     def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.editing import task_param
         from harness.pipelines.imaging import resize, to_pil
 
         with timer.stage("prepare"):
@@ -252,7 +255,7 @@ class DiffusersInpaint(DiffusersPipeline):
             image, mask = to_pil(resize(inputs.canvas, hw)), to_pil(resize(inputs.soft, hw))
             kwargs = self.call_kwargs(inputs, task, hw)
         out = self.call(timer, image=image, mask_image=mask, height=hw[0], width=hw[1],
-                        num_inference_steps=int(task_param(task, self.options, "steps")),
+                        num_inference_steps=int(self.options.steps),
                         generator=self.generator(seed), **kwargs)
         with timer.stage("finish"):
             return resize(out, inputs.canvas.shape[:2])
@@ -268,14 +271,13 @@ class DiffusersImageEdit(DiffusersPipeline):
         raise NotImplementedError
 
     def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.editing import task_param
         from harness.pipelines.imaging import resize, to_pil
 
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image = to_pil(resize(inputs.canvas, hw))
             kwargs = self.call_kwargs(task, hw)
-        out = self.call(timer, image=image, num_inference_steps=int(task_param(task, self.options, "steps")),
+        out = self.call(timer, image=image, num_inference_steps=int(self.options.steps),
                         generator=self.generator(seed), **kwargs)
         with timer.stage("finish"):
             return resize(out, inputs.canvas.shape[:2])

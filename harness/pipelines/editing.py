@@ -20,7 +20,8 @@ MASK_KINDS = frozenset({"inpaint", "outpaint", "face_regen"})
 
 
 class EditOptions(BaseModel):
-    """Options every image adapter honours. Task ``params`` of the same name override per task."""
+    """Options every image adapter honours. A task's ``overrides`` of the same name replace them for that
+    task (the names in ``EditPipeline.task_options``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,9 +48,10 @@ class DiffusionOptions(DeviceOptions):
     strength: float = Field(1.0, gt=0.0, le=1.0)   # t/T the edit starts from (1 = from pure noise)
 
 
-def task_param(task, options: BaseModel, name: str):
-    """``task.params[name]`` if the task sets it, else the adapter option of that name."""
-    return task.params.get(name, getattr(options, name))
+# Per-task overrides every image adapter honours. "outpaint" (the canvas extents) is task geometry read
+# from the task by harness.pipelines.imaging.prepare_edit, so scorers see the same canvas.
+EDIT_TASK_OPTIONS = frozenset({"mask_dilate", "mask_feather", "outpaint_fill", "resolution", "outpaint"})
+DIFFUSION_TASK_OPTIONS = EDIT_TASK_OPTIONS | {"steps", "guidance", "strength"}
 
 
 class EditPipeline(Pipeline):
@@ -62,6 +64,7 @@ class EditPipeline(Pipeline):
 
     kinds: ClassVar[frozenset[str]] = MASK_KINDS
     needs_mask: ClassVar[bool] = True           # False for sdedit / instruction editing (mask optional)
+    task_options = EDIT_TASK_OPTIONS
     Options = EditOptions
 
     def sync(self) -> None:
@@ -69,6 +72,9 @@ class EditPipeline(Pipeline):
 
     def weights_kind(self) -> str:
         return "real"
+
+    def resolved(self) -> dict[str, str]:
+        return {"device": "cpu"}      # classical adapters: numpy/OpenCV on the CPU (diffusers adapters override)
 
     def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -84,10 +90,7 @@ class EditPipeline(Pipeline):
         image = load_image(task.image)
         return EditInputs(canvas=image, mask=None, soft=None)  # type: ignore[arg-type]
 
-    def run(self, task, seed: int) -> Output:
-        if task.kind not in self.kinds:
-            raise EditbenchError(f"pipeline {self.name} cannot run task {task.task_id} of kind {task.kind}; "
-                                 f"it runs {sorted(self.kinds)}.")
+    def execute(self, task, seed: int) -> Output:
         timer = StageTimer(self.sync)
         with timer.stage("prepare"):
             inputs = self.prepare(task)

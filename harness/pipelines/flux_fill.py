@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.pipelines.base import register_pipeline
 from harness.pipelines.diffusers_common import DiffusersInpaint, FluxGeometry
-from harness.pipelines.editing import MASK_KINDS, DiffusionOptions, task_param
+from harness.pipelines.editing import MASK_KINDS, DiffusionOptions
 
 
 class FluxFillOptions(DiffusionOptions):
@@ -29,8 +29,8 @@ class FluxFill(FluxGeometry, DiffusersInpaint):
 
     def call_kwargs(self, inputs, task, hw) -> dict[str, Any]:
         # FLUX.1 Fill has no negative prompt (guidance is distilled into the transformer).
-        return dict(prompt=task.prompt, guidance_scale=float(task_param(task, self.options, "guidance")),
-                    strength=float(task_param(task, self.options, "strength")))
+        return dict(prompt=task.prompt, guidance_scale=float(self.options.guidance),
+                    strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
         from harness.pipelines.architectures import flux_components

@@ -15,7 +15,7 @@ from harness.pipelines.diffusers_common import (
     FluxGeometry,
     edit_text,
 )
-from harness.pipelines.editing import DiffusionOptions, task_param
+from harness.pipelines.editing import EDIT_TASK_OPTIONS, DiffusionOptions
 
 
 class KontextOptions(DiffusionOptions):
@@ -30,10 +30,11 @@ class FluxKontext(FluxGeometry, DiffusersImageEdit):
     pipeline_class = "FluxKontextPipeline"
     denoisers = ("transformer",)
     gpu_dtype = "bfloat16"
+    task_options = EDIT_TASK_OPTIONS | {"steps", "guidance"}   # no strength: Kontext edits from noise
     Options = KontextOptions
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
-        return dict(prompt=edit_text(task), guidance_scale=float(task_param(task, self.options, "guidance")),
+        return dict(prompt=edit_text(task), guidance_scale=float(self.options.guidance),
                     height=hw[0], width=hw[1], max_area=hw[0] * hw[1], _auto_resize=False)
 
     def random_components(self, device, dtype):

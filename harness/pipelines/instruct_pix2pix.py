@@ -16,7 +16,7 @@ from harness.pipelines.diffusers_common import (
     DiffusersImageEdit,
     edit_text,
 )
-from harness.pipelines.editing import DiffusionOptions, task_param
+from harness.pipelines.editing import EDIT_TASK_OPTIONS, DiffusionOptions
 
 
 class Pix2PixOptions(DiffusionOptions):
@@ -30,14 +30,15 @@ class InstructPix2Pix(DiffusersImageEdit):
     kinds = frozenset({"instruct"})
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
     load_options = NO_SAFETY_CHECKER
+    task_options = EDIT_TASK_OPTIONS | {"steps", "guidance", "image_guidance"}   # no strength
     Options = Pix2PixOptions
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
-        if float(task_param(task, self.options, "strength")) != 1.0:
+        if float(self.options.strength) != 1.0:
             raise ValueError("instruct-pix2pix has no strength; leave strength at 1.0")
         return dict(prompt=edit_text(task), negative_prompt=task.negative_prompt or None,
-                    guidance_scale=float(task_param(task, self.options, "guidance")),
-                    image_guidance_scale=float(task_param(task, self.options, "image_guidance")))
+                    guidance_scale=float(self.options.guidance),
+                    image_guidance_scale=float(self.options.image_guidance))
 
     def random_components(self, device, dtype):
         from harness.pipelines.architectures import sd15_inpaint_components

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from harness.pipelines.base import StageTimer, register_pipeline
 from harness.pipelines.diffusers_common import DiffusersPipeline
-from harness.pipelines.editing import DeviceOptions, task_param
+from harness.pipelines.editing import EDIT_TASK_OPTIONS, DeviceOptions
 from harness.pipelines.imaging import keep_mask_for_repaint, resize, to_pil
 
 CELEBAHQ_256_UNET = dict(sample_size=256, in_channels=3, out_channels=3, layers_per_block=2,
@@ -38,6 +38,7 @@ class RePaint(DiffusersPipeline):
     pipeline_class = "RePaintPipeline"
     size_multiple = 32                     # RePaint resizes masks to multiples of 32
     gpu_dtype = "float16"
+    task_options = EDIT_TASK_OPTIONS | {"steps", "jump_length", "jump_n_sample", "eta"}
     Options = RePaintOptions
 
     def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
@@ -46,9 +47,9 @@ class RePaint(DiffusersPipeline):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image = to_pil(resize(inputs.canvas, hw))
             keep = to_pil(keep_mask_for_repaint(resize(inputs.soft, hw)))
-        out = self.call(timer, image=image, mask_image=keep, num_inference_steps=int(task_param(task, o, "steps")),
-                        eta=float(o.eta), jump_length=int(task_param(task, o, "jump_length")),
-                        jump_n_sample=int(task_param(task, o, "jump_n_sample")), generator=self.generator(seed))
+        out = self.call(timer, image=image, mask_image=keep, num_inference_steps=int(o.steps),
+                        eta=float(o.eta), jump_length=int(o.jump_length),
+                        jump_n_sample=int(o.jump_n_sample), generator=self.generator(seed))
         with timer.stage("finish"):
             return resize(out, inputs.canvas.shape[:2])
 

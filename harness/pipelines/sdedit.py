@@ -12,7 +12,7 @@ from pydantic import Field
 
 from harness.pipelines.base import register_pipeline
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersImageEdit
-from harness.pipelines.editing import DiffusionOptions, task_param
+from harness.pipelines.editing import DiffusionOptions
 
 
 class SDEditOptions(DiffusionOptions):
@@ -29,8 +29,8 @@ class SDEdit(DiffusersImageEdit):
 
     def call_kwargs(self, task, hw) -> dict[str, Any]:
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
-                    guidance_scale=float(task_param(task, self.options, "guidance")),
-                    strength=float(task_param(task, self.options, "strength")))
+                    guidance_scale=float(self.options.guidance),
+                    strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
         from harness.pipelines.architectures import sd15_inpaint_components

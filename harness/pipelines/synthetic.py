@@ -49,7 +49,7 @@ class Synthetic(Pipeline):
     def load(self) -> None:
         busy_wait_ms(self.options.load_ms)
 
-    def run(self, task, seed: int) -> Output:
+    def execute(self, task, seed: int) -> Output:
         o, tid = self.options, task.task_id
         t0 = time.perf_counter()
         if tid in o.die_on:

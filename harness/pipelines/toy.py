@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.pipelines.base import Output, Pipeline, register_pipeline
 
 
 class ToyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # What a toy task is (usually set per task, see harness.toy.task): its mask and source samples.
+    mask_fraction: float | None = Field(None, gt=0.0, lt=1.0)   # share of the 5 dims regenerated (from the end)
+    n_samples: int = Field(1000, ge=1)                            # source samples per task
+    data_seed: int = 0                                            # seed of the source samples
 
     model_seed: int = 0          # training seed of the noise predictor
     train_steps: int = 3000      # training length (part of the cache key)
@@ -24,6 +29,7 @@ class ToyOptions(BaseModel):
 
 class ToyPipeline(Pipeline):
     kinds = frozenset({"toy"})
+    task_options = frozenset({"mask_fraction", "n_samples", "data_seed"})
     Options = ToyOptions
 
     def load(self) -> None:
@@ -37,15 +43,21 @@ class ToyPipeline(Pipeline):
         sched = Schedule.linear(self.config)
         self.schedule = sched.respaced(self.options.steps) if self.options.steps else sched
 
+    def resolved(self) -> dict[str, str]:
+        return {"device": "cpu", "dtype": "float32"}
+
     def sample(self, src, generator):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def run(self, task, seed: int) -> Output:
+    def execute(self, task, seed: int) -> Output:
         import torch
 
         from harness.toy.task import toy_source
 
-        src = toy_source(task.params)
+        o = self.options
+        if o.mask_fraction is None:
+            raise ValueError(f"toy task {task.task_id} sets no mask_fraction")
+        src = toy_source({"mask_fraction": o.mask_fraction, "n_samples": o.n_samples, "data_seed": o.data_seed})
         g = torch.Generator().manual_seed(seed)
         t0 = time.perf_counter()
         x = self.sample(src, g)
@@ -70,6 +82,7 @@ class ToyRepaint(ToyPipeline):
     """Replacement plus RePaint resampling (jump back ``jump_length`` states, ``resample`` times)."""
 
     name = "toy-repaint"
+    task_options = ToyPipeline.task_options | {"jump_length", "resample"}
 
     class Options(ToyOptions):
         jump_length: int = 10   # states per jump back

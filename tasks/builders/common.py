@@ -65,6 +65,7 @@ class Draft:
     extra_files: dict[Path, bytes] = field(default_factory=dict)  # files to write (e.g. pose images)
     data_root: str | None = None           # None: the deepest folder holding every file; or a "pkg:" root
     pkg_roots: tuple[str, ...] = ()         # "pkg:" roots whose files are written as pkg:PACKAGE/... paths
+    sweep: list[str] = field(default_factory=list)   # declared sweep axes (override or meta names)
 
 
 def list_images(folder: Path, *, n: int | None = None) -> list[Path]:
@@ -124,7 +125,7 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     suite file), or a ``pkg:`` root. Files under one of ``pkg_roots`` (``pkg:`` roots) are written as
     ``pkg:PACKAGE/...`` paths instead.
     """
-    from tasks.schema import resolve_data_root
+    from tasks.schema import resolve_data_root, split_params
 
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,9 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     tasks = []
     for t in draft.tasks:
         t = {k: (_portable(Path(v).resolve(), roots) if isinstance(v, Path) else v) for k, v in t.items()}
+        over, meta = split_params(t.get("kind"), t.pop("params", None) or {})
+        t["overrides"] = {**(t.get("overrides") or {}), **over}   # a builder's params win over the base task's
+        t["meta"] = {**(t.get("meta") or {}), **meta}
         tasks.append({k: v for k, v in t.items() if v not in (None, "", {})})
     ids = [t["task_id"] for t in tasks]
     if len(set(ids)) != len(ids):
@@ -156,6 +160,8 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
         "scorers": list(opts.scorers) if opts.scorers is not None else draft.scorers,
         "tasks": tasks,
     }
+    if draft.sweep:
+        doc["sweep"] = list(draft.sweep)
     text = yaml.safe_dump(doc, sort_keys=True, default_flow_style=None, width=110, allow_unicode=True)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     out.write_text(head + text)

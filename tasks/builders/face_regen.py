@@ -6,7 +6,7 @@ For every image (sorted by path) faces are detected with :func:`harness.faces.de
 - mask: an inline ellipse recipe: the ellipse through the corners of the face box, made
   :data:`CHIN_FOREHEAD` taller (forehead and chin), grown by ``--dilate`` px on each radius; it
   therefore covers the whole detected box;
-- reference: the source image (the identity to keep); ``params.face_box`` names the face in it;
+- reference: the source image (the identity to keep); meta ``face_box`` names the face in it;
 - control: the source pose, rendered by ``harness.pose`` from OpenPose weights when ``--pose-weights`` is
   given (written as PNG next to the suite, in ``<suite>.pose/``); absent otherwise;
 - prompt: re-describes the whole subject (not only the face), per image from ``--prompts`` if given.
@@ -120,8 +120,9 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
             "control": control,
             "prompt": prompts.get(p, opts.prompt or DEFAULT_PROMPT),
             "negative_prompt": opts.negative_prompt if opts.negative_prompt is not None else DEFAULT_NEGATIVE,
-            "params": {"face_box": box, "face_index": k, "detector": face.detector, "mask_dilate": opts.dilate,
-                       "mask_fraction": _ellipse_fraction(face_ellipse(face.box, dilate=opts.dilate), (h, w))},
+            # ellipse_grow is a label: the ellipse is already grown, so no pipeline dilates it again
+            "meta": {"face_box": box, "face_index": k, "detector": face.detector, "ellipse_grow": opts.dilate,
+                     "mask_fraction": _ellipse_fraction(face_ellipse(face.box, dilate=opts.dilate), (h, w))},
         })
     n_found = sum(len(f) for f in per_image)
     return Draft(

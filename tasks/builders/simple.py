@@ -1,12 +1,12 @@
 """Builders with one task per image (or per row): removal, outpaint, sdedit-sweep, instruct.
 
-- ``removal``: object removal (kind ``inpaint``, ``params.edit = "removal"``) from images plus either a
+- ``removal``: object removal (kind ``inpaint``, meta ``edit = "removal"``) from images plus either a
   folder of mask files (same relative name, any image extension, optionally ``_mask`` suffixed) or a
   CSV of boxes ``image,x0,y0,x1,y1`` (one task per row, inline box recipes).
 - ``outpaint``: extend each image by margins ``L,R,T,B`` px (or one number for all sides) or to a target
   aspect ratio ``W:H`` (the short side grows, split evenly, odd pixel to the right/bottom). Written as
-  ``params.outpaint = {left, right, top, bottom}`` (px); the canvas mask is the pipeline's to build.
-- ``sdedit-sweep``: one task per image and strength t/T (``params.strength``), default
+  override ``outpaint = {left, right, top, bottom}`` (px); the canvas mask is the pipeline's to build.
+- ``sdedit-sweep``: one task per image and strength t/T (override ``strength``), default
   0.3, 0.4, 0.5, 0.6, 0.7, 0.9: where fidelity to the source breaks.
 - ``instruct``: instruction edits from a CSV ``image,instruction`` (one task per row).
 """
@@ -171,7 +171,8 @@ def draft_sdedit(opts: SdeditOptions) -> Draft:
               "params": {"strength": s}}
              for p in list_images(folder, n=opts.n) for s in opts.strengths]
     return Draft(tasks=tasks, pipelines=["sdedit"], scorers=["clip", "background", "latency"],
-                 description=f"SDEdit strength sweep {opts.strengths} over images of {folder.name}/.")
+                 description=f"SDEdit strength sweep {opts.strengths} over images of {folder.name}/.",
+                 sweep=["strength"])
 
 
 class InstructOptions(BuildOptions):

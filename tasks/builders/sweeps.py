@@ -1,9 +1,10 @@
 """Pitfall sweeps: parameter grids over the tasks of an existing suite (``--from SUITE``).
 
-Every task of the base suite becomes one task per grid point, with the point in ``params`` (so reports
-get ``param.<name>`` columns) and appended to the task_id:
+Every task of the base suite becomes one task per grid point, with the point among its overrides (what
+pipelines apply: ``mask_dilate``, ``guidance``) or meta (labels: ``mask_scale``, ``prompt_scope``), appended
+to the task_id, and the suite declares the grid's names as its ``sweep:`` axes (reports group by them):
 
-- ``dilation-sweep``: ``params.mask_dilate`` in 0, 8, 16 px (seams appear at un-dilated mask edges);
+- ``dilation-sweep``: override ``mask_dilate`` in 0, 8, 16 px (seams appear at un-dilated mask edges);
 - ``guidance-mask-sweep``: ``params.guidance`` x mask size: the mask scaled about the centre of its
   bounding box by ``params.mask_scale`` (box/ellipse recipes analytically; mask files are rescaled and
   written next to the new suite in ``<suite>.masks/``), with ``params.mask_fraction`` recomputed
@@ -67,12 +68,12 @@ def _grid(tasks: list[dict], axes: dict[str, list], fmt=lambda k, v: f"{k}{v:g}"
     return out
 
 
-def _draft(suite, tasks, keep, pkgs, what: str, extra=None) -> Draft:
+def _draft(suite, tasks, keep, pkgs, what: str, extra=None, *, sweep: list[str]) -> Draft:
     pipelines = [p.model_dump(mode="json", exclude_defaults=True) if (p.label or p.options or p.weights) else p.name
                  for p in suite.pipelines]
     return Draft(tasks=tasks, pipelines=pipelines, scorers=list(suite.scorers),
                  description=f"{what} over suite {suite.name} v{suite.version}.", data_root=keep, pkg_roots=pkgs,
-                 extra_files=extra or {})
+                 extra_files=extra or {}, sweep=sweep)
 
 
 class DilationOptions(SweepOptions):
@@ -86,7 +87,7 @@ def draft_dilation(opts: DilationOptions) -> Draft:
     if not masked:
         raise EditbenchError(f"suite {opts.from_suite} has no masked task to sweep mask dilation over.")
     return _draft(suite, _grid(masked, {"mask_dilate": list(opts.dilations)}, lambda k, v: f"dil{v}"), keep, pkgs,
-                  f"Mask dilation sweep {opts.dilations} px")
+                  f"Mask dilation sweep {opts.dilations} px", sweep=["mask_dilate"])
 
 
 class GuidanceMaskOptions(SweepOptions):
@@ -150,7 +151,8 @@ def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
     if not sized:
         raise EditbenchError(f"suite {opts.from_suite} has no masked image task to sweep mask size over.")
     return _draft(suite, _grid(sized, {"guidance": list(opts.guidance)}, lambda k, v: f"g{v:g}"), keep, pkgs,
-                  f"Guidance {opts.guidance} x mask scale {opts.mask_scales} sweep", extra)
+                  f"Guidance {opts.guidance} x mask scale {opts.mask_scales} sweep", extra,
+                  sweep=["guidance", "mask_scale"])
 
 
 class PromptScopeOptions(SweepOptions):
@@ -162,11 +164,11 @@ def draft_prompt_scope(opts: PromptScopeOptions) -> Draft:
     suite, tasks, keep, pkgs = base_draft(opts)
     out = []
     for t in tasks:
-        obj = t.get("params", {}).get("object_prompt") or opts.object_prompt
+        obj = t.get("meta", {}).get("object_prompt") or opts.object_prompt
         if not obj:
             raise EditbenchError(f"task {t['task_id']} of {opts.from_suite} has no params.object_prompt; "
                                  "give --object-prompt.")
         for scope, prompt in (("whole", t.get("prompt", "")), ("object", obj)):
             out.append({**t, "task_id": f"{t['task_id']}-{scope}", "prompt": prompt,
                         "params": {**t.get("params", {}), "prompt_scope": scope}})
-    return _draft(suite, out, keep, pkgs, "Whole-image vs object-only prompt sweep")
+    return _draft(suite, out, keep, pkgs, "Whole-image vs object-only prompt sweep", sweep=["prompt_scope"])

@@ -15,10 +15,14 @@ from reports.results import ResultRow, read_results, write_shard
 PROMPT = "<script>alert('x')</script> a red <b>cat</b> & dog"
 
 
-def write_meta(out: Path, **suite) -> None:
+def write_meta(out: Path, *, sweep: list[str] | None = None, **suite) -> None:
+    """run.json of a synthetic run; like runs written before run.json carried metric metadata, it has no
+    ``metrics`` record (reports fall back to today's registry)."""
     out.mkdir(parents=True, exist_ok=True)
     meta = {"run_id": f"run-{out.name}", "suite": {"name": "img", "version": "1", "hash": "abc", **suite},
             "pipelines": [], "seeds": [0, 1], "scorers": ["toy", "latency"], "start_time": "2026-01-01T00:00:00+00:00"}
+    if sweep is not None:
+        meta["sweep"] = sweep
     (out / "run.json").write_text(json.dumps(meta))
 
 
@@ -30,9 +34,9 @@ def image_run(tmp: Path) -> Path:
     Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(data / "src.png")
     tasks = "\n".join(f"  - {{task_id: t{i}, kind: inpaint, image: src.png, mask: {{box: [8, 8, 40, 30]}}, "
                       f"prompt: {json.dumps(PROMPT)}, params: {{strength: {0.3 + 0.3 * (i % 2)}}}}}" for i in range(3))
-    (data / "img.yaml").write_text(f"name: img\nversion: '1'\ntasks:\n{tasks}\n")
+    (data / "img.yaml").write_text(f"name: img\nversion: '1'\nsweep: [strength]\ntasks:\n{tasks}\n")
     out = tmp / "run"
-    write_meta(out, source=str(data / "img.yaml"))
+    write_meta(out, sweep=["strength"], source=str(data / "img.yaml"))
     recs = []
     for p, weights in (("good", "trained"), ("fast", "random")):
         for i in range(3):

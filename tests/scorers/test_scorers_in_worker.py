@@ -18,7 +18,7 @@ class FlatPatch(Pipeline):
     name = "test-flat-patch"
     kinds = frozenset({"inpaint"})
 
-    def run(self, task, seed):
+    def execute(self, task, seed):
         from harness.imageio import load_image, load_mask
 
         img = load_image(task.image)

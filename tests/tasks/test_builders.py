@@ -33,7 +33,7 @@ def register_fake_pipeline() -> str:
             name = "fake-image"
             kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
 
-            def run(self, task, seed):
+            def execute(self, task, seed):
                 return Output(image=load_image(task.image), latency_ms=0.0, weights="real")
 
         PIPELINES["fake-image"] = FakeImage

@@ -14,7 +14,7 @@ from harness.spec import PipelineSpec, RunSpec, expand_grid, load_run_spec
 from tasks.schema import load_suite, resolve_data_root
 from tests.tasks.helpers import write_png, write_suite
 
-TASKS = [{"task_id": "a", "kind": "inpaint", "image": "img.png", "mask": "mask.png", "params": {"guidance": 7.5}},
+TASKS = [{"task_id": "a", "kind": "inpaint", "image": "img.png", "mask": "mask.png", "params": {"edit": "removal"}},
          {"task_id": "b", "kind": "inpaint", "image": "img.png", "mask": {"box": [1, 2, 30, 40]}}]
 
 

@@ -12,7 +12,7 @@ import yaml
 def synthetic_suite(n: int, directory: Path | None = None) -> Path:
     """A suite of ``n`` weightless tasks for the ``synthetic`` pipeline."""
     directory = directory or Path(tempfile.mkdtemp(prefix="editbench-bench-"))
-    tasks = [{"task_id": f"t{i:04d}", "kind": "toy", "params": {"mask_fraction": 0.2}} for i in range(n)]
+    tasks = [{"task_id": f"t{i:04d}", "kind": "toy", "meta": {"mask_fraction": 0.2}} for i in range(n)]
     path = directory / "synthetic.yaml"
     path.write_text(yaml.safe_dump({"name": "synthetic", "version": "1", "pipelines": ["synthetic"],
                                     "seeds": [0], "scorers": ["latency"], "tasks": tasks}))

@@ -23,7 +23,7 @@ KEY = ["task_id", "pipeline", "seed"]
 
 
 def write_suite(path: Path, n: int) -> Path:
-    tasks = [{"task_id": f"t{i:02d}", "kind": "toy", "params": {"mask_fraction": 0.2, "index": i}} for i in range(n)]
+    tasks = [{"task_id": f"t{i:02d}", "kind": "toy", "meta": {"mask_fraction": 0.2, "index": i}} for i in range(n)]
     path.write_text(yaml.safe_dump({"name": "faults", "version": "1", "pipelines": ["synthetic"],
                                     "seeds": [0], "scorers": ["latency"], "tasks": tasks}))
     return path

@@ -59,3 +59,15 @@ def test_smoke_suite_runs_end_to_end(name, tmp_path, ray_session):
     assert meta["status"] == "complete" and meta["suite"]["hash"] == suite.content_hash()
     assert set(meta["suite"]["files"]) == {t.image for t in suite.tasks}
     assert all(not math.isnan(v) for v in df["latency_ms"])
+    # run.json describes every float column a report reads: each scorer metric, latency_ms and the stages
+    record = meta["metrics"]
+    floats = [c for c in df.columns if "." in c and not c.startswith("param.")] + \
+        [c for c in df.columns if c.startswith("latency_") and c.endswith("_ms")]
+    for col in floats:
+        assert col in record, col
+        assert record[col]["direction"] in ("higher", "lower", "none") and len(record[col]["range"]) == 2
+        assert record[col]["role"] in ("quality", "latency", "cost", "provenance")
+    assert sum(m["primary"] for m in record.values()) == 1 and meta["primary"] in record
+    assert all(c["resolved"] == {"device": "cpu"} for c in meta["pipelines"])
+    # descriptive values (mask_fraction, face_box, ...) are never a sweep: no sweep table
+    assert meta["sweep"] == [] and "## By " not in (out / "leaderboard.md").read_text()

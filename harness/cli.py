@@ -78,6 +78,7 @@ def report(
     history: Optional[Path] = typer.Option(None, help="Folder of run directories: metric trends across runs."),
     recommend: Optional[Path] = typer.Option(None, help="Run directory: write skill-editing-pipeline.md."),
     html: bool = typer.Option(True, help="Also write the .html page."),
+    wide: bool = typer.Option(False, help="Terminal table: every metric column, however wide."),
     metric: Optional[str] = typer.Option(None, help="--recommend: rank by this metric (default: the first quality metric)."),
     thresholds: Optional[Path] = typer.Option(None, help="--recommend: YAML {metric: {max|min: value, advice: text}}."),
 ):
@@ -94,9 +95,13 @@ def report(
 
         typer.echo(write_recommendation(recommend, metric=metric, thresholds=thresholds))
     else:
-        from reports.leaderboard import write_report
+        from reports.leaderboard import build_report, write_report
+        from reports.terminal import render_terminal
 
-        typer.echo(write_report(out, html=html))
+        r = build_report(out)
+        write_report(out, html=html, report=r)
+        typer.echo(render_terminal(r, wide=wide), nl=False)
+        typer.echo(f"wrote {r.out / 'leaderboard.md'}" + (f" and {r.out / 'leaderboard.html'}" if html else ""), err=True)
 
 
 @app.command()

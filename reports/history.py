@@ -133,12 +133,15 @@ def _label(p: Point) -> str:
     return (p.start_time or p.run_id)[:16].replace("T", " ")
 
 
-def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None) -> str:
+NOTE = ("Each cell: task mean [95 % bootstrap CI] of that run (ok rows; latency metrics without warm-up rows); "
+        "columns are runs by start time.")
+
+
+def suite_tables(tr: dict, record: dict[str, dict] | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(suite, header, rows) of each suite's trend table: rows metric x pipeline, columns runs."""
     record = registry_record() if record is None else record
     directions = {m: direction(record, m) for m in record}
-    parts = [f"# Run history ({n_runs} runs)", "",
-             "Each cell: task mean [95 % bootstrap CI] of that run (ok rows; latency metrics without warm-up rows); "
-             "columns are runs by start time.", ""]
+    out = []
     for suite, by_m in tr.items():
         runs: list[Point] = []
         for by_p in by_m.values():
@@ -152,8 +155,15 @@ def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None
         for m, by_p in by_m.items():
             for pipeline, pts in by_p.items():
                 cell = {p.run_id: f"{fmt(p.mean)} [{fmt(p.lo)}, {fmt(p.hi)}]" for p in pts}
-                rows.append([f"{m} {'↑' if directions[m] == 'higher' else '↓'}", pipeline,
+                rows.append([f"{m} {'↑' if directions.get(m) == 'higher' else '↓'}", pipeline,
                              *[cell.get(r.run_id, "") for r in runs]])
+        out.append((suite, head, rows))
+    return out
+
+
+def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None) -> str:
+    parts = [f"# Run history ({n_runs} runs)", "", NOTE, ""]
+    for suite, head, rows in suite_tables(tr, record):
         parts += [f"## Suite {suite}", "", format_markdown(head, rows), ""]
     return "\n".join(parts)
 
@@ -161,7 +171,7 @@ def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None
 def write_history(root: str | Path, *, html: bool = True) -> str:
     """Write history.md (and history.html with trend plots) into ``root``; return the Markdown."""
     from reports import plots
-    from reports.html import CSS, img
+    from reports.html import CSS, img, table_html
 
     root = Path(root)
     runs = find_runs(root)
@@ -172,12 +182,15 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
     if html:
         directions = {m: direction(record, m) for m in record}
         body = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Run history</title>"
-                f"<style>{CSS}</style></head><body><h1>Run history ({len(runs)} runs)</h1>"]
+                f"<style>{CSS}</style></head><body><h1>Run history ({len(runs)} runs)</h1>"
+                f"<p class='note'>{escape(NOTE)}</p>"]
+        tables = {suite: (head, rows) for suite, head, rows in suite_tables(tr, record)}
         for suite, by_m in tr.items():
             data = {m: {p: [(_label(x), x.mean, x.lo, x.hi) for x in pts] for p, pts in by_p.items()}
                     for m, by_p in by_m.items()}
-            body += [f"<h2>Suite {escape(suite)}</h2>", img(plots.trend(data, directions), f"{suite} trends")]
-        body += [f"<pre>{escape(text)}</pre></body></html>"]
+            body += [f"<h2>Suite {escape(suite)}</h2>", img(plots.trend(data, directions), f"{suite} trends"),
+                     table_html(*tables[suite])]
+        body += ["</body></html>"]
         (root / "history.html").write_text("\n".join(body), encoding="utf-8")
     return text
 

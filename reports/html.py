@@ -31,12 +31,21 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
 img.plot{max-width:100%;border:1px solid #eee;margin:6px 0}
 table.grid td{text-align:center;font-size:11px} table.grid img{display:block;margin:auto;max-width:170px}
-.prompt{max-width:220px;white-space:pre-wrap;word-break:break-word;text-align:left}
-.missing{color:#999}
+.prompt{max-width:900px;white-space:pre-wrap;word-break:break-word;text-align:left;color:#444;font-size:12px}
+.missing{color:#999} .scroll{overflow-x:auto;max-width:100%}
+.crops{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+figure{margin:0;font-size:11px;max-width:260px} figcaption{margin-top:3px;line-height:1.35}
+img.crop{display:block;max-width:256px;max-height:256px;border:1px solid #ccc}
+h3{font-size:14px;margin:22px 0 4px} .pages a,.pages b{margin-right:6px} .best{font-size:14px}
 """
 
 
 def table_html(head: list[str], rows: list[list[str]]) -> str:
+    """A table inside a horizontally scrolling box (wide tables never spill out of the page)."""
+    return f'<div class="scroll">{_table(head, rows)}</div>'
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
     h = "".join(f"<th>{escape(c)}</th>" for c in head)
     body = []
     for r in rows:
@@ -171,22 +180,67 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
     return f'{note}<table class="grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def informative(r: "Report", metrics: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(metrics worth a plot, {metric: why not} for the others): a plot of values that are all
+    non-finite, or identical for every pipeline, carries no information."""
+    keep, why = [], {}
+    for m in metrics:
+        ests = [e.metrics.get(m) for e in r.overall]
+        means = [e.mean for e in ests if e is not None and e.ok]
+        if not means:
+            inf = sum(e.infinite.get(m, 0) for e in r.overall)
+            why[m] = "every value is +inf (identical pixels)" if inf else "no finite value"
+        elif len(means) > 1 and np.ptp(means) == 0 and all(e.lo == e.hi for e in ests if e is not None and e.ok):
+            why[m] = f"{means[0]:g} for every pipeline and task"
+        else:
+            keep.append(m)
+    return keep, why
+
+
+def summary_html(r: "Report") -> str:
+    """The ranked summary: pipelines by the primary metric, marks, and the recommendation sentence."""
+    from reports.leaderboard import metric_columns
+    from reports.meta import primary_metric
+    from reports.ranking import rank
+    from reports.terminal import ranked_rows
+
+    cols = metric_columns(r.df, r.metrics)
+    primary = primary_metric(r.metrics)
+    if primary not in cols:
+        primary = cols[0] if cols else None
+    ranking = rank(r.df, r.overall, r.metrics, primary)
+    head, rows = ranked_rows(r, ranking, [c for c in cols if c != primary])
+    choice, reason = ranking.choice()
+    best = (f"<p class='best'><b>Best: {escape(choice.pipeline)}</b> — {escape(reason)}.</p>" if choice else
+            "<p class='missing'>No pipeline has a value of the primary metric.</p>")
+    legend = "<p class='note'>★ measurably best · = not measurably different from #1 · ▼ measurably worse than #1</p>"
+    return best + table_html(head, rows) + legend
+
+
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
     from reports.leaderboard import NOTE, metric_columns, not_warmup, stage_columns, table_rows
     from reports.meta import direction
 
+    from reports import edits_html
+
     metrics = metric_columns(r.df, r.metrics)
     directions = {m: direction(r.metrics, m) for m in metrics}
+    plotted, omitted = informative(r, metrics)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(r.title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{escape(r.title)}</h1><p class='sub'>{escape(r.subtitle())}</p><p class='note'>{escape(NOTE)}</p>",
+        f"<h1>{escape(r.title)}</h1><p class='sub'>{escape(r.subtitle())}</p>",
+        "<h2>Ranking</h2>", summary_html(r), f"<p class='note'>{escape(NOTE)}</p>",
         "<h2>All tasks</h2>", table_html(*table_rows(r.df, r.overall, [], r.metrics)),
     ]
     for p, ents in r.sweeps.items():
         parts += [f"<h2>By {escape(p.removeprefix('param.'))}</h2>", table_html(*table_rows(r.df, ents, [p], r.metrics))]
-    parts += ["<h2>Metrics with 95 % CI</h2>", img(plots.metric_bars(r.overall, metrics, directions), "metric bars")]
+    parts += ["<h2>Metrics with 95 % CI</h2>", img(plots.metric_bars(r.overall, plotted, directions), "metric bars")
+              if plotted else ""]
+    if omitted:
+        parts.append("<p class='note'>Not plotted (no information in a plot): "
+                     + "; ".join(f"{escape(m)}: {escape(why)}" for m, why in omitted.items()) + ".</p>")
     ok = r.df[(r.df["status"] == "ok")]
     ok = ok[not_warmup(ok)]
     samples = {s: {str(p): g[s].dropna().to_numpy(dtype=np.float64) for p, g in ok.groupby("pipeline")}
@@ -194,8 +248,16 @@ def render_html(r: "Report") -> str:
     parts += ["<h2>Latency distributions (non-warm-up rows)</h2>", img(plots.latency_boxes(samples), "latency")]
     for p, ents in r.sweeps.items():
         name = p.removeprefix("param.")
-        parts += [f"<h2>Metrics vs {escape(name)}</h2>", img(plots.sweep_curves(p, ents, metrics, directions), f"{name} curves")]
-    parts += ["<h2>Sample outputs</h2>", image_grid(r)]
+        parts += [f"<h2>Metrics vs {escape(name)}</h2>", img(plots.sweep_curves(p, ents, plotted, directions), f"{name} curves")]
+    suite = _load_suite(r.meta)
+    if "toy" in set(r.df["kind"].dropna()):
+        parts += ["<h2>Sample outputs</h2>", image_grid(r)]
+    groups = edits_html.pages(r)
+    nav = edits_html.page_links(len(groups), prefix=f"{edits_html.PAGES_DIR}/", current=0) if len(groups) > 1 else ""
+    parts += [f"<h2>Edits: crops around each mask ({r.df['task_id'].nunique()} tasks)</h2>",
+              "<p class='note'>Each crop is the mask's bounding box with context around it, the same box in every "
+              "output; click an output for the full image. Metrics are that row's.</p>", nav,
+              edits_html.edits_section(r, suite, groups[0], link_prefix=""), nav]
     errors = r.df[r.df["status"] != "ok"]
     if len(errors):
         rows = [[str(x.pipeline), str(x.task_id), str(x.seed), str(x.status), str(x.error)[:300]]

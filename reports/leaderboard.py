@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.format import fmt_ms
 from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 
@@ -43,6 +44,11 @@ def stage_columns(df: pd.DataFrame) -> list[str]:
     """Per-stage latency columns ``latency_<stage>_ms`` present in ``df``, then ``latency_ms`` (total)."""
     stages = sorted(c for c in df.columns if c.startswith("latency_") and c.endswith("_ms") and c != "latency_ms")
     return stages + (["latency_ms"] if "latency_ms" in df.columns else [])
+
+
+def stage_label(col: str) -> str:
+    """``latency_denoise_ms`` -> "denoise ms", ``latency_ms`` -> "total ms"."""
+    return "total ms" if col == "latency_ms" else f"{col[len('latency_'):-len('_ms')]} ms"
 
 
 def not_warmup(df: pd.DataFrame) -> pd.Series:
@@ -112,7 +118,9 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
 
 
 def fmt(v: float) -> str:
-    return "" if v is None or not np.isfinite(v) else f"{v:.4g}"
+    from reports.format import fmt_num
+
+    return "" if v is None or not np.isfinite(v) else fmt_num(v)
 
 
 def fmt_estimate(e: Estimate) -> str:
@@ -149,7 +157,7 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
     head = ["pipeline", *[b.removeprefix("param.") for b in by],
             *[metric_header(m, record) for m in metrics],
             "ok", "error", "timeout",
-            *[f"{s} p50 / p90" for s in stages]]
+            *[f"{stage_label(s)} p50 / p90" for s in stages]]
     rows = []
     for e in ents:
         cells = [e.pipeline, *[str(e.key[b]) for b in by]]
@@ -159,7 +167,7 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
             else:
                 cells.append(fmt_with_infinite(e.metrics.get(m, NAN_ESTIMATE), e.infinite.get(m, 0)))
         cells += [str(e.counts[s]) for s in ("ok", "error", "timeout")]
-        cells += [f"{fmt(p50)} / {fmt(p90)}" if np.isfinite(p50) else "—" for p50, p90 in (e.latency[s] for s in stages)]
+        cells += [f"{fmt_ms(p50)} / {fmt_ms(p90)}" if np.isfinite(p50) else "—" for p50, p90 in (e.latency[s] for s in stages)]
         rows.append(cells)
     return head, rows
 
@@ -212,7 +220,7 @@ class Report:
 
     def subtitle(self) -> str:
         s = self.meta.get("suite", {})
-        return (f"run {self.meta.get('run_id')} · suite hash {str(s.get('hash'))[:12]} · git {self.meta.get('git_sha')} · "
+        return (f"run {self.meta.get('run_id')} · suite hash {str(s.get('hash'))[:12]} · git {str(self.meta.get('git_sha'))[:12]} · "
                 f"{len(self.df)} rows · {self.df['task_id'].nunique()} tasks · seeds {self.meta.get('seeds')}")
 
 
@@ -254,13 +262,17 @@ def render_markdown(r: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(out: str | Path, *, html: bool = True) -> str:
-    """Build the leaderboard of run directory ``out``; write leaderboard.md (and .html); return the Markdown."""
-    r = build_report(out)
+def write_report(out: str | Path, *, html: bool = True, report: Report | None = None) -> str:
+    """Build the leaderboard of run directory ``out`` (or use ``report``); write leaderboard.md (and
+    .html); return the Markdown."""
+    r = report if report is not None else build_report(out)
     text = render_markdown(r)
     (r.out / "leaderboard.md").write_text(text)
     if html:
-        from reports.html import render_html
+        from reports.edits_html import write_pages
+        from reports.html import CSS, _load_suite, render_html
 
         (r.out / "leaderboard.html").write_text(render_html(r), encoding="utf-8")
+        if "toy" not in set(r.df["kind"].dropna()):
+            write_pages(r, _load_suite(r.meta), CSS)
     return text

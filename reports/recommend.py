@@ -1,10 +1,12 @@
 """``editbench report --recommend DIR``: a skill file saying which pipeline and settings to use per task kind.
 
 For every task kind in the run: the pipelines ranked by the run's primary metric (run.json ``primary``;
-task mean with its 95 % CI and n), the winner's options from run.json and, for each sweep axis the run
-declares (run.json ``sweep``, e.g. ``mask_dilate``), the best pipeline at each value. Directions and roles
-come from the run's own ``metrics`` record. Whether the winner is *measurably* ahead is stated from the paired bootstrap
-CI of its difference to the runner-up. A QA checklist lists the metrics whose per-row values failed
+task mean with its 95 % CI and n), the recommended pipeline's options from run.json and, for each sweep
+axis the run declares (run.json ``sweep``, e.g. ``mask_dilate``), the best pipeline at each value. The
+recommendation never contradicts its evidence: it names a winner only when the paired difference CI
+says the best is measurably ahead of every other pipeline (:mod:`reports.ranking`); otherwise it says
+there is none and picks by the documented tie-break (faster, then simpler: no weights needed). Directions and roles
+come from the run's own ``metrics`` record. A QA checklist lists the metrics whose per-row values failed
 their thresholds (:data:`THRESHOLDS`, overridable with a YAML file) for the recommended pipeline.
 """
 
@@ -16,11 +18,12 @@ import pandas as pd
 import yaml
 
 from harness.errors import EditbenchError
-from reports.gate import _by_task_seed
-from reports.leaderboard import fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
+from reports.format import fmt_ms
+from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
 from reports.results import load_run
 from reports.meta import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
-from reports.stats import difference_ci, task_mean_ci
+from reports.ranking import rank
+from reports.stats import task_mean_ci
 
 # Per-row acceptance thresholds: metric -> (op, value, what to check when it fails), each in its metric's
 # own units (run.json metrics[...].range and unit; a threshold outside the range is refused). Starting
@@ -97,28 +100,31 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
     if m is None or m not in df.columns:
         return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
     d = direction(record, m)
-    ranked = _best([(str(p), task_mean_ci(task_groups(metric_rows(g, m, record).dropna(subset=[m]), m)))
-                    for p, g in real.groupby("pipeline")], d)
-    if not ranked:
+    ranking = rank(real, entries(real, record=record), record, m)
+    if not ranking.ranked:
         return lines + [f"No ok rows with a value of {m}.", ""]
-    best, est = ranked[0]
+    simple = {str(c.get("label") or c.get("name")) for c in meta.get("pipelines", []) if not c.get("weights_path")
+              and not c.get("weights")}
+    pick, why = ranking.choice(simple)
+    best, est = pick.pipeline, pick.entry.metrics[m]
     opts = _options(meta).get(best, {})
-    lines += [f"**Use `{best}`** (pipeline `{opts.get('name', best)}`, options `{opts.get('options', {})}`, "
-              f"weights `{opts.get('weights')}`): best {m} ({'higher' if d == 'higher' else 'lower'} is better) = "
-              f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows.", ""]
-    if len(ranked) > 1:
-        second = ranked[1][0]
-        g = real[real["pipeline"] == best]
-        h = real[real["pipeline"] == second]
-        diff = difference_ci(_by_task_seed(h, m), _by_task_seed(g, m))
-        ahead = (diff.lo > 0) if d == "higher" else (diff.hi < 0)
-        lines += [f"Against the runner-up `{second}`: difference {diff.diff:+.4g} [{diff.lo:+.4g}, {diff.hi:+.4g}] "
-                  f"over {diff.n_tasks} tasks — " + ("measurably better." if ahead else
-                                                    "not measurably different; either will do, prefer the faster one."), ""]
+    lead = "**Use" if ranking.winner is not None or len(ranking.ranked) == 1 else "**No measurable winner; use"
+    lines += [f"{lead} `{best}`** (pipeline `{opts.get('name', best)}`, options `{opts.get('options', {})}`, "
+              f"weights `{opts.get('weights')}`): {why}. {m} ({'higher' if d == 'higher' else 'lower'} is better) = "
+              f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows; median latency "
+              f"{fmt_ms(pick.p50_ms)}.", ""]
+    top = ranking.ranked[0]
+    for r in ranking.ranked[1:]:
+        diff = r.diff
+        verdict = "measurably worse" if r.worse else "not measurably different"
+        lines.append(f"- `{r.pipeline}` vs the best on {m}, `{top.pipeline}`: difference {diff.diff:+.4g} "
+                     f"[{diff.lo:+.4g}, {diff.hi:+.4g}] over {diff.n_tasks} tasks — {verdict}; median latency "
+                     f"{fmt_ms(r.p50_ms)}.")
+    lines.append("")
     cols = metric_columns(df, record)
     head = ["pipeline", *[f"{c} {'↑' if direction(record, c) == 'higher' else '↓'}" for c in cols], "n rows ok"]
     rows = []
-    for p, _ in ranked:
+    for p in [r.pipeline for r in ranking.ranked]:
         g = df[df["pipeline"] == p]
         rows.append([p, *[fmt_estimate(task_mean_ci(task_groups(metric_rows(g, c, record).dropna(subset=[c]), c)))
                           for c in cols], str(int((g["status"] == "ok").sum()))])

@@ -35,10 +35,15 @@ def test_toy_leaderboard_values_match_task_means(toy_runs):
 def test_report_cli_prints_pipeline_by_mask_fraction_table(toy_runs):
     res = CliRunner().invoke(app, ["report", str(toy_runs["base"])])
     assert res.exit_code == 0, res.stderr
+    md = (toy_runs["base"] / "leaderboard.md").read_text()
+    assert "## By mask_fraction" in md and "toy.wrong_cluster ↓" in md
+    assert re.search(r"\| toy-repaint \| 0\.8 \| [0-9.]+ \[[0-9.e-]+, [0-9.e-]+\]", md)
+    # the terminal gets the compact ranked table: primary metric with its CI, then what fits in 120 columns
     text = res.stdout
-    assert "## By mask_fraction" in text and "toy.wrong_cluster ↓" in text
-    assert re.search(r"\| toy-repaint \| 0\.8 \| [0-9.]+ \[[0-9.e-]+, [0-9.e-]+\]", text)
-    assert (toy_runs["base"] / "leaderboard.md").read_text() == text.rstrip("\n") + "\n"
+    assert max(len(line) for line in text.splitlines()) <= 120, text
+    assert "toy.wrong_cluster ↓ [95% CI]" in text and "by mask_fraction" in text
+    lines = [ln for ln in text.splitlines() if ln.strip()[:1].isdigit() and "toy-" in ln]
+    assert [ln.split()[0] for ln in lines] == ["1", "2"]
     html = (toy_runs["base"] / "leaderboard.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 + 4 * 3   # plots + toy thumbnails (source + 2 pipelines)
 
@@ -65,9 +70,11 @@ def test_html_is_self_contained_and_escapes_user_text(img_run):
     assert "&lt;b&gt;cat&lt;/b&gt; &amp; dog" in html and "CUDA &lt;oom&gt; &amp; friends" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", html)   # nothing fetched
     assert "<link" not in html and "@import" not in html
-    grid = html[html.index("Sample outputs"):]
-    assert grid.count('class="thumb"') == 3 * 4              # 3 tasks x (source, mask, 2 pipelines)
+    edits = html[html.index("Edits: crops around each mask"):]
+    assert edits.count('class="crop"') == 3 * 3              # 3 tasks x (source with contour, 2 pipelines)
+    assert 'href="outputs/good/t0__s0.png"' in edits          # full-size outputs linked, not embedded
     assert "By strength" in html and "Metrics vs strength" in html
+    assert html.index("Ranking") < html.index("All tasks")     # ranked summary first
     assert PROMPT not in html
 
 
@@ -83,7 +90,7 @@ def test_html_tolerates_a_missing_suite_file(img_run, tmp_path):
     write_report(run)
     html = (run / "leaderboard.html").read_text()
     assert "suite file recorded in run.json was not found" in html
-    assert html.count('class="thumb"') == 3 * 2              # outputs still shown
+    assert html.count('class="crop"') == 3 * 2               # outputs still shown (whole, no mask to crop at)
 
 
 def test_leaderboard_dataframe_hides_random_quality_and_keeps_latency(img_run):

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, dilate, source_image, task_mask
 
 SSIM_WIN = 7  # scikit-image's default window for structural_similarity
@@ -53,7 +53,6 @@ def region_ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     return float(smap[sel].mean()) if sel.any() else math.nan
 
 
-@register_scorer
 class BackgroundScorer(Scorer):
     name = "background"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

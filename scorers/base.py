@@ -7,13 +7,13 @@ Each scorer declares its metrics with their direction and the weights it needs.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.registry import Registry
 
 Direction = Literal["higher", "lower", "none"]
 Role = Literal["quality", "latency", "cost", "provenance"]
@@ -84,42 +84,25 @@ class Scorer:
         return {f"{cls.name}.{m}": d for m, d in cls.metrics.items()}
 
 
-SCORERS: dict[str, type[Scorer]] = {}
-
-SCORER_MODULES = [
-    "scorers.toy",
-    "scorers.latency",
-    "scorers.pose",
-    "scorers.identity",
-    "scorers.seam",
-    "scorers.background",
-    "scorers.clip",
-    "scorers.fidelity",
-]
-
-
-def register_scorer(cls: type[Scorer]) -> type[Scorer]:
-    if cls.name in SCORERS:
-        raise ValueError(f"scorer {cls.name!r} registered twice")
-    SCORERS[cls.name] = cls
-    return cls
-
-
-def _ensure_registered() -> None:
-    for mod in SCORER_MODULES:
-        importlib.import_module(mod)
+# Every scorer, registered in one line: name -> "module:Class" (imported on first use).
+SCORERS: Registry[type[Scorer]] = Registry("scorer", {
+    "toy": "scorers.toy:ToyScorer",
+    "latency": "scorers.latency:LatencyScorer",
+    "pose": "scorers.pose:PoseScorer",
+    "identity": "scorers.identity:IdentityScorer",
+    "seam": "scorers.seam:SeamScorer",
+    "background": "scorers.background:BackgroundScorer",
+    "clip": "scorers.clip:ClipScorer",
+    "fidelity": "scorers.fidelity:FidelityScorer",
+})
 
 
 def scorer_names() -> list[str]:
-    _ensure_registered()
-    return sorted(SCORERS)
+    return SCORERS.names()
 
 
 def get_scorer_class(name: str) -> type[Scorer]:
-    _ensure_registered()
-    if name not in SCORERS:
-        raise EditbenchError(f"unknown scorer {name!r}; registered scorers are {sorted(SCORERS)}.")
-    return SCORERS[name]
+    return SCORERS.get(name)
 
 
 def registry_metrics() -> dict[str, dict]:
@@ -128,7 +111,6 @@ def registry_metrics() -> dict[str, dict]:
     Reports read a run's own ``metrics`` record (:mod:`reports.meta`); this is the fallback for runs
     written before runs carried one, and the source the runner writes from.
     """
-    _ensure_registered()
     out: dict[str, dict] = {}
     for cls in SCORERS.values():
         out.update({col: m.to_json(cls.name) for col, m in cls.columns().items()})

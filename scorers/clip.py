@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.errors import EditbenchError, WeightsNotFound
 from harness.weights import resolve_weights
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import mask_bbox, source_shape, task_mask, torch_device
 
 CONFIG_FILE = "config.json"
@@ -71,7 +71,6 @@ def read_clip_config(folder: Path, *, model_name: str | None = None, checkpoint:
     return name, ckpt_path
 
 
-@register_scorer
 class ClipScorer(Scorer):
     name = "clip"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

@@ -20,11 +20,10 @@ import numpy as np
 
 from harness.imageio import load_image
 from scorers.background import region_errors, region_ssim
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, task_mask
 
 
-@register_scorer
 class FidelityScorer(Scorer):
     name = "fidelity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

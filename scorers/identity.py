@@ -37,7 +37,7 @@ from harness.errors import EditbenchError, WeightsNotFound
 from harness.faces import Face, detect_faces, find_scrfd
 from harness.imageio import load_image, load_mask
 from harness.weights import resolve_weights
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
 
 DEFAULT_RECOGNITION = "w600k_r50.onnx"
@@ -102,7 +102,6 @@ def pick_face(faces: list[Face], mask: np.ndarray | None) -> Face | None:
     return faces[0]
 
 
-@register_scorer
 class IdentityScorer(Scorer):
     name = "identity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

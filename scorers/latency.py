@@ -6,10 +6,9 @@ The per-stage columns ``latency_<stage>_ms`` are always written by the runner; t
 
 from __future__ import annotations
 
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 
 
-@register_scorer
 class LatencyScorer(Scorer):
     name = "latency"
     metrics = {"total_ms": Metric("lower", role="latency", range=(0.0, None), unit="ms")}

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.weights import resolve_weights
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import source_image, source_shape
 
 # pycocotools COCOeval: sigmas of nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles.
@@ -133,7 +133,6 @@ def largest_person(people: list[np.ndarray]) -> np.ndarray | None:
     return best
 
 
-@register_scorer
 class PoseScorer(Scorer):
     name = "pose"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, luminance, source_image, task_mask
 
 EPS = 1e-6
@@ -67,7 +67,6 @@ def seam_score(source: np.ndarray, output: np.ndarray, mask: np.ndarray, *, band
     return max(0.0, math.log(ratio))
 
 
-@register_scorer
 class SeamScorer(Scorer):
     name = "seam"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})

@@ -13,10 +13,9 @@ random). See docs/metrics.md.
 
 from __future__ import annotations
 
-from scorers.base import Metric, Scorer, register_scorer
+from scorers.base import Metric, Scorer
 
 
-@register_scorer
 class ToyScorer(Scorer):
     name = "toy"
     kinds = frozenset({"toy"})

@@ -8,7 +8,6 @@ from harness.pipelines.base import (
     build_pipeline,
     get_pipeline_class,
     pipeline_names,
-    register_pipeline,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "build_pipeline",
     "get_pipeline_class",
     "pipeline_names",
-    "register_pipeline",
 ]

@@ -8,7 +8,6 @@ inside ``load()``/``run()``, so that importing the registry stays cheap.
 
 from __future__ import annotations
 
-import importlib
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.registry import Registry
 from harness.spec import PipelineSpec
 
 WEIGHTS_KINDS = ("real", "random", "trained")
@@ -156,53 +156,37 @@ class Pipeline:
         return {}
 
 
-# name -> adapter class. Filled by @register_pipeline in the modules listed in PIPELINE_MODULES.
-PIPELINES: dict[str, type[Pipeline]] = {}
-
-# Adapter modules, imported on first registry access. They must import cheaply.
-PIPELINE_MODULES = [
-    "harness.pipelines.toy",
-    "harness.pipelines.synthetic",
-    "harness.pipelines.opencv",
-    "harness.pipelines.patchmatch",
-    "harness.pipelines.sd_inpaint",
-    "harness.pipelines.sdxl_inpaint",
-    "harness.pipelines.sd_inpaint_openpose",
-    "harness.pipelines.flux_fill",
-    "harness.pipelines.flux_kontext",
-    "harness.pipelines.sdedit",
-    "harness.pipelines.instruct_pix2pix",
-    "harness.pipelines.repaint",
-]
-
-
-def register_pipeline(cls: type[Pipeline]) -> type[Pipeline]:
-    if cls.name in PIPELINES:
-        raise ValueError(f"pipeline {cls.name!r} registered twice")
-    PIPELINES[cls.name] = cls
-    return cls
-
-
-def _ensure_registered() -> None:
-    for mod in PIPELINE_MODULES:
-        importlib.import_module(mod)
+# Every pipeline, registered in one line: name -> "module:Class". Listing names imports nothing; the
+# adapter module is imported when the pipeline is first used (its heavy imports stay inside methods).
+PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
+    "toy-naive": "harness.pipelines.toy:ToyNaive",
+    "toy-repaint": "harness.pipelines.toy:ToyRepaint",
+    "toy-unconditional": "harness.pipelines.toy:ToyUnconditional",
+    "synthetic": "harness.pipelines.synthetic:Synthetic",
+    "cv2-telea": "harness.pipelines.opencv:Cv2Telea",
+    "cv2-ns": "harness.pipelines.opencv:Cv2NS",
+    "patchmatch": "harness.pipelines.patchmatch:PatchMatch",
+    "sd-inpaint": "harness.pipelines.sd_inpaint:SDInpaint",
+    "sdxl-inpaint": "harness.pipelines.sdxl_inpaint:SDXLInpaint",
+    "sd-inpaint-openpose": "harness.pipelines.sd_inpaint_openpose:SDInpaintOpenPose",
+    "flux-fill": "harness.pipelines.flux_fill:FluxFill",
+    "flux-kontext": "harness.pipelines.flux_kontext:FluxKontext",
+    "sdedit": "harness.pipelines.sdedit:SDEdit",
+    "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
+    "repaint": "harness.pipelines.repaint:RePaint",
+})
 
 
 def pipeline_names() -> list[str]:
-    _ensure_registered()
-    return sorted(PIPELINES)
+    return PIPELINES.names()
 
 
 def get_pipeline_class(name: str) -> type[Pipeline]:
-    _ensure_registered()
-    if name not in PIPELINES:
-        raise EditbenchError(f"unknown pipeline {name!r}; registered pipelines are {sorted(PIPELINES)}.")
-    return PIPELINES[name]
+    return PIPELINES.get(name)
 
 
 def task_option_names(kind: str | None) -> frozenset[str]:
     """Names some registered pipeline that runs tasks of ``kind`` takes per task (all kinds: None)."""
-    _ensure_registered()
     names: set[str] = set()
     for cls in PIPELINES.values():
         if kind is None or kind in cls.kinds:

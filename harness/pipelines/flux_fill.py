@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import DiffusersInpaint, FluxGeometry
 from harness.pipelines.editing import MASK_KINDS, DiffusionOptions
 
@@ -18,7 +18,6 @@ class FluxFillOptions(DiffusionOptions):
     steps: int = 50
 
 
-@register_pipeline
 class FluxFill(FluxGeometry, DiffusersInpaint):
     name = "flux-fill"
     kinds = MASK_KINDS

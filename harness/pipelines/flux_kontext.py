@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import (
     DiffusersImageEdit,
     FluxGeometry,
@@ -23,7 +23,6 @@ class KontextOptions(DiffusionOptions):
     steps: int = 28
 
 
-@register_pipeline
 class FluxKontext(FluxGeometry, DiffusersImageEdit):
     name = "flux-kontext"
     kinds = frozenset({"instruct"})

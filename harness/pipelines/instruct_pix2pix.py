@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import (
     NO_SAFETY_CHECKER,
     DiffusersImageEdit,
@@ -24,7 +24,6 @@ class Pix2PixOptions(DiffusionOptions):
     steps: int = 20
 
 
-@register_pipeline
 class InstructPix2Pix(DiffusersImageEdit):
     name = "instruct-pix2pix"
     kinds = frozenset({"instruct"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from harness.pipelines.base import StageTimer, register_pipeline
+from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, bgr_to_rgb, resize, rgb_to_bgr, work_size
 
@@ -46,13 +46,11 @@ class _OpenCV(EditPipeline):
         return resize(out, inputs.canvas.shape[:2])
 
 
-@register_pipeline
 class Cv2Telea(_OpenCV):
     name = "cv2-telea"
     method = "telea"
 
 
-@register_pipeline
 class Cv2NS(_OpenCV):
     name = "cv2-ns"
     method = "ns"

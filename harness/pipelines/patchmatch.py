@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from harness.pipelines.base import StageTimer, register_pipeline
+from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, resize
 from harness.pipelines.opencv import work_inputs
@@ -32,7 +32,6 @@ def patchmatch_inpaint(image: np.ndarray, mask: np.ndarray, *, patch_size: int, 
     return np.asarray(patchmatch.inpaint(image, mask, patch_size=patch_size), dtype=np.uint8)
 
 
-@register_pipeline
 class PatchMatch(EditPipeline):
     name = "patchmatch"
     Options = PatchMatchOptions

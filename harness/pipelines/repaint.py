@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from harness.pipelines.base import StageTimer, register_pipeline
+from harness.pipelines.base import StageTimer
 from harness.pipelines.diffusers_common import DiffusersPipeline
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, DeviceOptions
 from harness.pipelines.imaging import keep_mask_for_repaint, resize, to_pil
@@ -31,7 +31,6 @@ class RePaintOptions(DeviceOptions):
     eta: float = Field(0.0, ge=0.0, le=1.0)
 
 
-@register_pipeline
 class RePaint(DiffusersPipeline):
     name = "repaint"
     kinds = frozenset({"inpaint", "outpaint"})

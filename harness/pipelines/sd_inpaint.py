@@ -8,12 +8,11 @@ is not loaded: the harness measures the editing model, not the filter.
 
 from __future__ import annotations
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import MASK_KINDS
 
 
-@register_pipeline
 class SDInpaint(DiffusersInpaint):
     name = "sd-inpaint"
     kinds = MASK_KINDS

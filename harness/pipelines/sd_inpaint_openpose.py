@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from harness.errors import EditbenchError, WeightsNotFound
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import DiffusionOptions
 
@@ -38,7 +38,6 @@ def load_control_image(task, hw: tuple[int, int]):
     return to_pil(resize(load_image(task.control), hw))
 
 
-@register_pipeline
 class SDInpaintOpenPose(DiffusersInpaint):
     name = "sd-inpaint-openpose"
     kinds = frozenset({"inpaint", "face_regen"})

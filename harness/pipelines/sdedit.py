@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersImageEdit
 from harness.pipelines.editing import DiffusionOptions
 
@@ -19,7 +19,6 @@ class SDEditOptions(DiffusionOptions):
     strength: float = Field(0.6, gt=0.0, le=1.0)   # t/T of the noised start (SDEdit's t0)
 
 
-@register_pipeline
 class SDEdit(DiffusersImageEdit):
     name = "sdedit"
     kinds = frozenset({"sdedit"})

@@ -3,12 +3,11 @@ diffusers/stable-diffusion-xl-1.0-inpainting-0.1 (9-channel UNet, 1024 px native
 
 from __future__ import annotations
 
-from harness.pipelines.base import register_pipeline
+
 from harness.pipelines.diffusers_common import DiffusersInpaint
 from harness.pipelines.editing import MASK_KINDS
 
 
-@register_pipeline
 class SDXLInpaint(DiffusersInpaint):
     name = "sdxl-inpaint"
     kinds = MASK_KINDS

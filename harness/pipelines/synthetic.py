@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.pipelines.base import Output, Pipeline, register_pipeline
+from harness.pipelines.base import Output, Pipeline
 
 
 def busy_wait_ms(ms: float) -> None:
@@ -28,7 +28,6 @@ def busy_wait_ms(ms: float) -> None:
         x += 1
 
 
-@register_pipeline
 class Synthetic(Pipeline):
     name = "synthetic"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen", "toy"})

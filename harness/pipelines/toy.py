@@ -10,7 +10,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.pipelines.base import Output, Pipeline, register_pipeline
+from harness.pipelines.base import Output, Pipeline
 
 
 class ToyOptions(BaseModel):
@@ -65,7 +65,6 @@ class ToyPipeline(Pipeline):
         return Output(array=x.numpy(), latencies_ms={"denoise": ms}, latency_ms=ms, weights="trained")
 
 
-@register_pipeline
 class ToyNaive(ToyPipeline):
     """Replacement of the known dims by their forward-noised values at every reverse step."""
 
@@ -77,7 +76,6 @@ class ToyNaive(ToyPipeline):
         return inpaint_naive(self.model, src.x0, src.mask, self.schedule, generator)
 
 
-@register_pipeline
 class ToyRepaint(ToyPipeline):
     """Replacement plus RePaint resampling (jump back ``jump_length`` states, ``resample`` times)."""
 
@@ -96,7 +94,6 @@ class ToyRepaint(ToyPipeline):
                                jump_length=o.jump_length, resample=o.resample)
 
 
-@register_pipeline
 class ToyUnconditional(ToyPipeline):
     """Regenerates every dim, ignoring the source: the reference inpainting should beat."""
 

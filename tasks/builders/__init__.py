@@ -1,42 +1,45 @@
 """Suite builders: code that writes a suite YAML from a folder of images (``editbench suite build KIND``).
 
 Builders live here, apart from the suite files they write (tasks/suites/). Each builder is a function
-``draft(opts) -> Draft`` with a pydantic ``Options`` model, registered by kind in :data:`BUILDERS`.
+``draft(opts: SomeOptions) -> Draft`` whose ``opts`` annotation names its pydantic options model,
+registered by kind in one line in :data:`BUILDERS`.
 :func:`build_suite` validates the options, writes the file deterministically (sorted keys, no
 timestamps) and then validates the written suite like a run would.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+import typing
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.registry import Registry
 from tasks.builders.common import BuildOptions, Draft, write_suite
 
-# kind -> (Options model, draft function). Filled by @register_builder in BUILDER_MODULES.
-BUILDERS: dict[str, tuple[type[BuildOptions], Callable[[Any], Draft]]] = {}
-BUILDER_MODULES = ["tasks.builders.face_regen", "tasks.builders.simple", "tasks.builders.sweeps"]
-
-
-def register_builder(kind: str, options: type[BuildOptions]):
-    def deco(fn):
-        if kind in BUILDERS:
-            raise ValueError(f"builder {kind!r} registered twice")
-        BUILDERS[kind] = (options, fn)
-        return fn
-
-    return deco
+# Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
+BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
+    "face-regen": "tasks.builders.face_regen:draft_face_regen",
+    "removal": "tasks.builders.simple:draft_removal",
+    "outpaint": "tasks.builders.simple:draft_outpaint",
+    "sdedit-sweep": "tasks.builders.simple:draft_sdedit",
+    "instruct": "tasks.builders.simple:draft_instruct",
+    "dilation-sweep": "tasks.builders.sweeps:draft_dilation",
+    "guidance-mask-sweep": "tasks.builders.sweeps:draft_guidance_mask",
+    "prompt-scope-sweep": "tasks.builders.sweeps:draft_prompt_scope",
+})
 
 
 def builder_names() -> list[str]:
-    for mod in BUILDER_MODULES:
-        importlib.import_module(mod)
-    return sorted(BUILDERS)
+    return BUILDERS.names()
+
+
+def builder_options(kind: str) -> type[BuildOptions]:
+    """The options model of builder ``kind``: the annotation of its draft function's ``opts``."""
+    return typing.get_type_hints(BUILDERS.get(kind))["opts"]
 
 
 def build_suite(kind: str, **options: Any) -> Path:
@@ -45,9 +48,8 @@ def build_suite(kind: str, **options: Any) -> Path:
     Raises :class:`~harness.errors.EditbenchError` for bad options or inputs, and
     :class:`~tasks.validate.SuiteInvalid` when the written suite has problems (e.g. a bad mask file).
     """
-    if kind not in builder_names():
-        raise EditbenchError(f"unknown suite builder {kind!r}; builders are {sorted(BUILDERS)}.")
-    Options, draft_fn = BUILDERS[kind]
+    draft_fn = BUILDERS.get(kind)          # unknown kind: EditbenchError listing the builders
+    Options = builder_options(kind)
     try:
         opts = Options(**options)
     except ValidationError as e:
@@ -65,4 +67,4 @@ def build_suite(kind: str, **options: Any) -> Path:
     return out
 
 
-__all__ = ["BUILDERS", "BuildOptions", "Draft", "build_suite", "builder_names", "register_builder"]
+__all__ = ["BUILDERS", "BuildOptions", "Draft", "build_suite", "builder_names", "builder_options"]

@@ -21,7 +21,6 @@ import io
 import math
 from pathlib import Path
 
-from tasks.builders import register_builder
 from tasks.builders.common import BuildOptions, Draft, list_images, prompts_by_image, stem_id
 
 CHIN_FOREHEAD = 1.1   # ellipse height / width ratio over that of the box
@@ -67,7 +66,6 @@ def _png(rgb) -> bytes:
     return buf.getvalue()
 
 
-@register_builder("face-regen", FaceRegenOptions)
 def draft_face_regen(opts: FaceRegenOptions) -> Draft:
     from harness.faces import detect_faces
     from harness.imageio import load_image

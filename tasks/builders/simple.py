@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import EditbenchError
-from tasks.builders import register_builder
 from tasks.builders.common import (
     IMAGE_EXTS,
     BuildOptions,
@@ -51,7 +50,6 @@ def _mask_for(image: Path, folder: Path, masks: Path) -> Path:
     raise EditbenchError(f"no mask for image {image} in --masks {masks} (looked for {rel}.png, {rel}_mask.png, ...).")
 
 
-@register_builder("removal", RemovalOptions)
 def draft_removal(opts: RemovalOptions) -> Draft:
     from harness.imageio import load_image, load_mask, mask_from_recipe
 
@@ -128,7 +126,6 @@ def outpaint_margins(shape: tuple[int, int], *, margins: str | None = None, aspe
     return {"left": 0, "right": 0, "top": extra // 2, "bottom": extra - extra // 2}
 
 
-@register_builder("outpaint", OutpaintOptions)
 def draft_outpaint(opts: OutpaintOptions) -> Draft:
     from harness.imageio import load_image
 
@@ -159,7 +156,6 @@ class SdeditOptions(BuildOptions):
     n: int | None = None
 
 
-@register_builder("sdedit-sweep", SdeditOptions)
 def draft_sdedit(opts: SdeditOptions) -> Draft:
     bad = [s for s in opts.strengths if not 0 < s <= 1]
     if bad:
@@ -181,7 +177,6 @@ class InstructOptions(BuildOptions):
     n: int | None = None
 
 
-@register_builder("instruct", InstructOptions)
 def draft_instruct(opts: InstructOptions) -> Draft:
     folder = Path(opts.images).resolve()
     counts: dict[str, int] = {}

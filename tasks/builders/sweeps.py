@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EditbenchError
-from tasks.builders import register_builder
 from tasks.builders.common import FILE_FIELDS, BuildOptions, Draft, mask_fraction
 
 PKG = "pkg:"
@@ -80,7 +79,6 @@ class DilationOptions(SweepOptions):
     dilations: list[int] = [0, 8, 16]   # px, params.mask_dilate
 
 
-@register_builder("dilation-sweep", DilationOptions)
 def draft_dilation(opts: DilationOptions) -> Draft:
     suite, tasks, keep, pkgs = base_draft(opts)
     masked = [t for t in tasks if t.get("mask") is not None]
@@ -119,7 +117,6 @@ def scale_recipe(recipe: dict, s: float) -> dict:
     raise EditbenchError(f"mask recipe {recipe} cannot be scaled (only box and ellipse).")
 
 
-@register_builder("guidance-mask-sweep", GuidanceMaskOptions)
 def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
     from PIL import Image
 
@@ -159,7 +156,6 @@ class PromptScopeOptions(SweepOptions):
     object_prompt: str | None = None   # object-only prompt for tasks without params.object_prompt
 
 
-@register_builder("prompt-scope-sweep", PromptScopeOptions)
 def draft_prompt_scope(opts: PromptScopeOptions) -> Draft:
     suite, tasks, keep, pkgs = base_draft(opts)
     out = []

@@ -28,10 +28,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.spec import read_yaml_mapping
+from harness.storage import atomic_write_text
 from reports.leaderboard import is_latency_metric, metric_columns, metric_rows
 from reports.results import load_run
 from reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, Difference, difference_ci
@@ -87,14 +88,7 @@ def load_gate_config(path: str | Path | None) -> GateConfig:
     if path is None:
         return GateConfig()
     path = Path(path)
-    if not path.is_file():
-        raise EditbenchError(f"gate config {path} does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise EditbenchError(f"gate config {path} is not valid YAML: {e}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise EditbenchError(f"gate config {path} must hold a mapping at the top level.")
+    data = read_yaml_mapping(path, what="gate config", empty_ok=True)
     try:
         return GateConfig(**data)
     except ValidationError as e:
@@ -238,8 +232,8 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
     """Compare two run directories; raises EditbenchError on unusable input."""
     config = config or GateConfig()
     base, cand = Path(baseline), Path(candidate)
-    bm, bdf = load_run(base)
-    cm, cdf = load_run(cand)
+    bm, bdf = load_run(base, duplicates="error")
+    cm, cdf = load_run(cand, duplicates="error")
     warnings: list[str] = []
     _check_suites(bm, cm, base, cand, force, warnings)
     res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand))
@@ -368,7 +362,7 @@ def write_gate(res: GateResult, out: str | Path) -> list[Path]:
     files = {"gate.json": json.dumps(_finite(to_json(res)), indent=2, default=_json_default, allow_nan=False),
              "gate.md": to_markdown(res), "gate-junit.xml": to_junit(res)}
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out / name, text)
     return [out / n for n in files]
 
 

@@ -11,6 +11,7 @@ Runs of different suites are reported in separate tables.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import EditbenchError
+from harness.storage import atomic_write_text
 from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
 from reports.stats import task_mean_ci
 from scorers.base import metric_directions
@@ -44,9 +46,12 @@ def find_runs(root: str | Path) -> list[RunInfo]:
         if not (d / "results").is_dir():
             continue
         try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            raise EditbenchError(f"{meta_path} is not valid JSON.") from None
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            _skip(d, f"{meta_path} cannot be read ({type(e).__name__})")
+            continue
         runs.append(RunInfo(d, str(meta.get("run_id", d.name)), str((meta.get("suite") or {}).get("name")),
                             str(meta.get("start_time", ""))))
     if not runs:
@@ -58,17 +63,22 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
     """Rows of all ``runs`` with the columns a trend needs, plus ``run_id``/``start_time``/``run_suite``."""
     import pyarrow as pa
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
     known = metric_directions()
-    files, owner = [], {}
+    files, owner, schemas = [], {}, []
     for i, r in enumerate(runs):
-        for f in sorted((r.path / "results").glob("*.parquet")):
-            files.append(str(f))
-            owner[str(f)] = i
+        run_files = sorted((r.path / "results").glob("*.parquet"))
+        try:
+            run_schemas = [_read_schema(f) for f in run_files]
+        except EditbenchError as e:
+            _skip(r.path, str(e).rstrip("."))
+            continue
+        files += [str(f) for f in run_files]
+        schemas += run_schemas
+        owner.update({str(f): i for f in run_files})
     if not files:
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
     wanted = [c for c in schema.names if c in BASE_COLUMNS or c in known]
     dataset = ds.dataset(files, schema=schema, format="parquet")
     frames = []
@@ -82,7 +92,27 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
         frames.append(df)
     if not frames:
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    dup = df.duplicated(["run_id", "task_id", "pipeline", "seed"], keep=False)
+    for run_id in sorted(df.loc[dup, "run_id"].unique()):
+        print(f"editbench: warning: run {run_id} holds {int((dup & (df['run_id'] == run_id)).sum())} rows for "
+              "repeated (task_id, pipeline, seed) keys; its trend points count them more than once.", file=sys.stderr)
+    return df
+
+
+def _skip(run: Path, why: str) -> None:
+    print(f"editbench: warning: history skips run {run}: {why}.", file=sys.stderr)
+
+
+def _read_schema(path: Path):
+    """The Parquet schema of a result shard; EditbenchError naming it when it is empty or corrupt."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        what = "is empty (0 bytes)" if path.stat().st_size == 0 else f"cannot be read as Parquet ({type(e).__name__})"
+        raise EditbenchError(f"result shard {path} {what}.") from None
 
 
 @dataclass
@@ -154,7 +184,7 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
     runs = find_runs(root)
     tr = trends(read_history(runs))
     text = render_markdown(tr, len(runs))
-    (root / "history.md").write_text(text, encoding="utf-8")
+    atomic_write_text(root / "history.md", text)
     if html:
         directions = metric_directions()
         body = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Run history</title>"
@@ -164,6 +194,6 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
                     for m, by_p in by_m.items()}
             body += [f"<h2>Suite {escape(suite)}</h2>", img(plots.trend(data, directions), f"{suite} trends")]
         body += [f"<pre>{escape(text)}</pre></body></html>"]
-        (root / "history.html").write_text("\n".join(body), encoding="utf-8")
+        atomic_write_text(root / "history.html", "\n".join(body))
     return text
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.storage import atomic_write_text
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 from scorers.base import metric_directions
 
@@ -240,9 +241,9 @@ def write_report(out: str | Path, *, html: bool = True) -> str:
     """Build the leaderboard of run directory ``out``; write leaderboard.md (and .html); return the Markdown."""
     r = build_report(out)
     text = render_markdown(r)
-    (r.out / "leaderboard.md").write_text(text)
+    atomic_write_text(r.out / "leaderboard.md", text)
     if html:
         from reports.html import render_html
 
-        (r.out / "leaderboard.html").write_text(render_html(r), encoding="utf-8")
+        atomic_write_text(r.out / "leaderboard.html", render_html(r))
     return text

@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from harness.errors import EditbenchError
+from harness.spec import read_yaml
+from harness.storage import atomic_write_text
 from reports.gate import _by_task_seed
 from reports.leaderboard import fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
 from reports.results import load_run
@@ -42,9 +43,7 @@ def load_thresholds(path: str | Path | None) -> dict[str, tuple[str, float, str]
     if path is None:
         return th
     path = Path(path)
-    if not path.is_file():
-        raise EditbenchError(f"thresholds file {path} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path, what="thresholds file") or {}
     if not isinstance(data, dict):
         raise EditbenchError(f"thresholds file {path} must map metric names to {{max|min: value, advice: text}}.")
     for m, spec in data.items():
@@ -164,5 +163,5 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     for kind, g in df.groupby("kind", sort=True):
         lines += recommend_kind(str(kind), g, meta, metric, th)
     text = "\n".join(lines)
-    (out / "skill-editing-pipeline.md").write_text(text, encoding="utf-8")
+    atomic_write_text(out / "skill-editing-pipeline.md", text)
     return text

@@ -21,6 +21,7 @@ import pandas as pd
 from harness.errors import EditbenchError
 from harness.storage import atomic_write_text
 from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
+from reports.markdown import md
 from reports.stats import task_mean_ci
 from scorers.base import metric_directions
 
@@ -171,7 +172,7 @@ def render_markdown(tr: dict, n_runs: int) -> str:
                 cell = {p.run_id: f"{fmt(p.mean)} [{fmt(p.lo)}, {fmt(p.hi)}]" for p in pts}
                 rows.append([f"{m} {'↑' if directions[m] == 'higher' else '↓'}", pipeline,
                              *[cell.get(r.run_id, "") for r in runs]])
-        parts += [f"## Suite {suite}", "", format_markdown(head, rows), ""]
+        parts += [f"## Suite {md(suite)}", "", format_markdown(head, rows), ""]
     return "\n".join(parts)
 
 

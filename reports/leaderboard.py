@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness.storage import atomic_write_text
+from reports.markdown import md
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 from scorers.base import metric_directions
 
@@ -162,7 +163,7 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str]) -> tuple[list
 
 
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md(text)
 
 
 def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None) -> pd.DataFrame:
@@ -230,7 +231,7 @@ def build_report(out: str | Path) -> Report:
 
 
 def render_markdown(r: Report) -> str:
-    parts = [f"# {r.title}", "", r.subtitle(), "", NOTE, "", "## All tasks", "",
+    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "", "## All tasks", "",
              format_markdown(*table_rows(r.df, r.overall, []))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p]))]

@@ -19,6 +19,7 @@ from harness.spec import read_yaml
 from harness.storage import atomic_write_text
 from reports.gate import _by_task_seed
 from reports.leaderboard import fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
+from reports.markdown import code, md
 from reports.results import load_run
 from reports.stats import difference_ci, task_mean_ci
 from scorers.base import metric_directions
@@ -77,7 +78,7 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
     directions = metric_directions()
     real = df[df["weights"] != "random"]
     m = metric or primary_metric(real, list(meta.get("scorers", [])))
-    lines = [f"## Task kind: {kind}", ""]
+    lines = [f"## Task kind: {md(kind)}", ""]
     if m is None or m not in df.columns:
         return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
     d = directions[m]
@@ -87,8 +88,8 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
         return lines + [f"No ok rows with a value of {m}.", ""]
     best, est = ranked[0]
     opts = _options(meta).get(best, {})
-    lines += [f"**Use `{best}`** (pipeline `{opts.get('name', best)}`, options `{opts.get('options', {})}`, "
-              f"weights `{opts.get('weights')}`): best {m} ({'higher' if d == 'higher' else 'lower'} is better) = "
+    lines += [f"**Use {code(best)}** (pipeline {code(opts.get('name', best))}, options {code(opts.get('options', {}))}, "
+              f"weights {code(opts.get('weights'))}): best {md(m)} ({'higher' if d == 'higher' else 'lower'} is better) = "
               f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows.", ""]
     if len(ranked) > 1:
         second = ranked[1][0]
@@ -96,7 +97,7 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
         h = real[real["pipeline"] == second]
         diff = difference_ci(_by_task_seed(h, m), _by_task_seed(g, m))
         ahead = (diff.lo > 0) if d == "higher" else (diff.hi < 0)
-        lines += [f"Against the runner-up `{second}`: difference {diff.diff:+.4g} [{diff.lo:+.4g}, {diff.hi:+.4g}] "
+        lines += [f"Against the runner-up {code(second)}: difference {diff.diff:+.4g} [{diff.lo:+.4g}, {diff.hi:+.4g}] "
                   f"over {diff.n_tasks} tasks — " + ("measurably better." if ahead else
                                                     "not measurably different; either will do, prefer the faster one."), ""]
     head = ["pipeline", *[f"{c} {'↑' if directions[c] == 'higher' else '↓'}" for c in metric_columns(df)], "n rows ok"]
@@ -116,7 +117,7 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
             if r:
                 srows.append([str(v), r[0][0], fmt_estimate(r[0][1]), f"{r[0][1].n_tasks} / {r[0][1].n_rows}"])
         if srows:
-            lines += [f"Best pipeline by {s.removeprefix('param.')} (by {m}):", "",
+            lines += [f"Best pipeline by {md(s.removeprefix('param.'))} (by {md(m)}):", "",
                       format_markdown([s.removeprefix("param."), "pipeline", m, "n tasks / rows"], srows), ""]
     lines += ["### QA checklist", ""] + qa_checklist(df[df["pipeline"] == best], thresholds) + [""]
     return lines
@@ -128,7 +129,7 @@ def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]
     failed = df[df["status"] != "ok"]
     if len(failed):
         tasks = sorted(failed["task_id"].astype(str).unique())
-        items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {', '.join(tasks[:8])}): read the `error` column.")
+        items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {md(', '.join(tasks[:8]))}): read the `error` column.")
     for m in metric_columns(df):
         if m not in thresholds:
             continue
@@ -137,12 +138,12 @@ def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]
         if rows.empty:
             continue
         bad = rows[rows[m] > value] if op == "max" else rows[rows[m] < value]
-        rule = f"{m} {'≤' if op == 'max' else '≥'} {value:g}"
+        rule = f"{md(m)} {'≤' if op == 'max' else '≥'} {value:g}"
         if len(bad):
             tasks = sorted(bad["task_id"].astype(str).unique())
             worst = bad[m].max() if op == "max" else bad[m].min()
-            items.append(f"- [ ] {rule} fails on {len(bad)}/{len(rows)} rows (tasks {', '.join(tasks[:8])}; worst "
-                         f"{fmt(worst)}): {advice}.")
+            items.append(f"- [ ] {rule} fails on {len(bad)}/{len(rows)} rows (tasks {md(', '.join(tasks[:8]))}; worst "
+                         f"{fmt(worst)}): {md(advice)}.")
         else:
             items.append(f"- [x] {rule} holds on all {len(rows)} rows.")
     return items or ["- [x] no thresholded metric in this run."]
@@ -157,8 +158,8 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     th = load_thresholds(thresholds)
     s = meta.get("suite", {})
     lines = ["# Skill: choosing an image-editing pipeline", "",
-             f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
-             f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}. Means are task means with "
+             md(f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
+                f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}.") + " Means are task means with "
              "95 % nested-bootstrap CIs (tasks, then seeds within tasks); pipelines with random weights are not ranked.", ""]
     for kind, g in df.groupby("kind", sort=True):
         lines += recommend_kind(str(kind), g, meta, metric, th)

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.errors import EditbenchError, InfrastructureError
-from harness.imageio import max_pixels
+from harness.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_local import loopback_only, start_ray_watchdog
@@ -208,12 +208,12 @@ def init_ray(address: str | None):
     if ray.is_initialized():
         return ray, False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("EDITBENCH_MAX_PIXELS", str(max_pixels()))  # actors check images against the same limit
+    os.environ.setdefault(MAX_PIXELS_ENV, str(max_pixels()))  # actors check images against the same limit
     # Local workers import this checkout (also when it is not the installed copy).
     os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True, configure_logging=True)
     if address:
-        env = {k: os.environ[k] for k in ("PYTHONPATH", "EDITBENCH_MAX_PIXELS")}
+        env = {k: os.environ[k] for k in ("PYTHONPATH", MAX_PIXELS_ENV)}
         ray.init(address=address, runtime_env={"env_vars": env}, **kwargs)
     else:  # "local": never join a cluster some other process on this machine started
         ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(), **kwargs)
@@ -343,14 +343,21 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     At the end the leaderboard is written (best effort).
     """
     out = Path(out)
-    manifest = build_manifest(spec)
-    if spec.max_pixels is not None:
-        os.environ["EDITBENCH_MAX_PIXELS"] = str(spec.max_pixels)
-    lock = prepare_out_dir(out)
+    limit = os.environ.get(MAX_PIXELS_ENV)
+    if spec.max_pixels is not None:  # validation and the actors of a Ray started here read it
+        os.environ[MAX_PIXELS_ENV] = str(spec.max_pixels)
     try:
-        _run_locked(spec, manifest, out, progress)
+        manifest = build_manifest(spec)
+        lock = prepare_out_dir(out)
+        try:
+            _run_locked(spec, manifest, out, progress)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        if limit is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = limit
     _write_report(out)
     return out
 

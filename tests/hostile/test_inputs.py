@@ -107,7 +107,7 @@ def test_max_pixels_limit_is_configurable(tmp_path, monkeypatch):
 def test_huge_image_in_a_suite_is_one_sentence_exit_2(tmp_path):
     _png_header_only(tmp_path / "huge.png", 14000, 14000)
     suite = tmp_path / "s.yaml"
-    suite.write_text("name: s\nversion: '1'\npipelines: [opencv-telea]\n"
+    suite.write_text("name: s\nversion: '1'\npipelines: [cv2-telea]\n"
                      "tasks:\n  - {task_id: a, kind: inpaint, image: huge.png, mask: {box: [0, 0, 4, 4]}}\n")
     with pytest.raises(SuiteInvalid, match="more than"):
         check_suite(load_suite(suite))
@@ -166,3 +166,31 @@ def test_cli_numbers_are_validated(tmp_path, flag, value, field):
     res = editbench("run", "--suite", "toy-5d", flag, value, "--out", str(tmp_path / "o"))
     assert_one_sentence(res, field)
     assert not (tmp_path / "o").exists()
+
+
+def test_run_spec_max_pixels_raises_the_limit_for_validation(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import harness.runner as runner
+    from harness.spec import RunSpec
+
+    Image.fromarray(np.full((12, 12, 3), 128, np.uint8)).save(tmp_path / "img.png")
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nversion: '1'\npipelines: [cv2-telea]\n"
+                     "tasks:\n  - {task_id: a, kind: inpaint, image: img.png, mask: {box: [0, 0, 4, 4]}}\n")
+    monkeypatch.setenv("EDITBENCH_MAX_PIXELS", "100")
+
+    class Validated(Exception):
+        pass
+
+    def stop(out):
+        raise Validated
+
+    monkeypatch.setattr(runner, "prepare_out_dir", stop)
+    with pytest.raises(SuiteInvalid, match="more than 100 pixels"):
+        runner.run(RunSpec(suite=str(suite)), out=tmp_path / "o", progress=False)
+    with pytest.raises(Validated):
+        runner.run(RunSpec(suite=str(suite), max_pixels=144), out=tmp_path / "o", progress=False)
+    import os
+
+    assert os.environ["EDITBENCH_MAX_PIXELS"] == "100"  # restored after the run

@@ -201,6 +201,8 @@ def init_ray(address: str | None):
     (a driver joining a remote cluster must advertise a routable address). A watchdog process kills the
     local Ray's processes when the driver dies without shutting it down (e.g. SIGKILL by the OOM killer)."""
     address = address or os.environ.get("RAY_ADDRESS")
+    if address == "local":
+        address = None
     if not address:
         loopback_only()  # before `import ray` where possible (see harness.ray_local)
     import ray

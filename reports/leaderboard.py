@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.storage import atomic_write_text
 from reports.markdown import md
+from reports.results import coverage_notes
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 from scorers.base import metric_directions
 
@@ -231,7 +232,8 @@ def build_report(out: str | Path) -> Report:
 
 
 def render_markdown(r: Report) -> str:
-    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "", "## All tasks", "",
+    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "",
+             *[f"> warning: {md(n)}.\n" for n in coverage_notes(r.meta, r.df)], "## All tasks", "",
              format_markdown(*table_rows(r.df, r.overall, []))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p]))]

@@ -159,6 +159,29 @@ def duplicates_message(out: str | Path, df: pd.DataFrame) -> str | None:
             f"row each, e.g. {dups[0]}; two writers shared this directory")
 
 
+def coverage_notes(meta: dict, df: pd.DataFrame) -> list[str]:
+    """One sentence per pipeline holding fewer rows than the run planned for it (run.json ``jobs.planned``;
+    e.g. after ``--resume --extend`` was interrupted, or a pipeline added with other seeds), so a
+    leaderboard cell built from fewer rows says so."""
+    planned = (meta.get("jobs") or {}).get("planned") or []
+    if not planned:
+        return []
+    want: dict[str, set] = {}
+    for t, p, s in planned:
+        want.setdefault(str(p), set()).add((str(t), int(s)))
+    have: dict[str, set] = {}
+    for t, p, s in zip(df["task_id"], df["pipeline"], df["seed"]):
+        have.setdefault(str(p), set()).add((str(t), int(s)))
+    notes = []
+    for p in sorted(want):
+        got = len(want[p] & have.get(p, set()))
+        if got < len(want[p]):
+            seeds = sorted({s for _, s in want[p] - have.get(p, set())})
+            notes.append(f"pipeline {p} has {got} of its {len(want[p])} planned rows (missing seeds {seeds}); "
+                         "its cells rest on fewer rows than planned")
+    return notes
+
+
 def done_keys(out: str | Path) -> set[tuple[str, str, int]]:
     """(task_id, pipeline, seed) of every row already on disk."""
     df = read_results(out)

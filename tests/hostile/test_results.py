@@ -106,3 +106,17 @@ def test_error_messages_are_plain_text_type_first():
         msg = one_line(e)
     assert msg.startswith("RuntimeError: saving failed") and "\x1b" not in msg and "\n" not in msg
     assert "No space left on device" in msg
+
+
+def test_leaderboard_says_which_pipeline_has_fewer_rows_than_planned(tmp_path):
+    import json
+
+    from reports.leaderboard import write_report
+
+    out = fake_run(tmp_path / "o", [row("a", "p", 0), row("a", "q", 0), row("a", "q", 1)])
+    meta = json.loads((out / "run.json").read_text())
+    meta["jobs"] = {"planned": [["a", p, s] for p in ("p", "q") for s in (0, 1)]}
+    (out / "run.json").write_text(json.dumps(meta))
+    text = write_report(out, html=False)
+    assert "pipeline p has 1 of its 2 planned rows (missing seeds [1])" in text
+    assert "pipeline q has" not in text

@@ -370,11 +370,12 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
         raise EditbenchError(f"output directory {out} already holds {len(done)} result rows; pass --resume to "
                              "complete that run or choose another --out.")
     old = _read_meta(out)
-    check_resume(old, manifest, extend=spec.extend)
+    if spec.resume:
+        check_resume(old, manifest, extend=spec.extend)
     planned = {j.key for j in manifest.jobs}
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
-    if spec.extend and old:
+    if spec.resume and spec.extend and old:
         planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
         meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
         meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
@@ -439,11 +440,12 @@ def _write_report(out: Path) -> None:
 
 
 def _raise_if_infrastructure(e: BaseException) -> None:
-    """Re-raise an actor's InfrastructureError (wrapped by Ray as the cause of a RayTaskError) in the driver."""
-    cause = getattr(e, "cause", None)
-    for err in (e, cause):
-        if isinstance(err, InfrastructureError):
-            raise InfrastructureError(str(err)) from None
+    """Raise InfrastructureError in the driver when an actor failed on storage: an InfrastructureError or
+    an OSError such as ENOSPC, wrapped by Ray as the ``cause`` of a RayTaskError."""
+    for err in (e, getattr(e, "cause", None)):
+        infra = infrastructure_error(err) if isinstance(err, BaseException) else None
+        if infra is not None:
+            raise InfrastructureError(str(infra)) from None
 
 
 def _load_inputs(task):

@@ -106,6 +106,12 @@ def test_an_actor_infrastructure_error_stops_the_driver():
     class RayTaskErrorLike(Exception):
         cause = InfrastructureError("cannot write /out/outputs/p/a__s0.png: No space left on device")
 
+    class RayTaskErrorOSError(Exception):
+        cause = OSError(errno.EIO, "Input/output error", "/out/.journal/x.txt")
+
     with pytest.raises(InfrastructureError, match="No space left"):
         runner._raise_if_infrastructure(RayTaskErrorLike())
+    with pytest.raises(InfrastructureError, match="/out/.journal/x.txt: Input/output error"):
+        runner._raise_if_infrastructure(RayTaskErrorOSError())
     runner._raise_if_infrastructure(ValueError("a pipeline bug stays a row"))
+    runner._raise_if_infrastructure(OSError(errno.ENOENT, "No such file"))

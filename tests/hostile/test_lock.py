@@ -86,3 +86,32 @@ def test_report_says_when_the_run_is_still_being_written(tmp_path, other_process
     (out / LOCK_NAME).unlink()
     assert "interrupted" in running_note(out, {"status": "running"})
     assert running_note(out, {"status": "complete"}) is None
+
+
+def test_two_cli_runs_into_one_out_cannot_both_proceed(tmp_path):
+    import os
+    import signal
+    import time
+
+    from tests.hostile.helpers import ROOT, assert_one_sentence, editbench
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nversion: '1'\npipelines: [{name: synthetic, options: {sleep_ms: 2000}}]\n"
+                     "seeds: [0]\nscorers: [latency]\ntasks:\n"
+                     + "".join(f"  - {{task_id: t{i}, kind: toy, params: {{mask_fraction: 0.2}}}}\n" for i in range(8)))
+    out = tmp_path / "o"
+    first = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--suite", str(suite), "--out", str(out),
+                              "--no-progress"], cwd=ROOT, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and read_lock(out) is None:
+            time.sleep(0.1)
+        assert read_lock(out) is not None and read_lock(out).pid == first.pid
+        for args in ([], ["--resume"]):
+            res = editbench("run", "--suite", str(suite), "--out", str(out), *args)
+            assert_one_sentence(res, f"pid {first.pid}", socket.gethostname())
+        assert first.poll() is None
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()

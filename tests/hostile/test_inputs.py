@@ -194,3 +194,11 @@ def test_run_spec_max_pixels_raises_the_limit_for_validation(tmp_path, monkeypat
     import os
 
     assert os.environ["EDITBENCH_MAX_PIXELS"] == "100"  # restored after the run
+
+
+def test_non_utf8_task_table_is_a_problem_naming_it(tmp_path):
+    (tmp_path / "tasks.jsonl").write_bytes(b'{"task_id": "caf\xe9", "kind": "toy"}\n')
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nversion: '1'\npipelines: [toy-naive]\ntasks_file: tasks.jsonl\n")
+    with pytest.raises(SuiteInvalid, match="tasks.jsonl.*not UTF-8"):
+        load_suite(suite)

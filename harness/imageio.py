@@ -125,6 +125,13 @@ def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
     return load_gray(path) > threshold
 
 
+def _finite(recipe: dict[str, Any], key: str) -> list[float]:
+    values = [float(v) for v in recipe[key]]
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise EditbenchError(f"mask recipe {recipe}: {key} needs 4 finite numbers.")
+    return values
+
+
 def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     """Build a bool mask of ``shape`` (H, W) from an inline recipe (see module docstring)."""
     h, w = shape
@@ -132,10 +139,10 @@ def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarr
     if recipe.get("full"):
         m[:] = True
     elif "box" in recipe:
-        x0, y0, x1, y1 = (int(round(v)) for v in recipe["box"])
+        x0, y0, x1, y1 = (int(round(v)) for v in _finite(recipe, "box"))
         m[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
     elif "ellipse" in recipe:
-        cx, cy, rx, ry = (float(v) for v in recipe["ellipse"])
+        cx, cy, rx, ry = _finite(recipe, "ellipse")
         rx, ry = max(rx, 1e-6), max(ry, 1e-6)
         # Only the ellipse's bounding box, a band of rows at a time: no full-image coordinate grids.
         x0 = min(max(int(np.floor(cx - rx)), 0), w)

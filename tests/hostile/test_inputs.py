@@ -202,3 +202,10 @@ def test_non_utf8_task_table_is_a_problem_naming_it(tmp_path):
     suite.write_text("name: s\nversion: '1'\npipelines: [toy-naive]\ntasks_file: tasks.jsonl\n")
     with pytest.raises(SuiteInvalid, match="tasks.jsonl.*not UTF-8"):
         load_suite(suite)
+
+
+@pytest.mark.parametrize("recipe", [{"ellipse": [1, 2, float("inf"), 3]}, {"box": [0, 0, float("nan"), 4]},
+                                    {"ellipse": [1, 2, 3]}, {"box": [0, 0, 1e400, 4]}])
+def test_mask_recipe_with_non_finite_numbers_is_one_sentence(recipe):
+    with pytest.raises(EditbenchError, match="4 finite numbers"):
+        mask_from_recipe(recipe, (8, 8))

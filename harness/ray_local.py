@@ -68,8 +68,11 @@ def start_ray_watchdog() -> subprocess.Popen | None:
 
 
 def _is_ray(proc) -> bool:
+    """A process of Ray: its GCS or raylet, a worker or agent (``ray::...``), or a script of the ray package."""
     try:
-        return "ray" in " ".join(proc.cmdline()).lower() or proc.name() in ("raylet", "gcs_server")
+        cmd = proc.cmdline()
+        return (proc.name() in ("raylet", "gcs_server") or bool(cmd) and cmd[0].startswith("ray::")
+                or any(f"{os.sep}ray{os.sep}" in arg for arg in cmd[:3]))
     except Exception:  # noqa: BLE001 - gone or not ours
         return False
 

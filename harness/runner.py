@@ -156,7 +156,8 @@ def _read_meta(out: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as e:
-        raise EditbenchError(f"{path} cannot be read as JSON ({type(e).__name__}); it is not a usable run to resume.") from None
+        raise EditbenchError(f"{path} cannot be read as JSON ({type(e).__name__}); it is not a usable run "
+                             "to resume.") from None
 
 
 def _now() -> str:

@@ -63,8 +63,8 @@ class RunSpec(BaseModel):
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
     extend: bool = False                         # with resume: add other seeds/pipelines/scorers to the run
                                                  # (run.json records the union); without it they are refused
-    actors_per_pipeline: int | None = Field(default=None, ge=1)  # copies of each pipeline; None: one per GPU (GPU pipelines)
-                                                 # or CPUs / pipelines (CPU pipelines)
+    actors_per_pipeline: int | None = Field(default=None, ge=1)  # copies of each pipeline; None: one per GPU
+                                                 # (GPU pipelines) or CPUs / pipelines (CPU pipelines)
     num_gpus_per_actor: float | None = None      # None: 1 for GPU pipelines on a GPU cluster (shared if too few), else 0
     scoring: Literal["auto", "inline", "pool"] = "auto"  # pool: scorer actors overlap generation; auto: pool with GPUs
     scorer_actors: int = Field(default=1, ge=1)  # size of the scorer pool

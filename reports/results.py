@@ -113,7 +113,8 @@ def _read_shard(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as e:  # noqa: BLE001 - pyarrow/json raise many types for a broken file
         what = "is empty (0 bytes)" if path.stat().st_size == 0 else f"cannot be read ({type(e).__name__})"
-        raise EditbenchError(f"result shard {path} {what}; move it out of {path.parent} to use the other rows.") from None
+        raise EditbenchError(f"result shard {path} {what}; move it out of {path.parent} to use the other "
+                             "rows.") from None
 
 
 def read_results(out: str | Path) -> pd.DataFrame:

@@ -39,10 +39,12 @@ def run(
     scorers: Optional[str] = typer.Option(None, help="Comma-separated scorer names (default: the suite's)."),
     out: Path = typer.Option(..., help="Output directory."),
     resume: bool = typer.Option(False, help="Compute only the rows missing from --out."),
+    extend: bool = typer.Option(False, help="With --resume: add other seeds, pipelines or scorers to the run."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)."),
     actors_per_pipeline: Optional[int] = typer.Option(None, help="Actors (pipeline copies) per pipeline."),
-    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds."),
-    limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite."),
+    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds (> 0)."),
+    limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
+    max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ):
     """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out."""
@@ -54,9 +56,13 @@ def run(
     spec = load_run_spec(config) if config else RunSpec(suite=suite)
     overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
-                                       limit=limit).items() if v is not None}
+                                       limit=limit, max_pixels=max_pixels).items() if v is not None}
+    if extend and not resume:
+        raise EditbenchError("--extend adds to an existing run and needs --resume.")
     if resume:
         overrides["resume"] = True
+    if extend:
+        overrides["extend"] = True
     try:
         spec = RunSpec(**{**spec.model_dump(exclude_unset=True), **overrides})
     except Exception as e:  # pydantic ValidationError

@@ -7,10 +7,17 @@ thresholded at 127) or an inline recipe:
 - ``{"box": [x0, y0, x1, y1]}``  pixel box, end-exclusive
 - ``{"ellipse": [cx, cy, rx, ry]}``  filled ellipse
 - ``{"full": true}``  the whole image
+
+Every image is checked against :func:`max_pixels` (width x height; default :data:`DEFAULT_MAX_PIXELS`,
+raised with ``--max-pixels`` / the run spec's ``max_pixels``, which set ``$EDITBENCH_MAX_PIXELS``) from
+its header, before any pixel is decoded; a larger image, or a decompression bomb, is one
+:class:`ImageTooLarge` sentence.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,6 +31,25 @@ from harness.errors import EditbenchError
 _PREFETCHED: dict[tuple[str, str], np.ndarray] = {}
 
 IMAGE_FIELDS = ("image", "control", "reference", "target")
+DEFAULT_MAX_PIXELS = 50_000_000   # 50 megapixels, e.g. 8660 x 5773; decoded RGB that is 150 MB
+MAX_PIXELS_ENV = "EDITBENCH_MAX_PIXELS"
+_ELLIPSE_ROWS = 256               # rows of an ellipse mask computed at once (bounds the float temporaries)
+
+
+class ImageTooLarge(EditbenchError):
+    """An image whose header announces more pixels than :func:`max_pixels`."""
+
+
+def max_pixels() -> int:
+    """The largest image (width x height) read: ``$EDITBENCH_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`."""
+    v = os.environ.get(MAX_PIXELS_ENV, "")
+    try:
+        n = int(v) if v else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise EditbenchError(f"${MAX_PIXELS_ENV} {v!r} must be a whole number of pixels.") from None
+    if n < 1:
+        raise EditbenchError(f"${MAX_PIXELS_ENV} {v!r} must be at least 1.")
+    return n
 
 
 def prefetch_task_inputs(task) -> dict[tuple[str, str], np.ndarray]:
@@ -64,10 +90,23 @@ def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"{what} {path} does not exist.")
+    limit = max_pixels()
+    too_large = (f"{what} {path} has more than {limit} pixels (the limit; raise it with --max-pixels or the run "
+                 "spec's max_pixels)")
+    Image.MAX_IMAGE_PIXELS = limit  # PIL itself refuses twice the limit at open (decompression bombs)
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert(mode), dtype=np.uint8).copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:    # reads the header only
+                w, h = im.size
+                if w * h > limit:
+                    raise ImageTooLarge(f"{too_large}: it is {w}x{h}.")
+                return np.asarray(im.convert(mode), dtype=np.uint8).copy()
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{too_large}.") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
+        if isinstance(e, EditbenchError):
+            raise
         raise EditbenchError(f"{what} {path} cannot be read as an image ({type(e).__name__}).") from None
 
 
@@ -86,6 +125,13 @@ def load_mask_file(path: str | Path, *, threshold: int = 127) -> np.ndarray:
     return load_gray(path) > threshold
 
 
+def _finite(recipe: dict[str, Any], key: str) -> list[float]:
+    values = [float(v) for v in recipe[key]]
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise EditbenchError(f"mask recipe {recipe}: {key} needs 4 finite numbers.")
+    return values
+
+
 def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     """Build a bool mask of ``shape`` (H, W) from an inline recipe (see module docstring)."""
     h, w = shape
@@ -93,12 +139,20 @@ def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarr
     if recipe.get("full"):
         m[:] = True
     elif "box" in recipe:
-        x0, y0, x1, y1 = (int(round(v)) for v in recipe["box"])
+        x0, y0, x1, y1 = (int(round(v)) for v in _finite(recipe, "box"))
         m[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
     elif "ellipse" in recipe:
-        cx, cy, rx, ry = (float(v) for v in recipe["ellipse"])
-        yy, xx = np.mgrid[0:h, 0:w]
-        m = ((xx - cx) / max(rx, 1e-6)) ** 2 + ((yy - cy) / max(ry, 1e-6)) ** 2 <= 1.0
+        cx, cy, rx, ry = _finite(recipe, "ellipse")
+        rx, ry = max(rx, 1e-6), max(ry, 1e-6)
+        # Only the ellipse's bounding box, a band of rows at a time: no full-image coordinate grids.
+        x0 = min(max(int(np.floor(cx - rx)), 0), w)
+        x1 = max(min(int(np.ceil(cx + rx)) + 1, w), x0)
+        y0 = min(max(int(np.floor(cy - ry)), 0), h)
+        y1 = max(min(int(np.ceil(cy + ry)) + 1, h), y0)
+        xx = ((np.arange(x0, x1, dtype=np.float64) - cx) / rx) ** 2
+        for r0 in range(y0, y1, _ELLIPSE_ROWS):
+            yy = ((np.arange(r0, min(r0 + _ELLIPSE_ROWS, y1), dtype=np.float64) - cy) / ry) ** 2
+            m[r0:r0 + len(yy), x0:x1] = xx[None, :] + yy[:, None] <= 1.0
     else:
         raise EditbenchError(f"mask recipe {recipe} is not one of box, ellipse, full.")
     return m

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import uuid
@@ -31,14 +32,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import EditbenchError
+from harness.errors import EditbenchError, InfrastructureError
+from harness.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
+from harness.ray_local import loopback_only, start_ray_watchdog
 from harness.spec import PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.worker import Job, Worker, new_row
+from harness.storage import RunLock, atomic_write_text, infrastructure_error
+from harness.worker import Job, Worker, new_row, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
-from reports.results import done_keys, read_results, write_shard
+from reports.results import done_keys, read_results, results_dir, write_fallback, write_shard
 from scorers.base import get_scorer_class
 from tasks.schema import Suite, load_suite
 from tasks.validate import check_suite
@@ -73,6 +77,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
         raise EditbenchError(f"suite {suite.name} names no default pipelines; pass --pipelines.")
     if not seeds:
         raise EditbenchError("no seeds to run; pass --seeds, e.g. --seeds 0,1.")
+    check_seeds(seeds)
     keys = [p.key for p in pipelines]
     if len(set(keys)) != len(keys):
         raise EditbenchError(f"pipelines {keys} repeat a name; give repeated pipelines distinct labels.")
@@ -125,8 +130,11 @@ def resolve_task(suite: Suite, task):
     return task.model_copy(update=update)
 
 
-def prepare_out_dir(out: Path, *, resume: bool) -> set[tuple[str, str, int]]:
-    """Create ``out`` (checking it is writable) and return the keys of rows already there."""
+def prepare_out_dir(out: Path) -> RunLock:
+    """Create ``out``, check it is writable, and take its run lock (one writer per run directory).
+
+    The caller releases the returned lock; a second writer is refused with a sentence naming the holder.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -134,11 +142,41 @@ def prepare_out_dir(out: Path, *, resume: bool) -> set[tuple[str, str, int]]:
         probe.unlink()
     except OSError as e:
         raise EditbenchError(f"output directory {out} is not writable: {e.strerror or e}.") from None
-    done = done_keys(out)
-    if done and not resume:
-        raise EditbenchError(f"output directory {out} already holds {len(done)} result rows; pass --resume to "
-                             "complete that run or choose another --out.")
-    return done
+    return RunLock(out, command="editbench run").acquire()
+
+
+def check_seeds(seeds: list[int]) -> None:
+    """Seeds are stored in an int64 column: each must be an integer in [0, 2**63)."""
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**63:
+            raise EditbenchError(f"seed {s!r} must be an integer from 0 to 2**63 - 1 (seeds are stored as int64).")
+
+
+def check_resume(old: dict, manifest: "Manifest", *, extend: bool) -> None:
+    """Refuse a resume whose seeds, pipelines or scorers differ from the run's (unless ``extend``)."""
+    if not old or extend:
+        return
+    now = {"seeds": set(manifest.seeds), "scorers": set(manifest.scorers),
+           "pipelines": {p.key for p in manifest.pipelines}}
+    was = {"seeds": set(old.get("seeds") or []), "scorers": set(old.get("scorers") or []),
+           "pipelines": {p.get("label") or p.get("name") for p in old.get("pipelines") or []}}
+    changed = [k for k in ("seeds", "pipelines", "scorers") if was[k] != now[k]]
+    if changed:
+        k = changed[0]
+        raise EditbenchError(f"--resume with other {k} than the run's ({sorted(was[k], key=str)} in run.json, now "
+                             f"{sorted(now[k], key=str)}); rerun with the same {', '.join(changed)}, or add --extend "
+                             "to add the new ones to the run.")
+
+
+def _read_meta(out: Path) -> dict:
+    path = out / "run.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise EditbenchError(f"{path} cannot be read as JSON ({type(e).__name__}); it is not a usable run "
+                             "to resume.") from None
 
 
 def _now() -> str:
@@ -146,9 +184,7 @@ def _now() -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
@@ -179,20 +215,34 @@ def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
 
 
 def init_ray(address: str | None):
-    """Join ``address`` (or $RAY_ADDRESS) if given, else start a local Ray: no dashboard, loopback only."""
+    """Join ``address`` (or $RAY_ADDRESS) if given, else start a local Ray: no dashboard, loopback only.
+
+    Ray 2.60 binds its GCS, raylet, workers and agents to the node address, which it replaces by the
+    machine's routable address even when ``_node_ip_address="127.0.0.1"`` is given, unless
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is in the environment when ``ray`` is imported (Ray reads it
+    into ``ray_constants`` then); :func:`harness.ray_local.loopback_only` sets it for a local Ray only
+    (a driver joining a remote cluster must advertise a routable address). A watchdog process kills the
+    local Ray's processes when the driver dies without shutting it down (e.g. SIGKILL by the OOM killer)."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address == "local":
+        address = None
+    if not address:
+        loopback_only()  # before `import ray` where possible (see harness.ray_local)
     import ray
 
     if ray.is_initialized():
         return ray, False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault(MAX_PIXELS_ENV, str(max_pixels()))  # actors check images against the same limit
     # Local workers import this checkout (also when it is not the installed copy).
     os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    address = address or os.environ.get("RAY_ADDRESS")
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True, configure_logging=True)
     if address:
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}, **kwargs)
+        env = {k: os.environ[k] for k in ("PYTHONPATH", MAX_PIXELS_ENV)}
+        ray.init(address=address, runtime_env={"env_vars": env}, **kwargs)
     else:  # "local": never join a cluster some other process on this machine started
         ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(), **kwargs)
+        start_ray_watchdog()
     return ray, True
 
 
@@ -272,12 +322,19 @@ class _Slot:
 
 
 class _Writer:
-    """Buffers finished rows and flushes them to Parquet shards (every N rows or T seconds)."""
+    """Buffers finished rows and flushes them to Parquet shards (every N rows or T seconds).
+
+    A shard that cannot be written for a reason other than the storage (a column pyarrow cannot convert)
+    goes to a JSON-lines fallback file that readers and ``--resume`` read too, so no computed row is lost.
+    A storage failure (disk full, permission, I/O) raises InfrastructureError; the buffered rows are
+    then recomputed by ``--resume``.
+    """
 
     def __init__(self, out: Path, every: int, seconds: float):
         self.out, self.every, self.seconds = out, every, seconds
         self.buf: list[dict] = []
         self.written = 0
+        self.fallback = 0
         self.last = time.monotonic()
 
     def add(self, rec: dict) -> None:
@@ -287,7 +344,16 @@ class _Writer:
 
     def flush(self) -> None:
         if self.buf:
-            write_shard(self.out, self.buf)
+            try:
+                write_shard(self.out, self.buf)
+            except Exception as e:  # noqa: BLE001 - classified below; the rows must reach the disk somehow
+                infra = infrastructure_error(e, results_dir(self.out))
+                if infra is not None:
+                    raise infra from None
+                path = write_fallback(self.out, self.buf)
+                self.fallback += len(self.buf)
+                print(f"editbench: warning: a Parquet shard could not be written ({one_line(e)}); its "
+                      f"{len(self.buf)} rows went to {path}", file=sys.stderr)
             self.written += len(self.buf)
             self.buf = []
         self.last = time.monotonic()
@@ -297,16 +363,51 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     """Execute a run spec into ``out``; returns the output directory.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
-    with ``resume=True``. At the end the leaderboard is written (best effort).
+    with ``resume=True``. The run holds ``out``'s lock throughout (one writer per run directory).
+    run.json records the planned job keys and, at the end, the status computed from the keys on disk.
+    At the end the leaderboard is written (best effort).
     """
     out = Path(out)
-    manifest = build_manifest(spec)
-    done = prepare_out_dir(out, resume=spec.resume)
+    limit = os.environ.get(MAX_PIXELS_ENV)
+    if spec.max_pixels is not None:  # validation and the actors of a Ray started here read it
+        os.environ[MAX_PIXELS_ENV] = str(spec.max_pixels)
+    try:
+        manifest = build_manifest(spec)
+        lock = prepare_out_dir(out)
+        try:
+            _run_locked(spec, manifest, out, progress)
+        finally:
+            lock.release()
+    finally:
+        if limit is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = limit
+    _write_report(out)
+    return out
+
+
+def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) -> None:
+    done = done_keys(out)
+    if done and not spec.resume:
+        raise EditbenchError(f"output directory {out} already holds {len(done)} result rows; pass --resume to "
+                             "complete that run or choose another --out.")
+    old = _read_meta(out)
+    if spec.resume:
+        check_resume(old, manifest, extend=spec.extend)
+    planned = {j.key for j in manifest.jobs}
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
-    attempt = {"started": _now(), "pid": os.getpid(), "jobs_total": len(manifest.jobs),
-               "jobs_skipped": len(manifest.jobs) - len(todo)}
+    if spec.resume and spec.extend and old:
+        planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
+        meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
+        meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
+        labels = {c.get("label") for c in meta["pipelines"]}
+        meta["pipelines"] = [c for c in old.get("pipelines") or [] if c.get("label") not in labels] + meta["pipelines"]
+    attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": spec.extend,
+               "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo)}
     meta["attempts"].append(attempt)
+    meta["jobs"] = {"planned": sorted(planned)}
     meta["status"] = "running"
     _write_json(out / "run.json", meta)
 
@@ -318,20 +419,40 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     try:
         if todo:
             attempt.update(_dispatch(todo, manifest, spec, out, meta["run_id"], writer, counts, progress))
+    except InfrastructureError as e:
+        attempt["infrastructure_error"] = str(e)
+        raise
+    except OSError as e:  # a write of the driver into <out> (journal, shard) failed
+        infra = infrastructure_error(e, out)
+        if infra is None:
+            raise
+        attempt["infrastructure_error"] = str(infra)
+        raise infra from None
+    except KeyboardInterrupt:
+        attempt["interrupted"] = True
+        raise
     finally:
-        writer.flush()
-        attempt.update(finished=_now(), rows_written=writer.written, **counts)
+        try:
+            writer.flush()
+        except InfrastructureError as e:
+            attempt.setdefault("infrastructure_error", str(e))
+        attempt.update(finished=_now(), rows_written=writer.written, rows_in_fallback=writer.fallback, **counts)
+        missing = planned - done_keys(out)
+        meta["jobs"].update(done=len(planned) - len(missing), missing=sorted(missing)[:1000])
         meta["end_time"] = _now()
-        meta["status"] = "complete" if len(done_keys(out)) >= len(manifest.jobs) else "incomplete"
+        meta["status"] = "complete" if not missing else "incomplete"
         _record_resolved(out, meta)
-        _write_json(out / "run.json", meta)
+        try:
+            _write_json(out / "run.json", meta)
+        except InfrastructureError as e:
+            attempt.setdefault("infrastructure_error", str(e))
+    if "infrastructure_error" in attempt:  # the last shard or run.json could not be written
+        raise InfrastructureError(attempt["infrastructure_error"])
     if progress:
         secs = time.monotonic() - t0
         print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
               f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "
               f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
-    _write_report(out)
-    return out
 
 
 def _record_resolved(out: Path, meta: dict) -> None:
@@ -363,6 +484,15 @@ def _write_report(out: Path) -> None:
     except Exception as e:  # noqa: BLE001 - the rows are on disk; the report can be rebuilt with `editbench report`
         print(f"editbench: warning: could not write the leaderboard ({e}); run `editbench report {out}`",
               file=sys.stderr)
+
+
+def _raise_if_infrastructure(e: BaseException) -> None:
+    """Raise InfrastructureError in the driver when an actor failed on storage: an InfrastructureError or
+    an OSError such as ENOSPC, wrapped by Ray as the ``cause`` of a RayTaskError."""
+    for err in (e, getattr(e, "cause", None)):
+        infra = infrastructure_error(err) if isinstance(err, BaseException) else None
+        if infra is not None:
+            raise InfrastructureError(str(infra)) from None
 
 
 def _load_inputs(task):
@@ -496,7 +626,8 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             restart(slot, job, None)
             return
         except Exception as e:  # noqa: BLE001 - e.g. a job that could not be deserialised
-            record(failed(job, "error", " ".join(f"{type(e).__name__}: {e}".split())[:500]))
+            _raise_if_infrastructure(e)
+            record(failed(job, "error", one_line(e)[:500]))
         else:
             if not pool:
                 record(result)
@@ -524,11 +655,12 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             for rec in ray.get(ref):
                 record(rec)
         except Exception as e:  # noqa: BLE001 - scorer actor died: keep the generated rows, metrics NaN
+            _raise_if_infrastructure(e)
             if isinstance(e, ray.exceptions.RayActorError):
                 ray.kill(scorers[i], no_restart=True)
                 scorers[i] = make_scorer()
             for _, row, _ in batch:
-                row.score_error = " ".join(f"scoring failed: {type(e).__name__}: {e}".split())[:500]
+                row.score_error = f"scoring failed: {one_line(e)}"[:500]
                 record(row.to_record())
 
     try:

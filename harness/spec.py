@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.storage import check_name, name_problem
 
 
 class PipelineSpec(BaseModel):
@@ -32,6 +33,15 @@ class PipelineSpec(BaseModel):
     @property
     def key(self) -> str:
         return self.label or self.name
+
+    @field_validator("label")
+    @classmethod
+    def _safe_label(cls, v):
+        """A label names the pipeline's output folder: a safe file name (harness.storage.SAFE_NAME)."""
+        problem = name_problem(v, what="label") if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @classmethod
     def coerce(cls, item: "str | dict | PipelineSpec") -> "PipelineSpec":
@@ -56,22 +66,26 @@ class RunSpec(BaseModel):
     out: str | None = None                       # output directory (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
-    actors_per_pipeline: int | None = None       # copies of each pipeline; None: one per GPU (GPU pipelines)
-                                                 # or CPUs / pipelines (CPU pipelines)
+    extend: bool = False                         # with resume: add other seeds/pipelines/scorers to the run
+                                                 # (run.json records the union); without it they are refused
+    actors_per_pipeline: int | None = Field(default=None, ge=1)  # copies of each pipeline; None: one per GPU
+                                                 # (GPU pipelines) or CPUs / pipelines (CPU pipelines)
     num_gpus_per_actor: float | None = None      # None: 1 for GPU pipelines on a GPU cluster (shared if too few), else 0
     scoring: Literal["auto", "inline", "pool"] = "auto"  # pool: scorer actors overlap generation; auto: pool with GPUs
-    scorer_actors: int = 1                       # size of the scorer pool
+    scorer_actors: int = Field(default=1, ge=1)  # size of the scorer pool
     score_batch: int = Field(default=8, ge=1)    # most outputs a scorer actor scores in one call (score_batch)
     num_gpus_per_scorer: float = 0.0             # GPU share of each scorer actor (e.g. 0.25 for CLIP/ArcFace on GPU)
     prefetch: bool = True                        # decode the next task's images in a Ray task while the current runs
     queue_depth: int = Field(default=2, ge=1)    # jobs held per actor: 2 = one running + one queued, which hides
                                                  # the driver round trip (~5 ms a task on a 2-core machine)
-    actor_start_timeout_s: float = 600.0         # actors (pipeline loading included) must be up by then
-    task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
-    max_retries: int = 1                         # retries of a task whose actor process died
-    flush_every: int = 16                        # rows per Parquet shard while streaming
-    flush_seconds: float = 10.0                  # ... or after this many seconds, whichever first
-    limit: int | None = None                     # run only the first N tasks (smoke runs)
+    actor_start_timeout_s: float = Field(default=600.0, gt=0)  # actors (pipeline loading included) must be up by then
+    task_timeout_s: float | None = Field(default=None, gt=0)  # per task; over it the row gets status=timeout
+    max_retries: int = Field(default=1, ge=0)    # retries of a task whose actor process died
+    flush_every: int = Field(default=16, ge=1)   # rows per Parquet shard while streaming
+    flush_seconds: float = Field(default=10.0, gt=0)  # ... or after this many seconds, whichever first
+    limit: int | None = Field(default=None, ge=1)  # run only the first N tasks (smoke runs)
+    max_pixels: int | None = Field(default=None, ge=1)  # largest input image (width x height); None: the
+                                                 # default harness.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
 
@@ -139,19 +153,50 @@ def expand_grid(pipelines: list[PipelineSpec], grid: dict[str, Any] | None) -> l
         for combo in itertools.product(*axes.values()):
             point = dict(zip(axes, combo))
             label = f"{p.key}[{','.join(f'{k}={_grid_value(v)}' for k, v in point.items())}]"
+            check_name(label, what="grid label", where=f"grid option values {point}")
             out.append(p.model_copy(update={"label": label, "options": {**p.options, **point},
                                             "grid_of": p.key, "grid_point": point}))
     return out
 
 
-def read_yaml_mapping(path: Path, *, what: str) -> dict:
-    """The mapping at the top of a YAML file; errors name ``what`` ("suite file") and the path."""
+MAX_YAML_BYTES = 16 * 2**20   # largest suite, run spec, gates or thresholds file read (16 MiB)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses YAML aliases (``*name``): a few nested aliases expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"aliases (*{event.anchor}) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path, *, what: str):
+    """The document of a YAML file, read with the limits every editbench YAML file shares: at most
+    :data:`MAX_YAML_BYTES`, UTF-8, safe tags only, no aliases. Errors name ``what`` ("suite file") and the path."""
+    path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"{what} {path} does not exist.")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise EditbenchError(f"{what} {path} is {size} bytes; at most {MAX_YAML_BYTES} are read.")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EditbenchError(f"{what} {path} is not UTF-8 text (byte {e.start}).") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         raise EditbenchError(f"{what} {path} is not valid YAML: {e}".replace("\n", " ")) from None
+
+
+def read_yaml_mapping(path: Path, *, what: str, empty_ok: bool = False) -> dict:
+    """The mapping at the top of a YAML file (see :func:`read_yaml`); an empty file is ``{}`` when ``empty_ok``."""
+    data = read_yaml(path, what=what)
+    if data is None and empty_ok:
+        return {}
     if not isinstance(data, dict):
         raise EditbenchError(f"{what} {path} must hold a mapping at the top level.")
     return data

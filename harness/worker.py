@@ -13,6 +13,7 @@ previous output is being scored.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 from harness.imageio import prefetched
 from harness.pipelines.base import Output, build_pipeline
 from harness.spec import PipelineSpec
+from harness.storage import infrastructure_error, output_stem
 from reports.results import ResultRow
 from scorers.base import Scorer, get_scorer_class
 
@@ -41,8 +43,20 @@ class Job:
         return Job(self.task, self.pipeline, self.seed, self.attempt + 1)
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
 def one_line(e: BaseException) -> str:
-    msg = f"{type(e).__name__}: {e}".strip()
+    """A row's error message: plain text, one line, the exception type first, then its cause's type and
+    message when it has one (``RayTaskError`` wraps the pipeline's exception as ``cause``)."""
+    cause = getattr(e, "cause", None)
+    if isinstance(cause, BaseException):
+        e = cause
+    text = ANSI_ESCAPE.sub("", str(e))
+    msg = f"{type(e).__name__}: {text}".strip()
+    inner = e.__cause__ if e.__cause__ is not None else (None if e.__suppress_context__ else e.__context__)
+    if inner is not None:
+        msg += f" (caused by {type(inner).__name__}: {ANSI_ESCAPE.sub('', str(inner))})"
     return " ".join(msg.split())[:2000]
 
 
@@ -104,8 +118,15 @@ def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], s
     the finished row records."""
     errors: list[list[str]] = [[] for _ in rows]
     for row, job, output in zip(rows, jobs, outputs):
-        stem = out / "outputs" / job.pipeline.key / f"{job.task.task_id}__s{job.seed}"
-        row.output_path = str(save_output(output, stem).relative_to(out))
+        stem = output_stem(out, job.pipeline.key, job.task.task_id, job.seed)
+        try:
+            path = save_output(output, stem)
+        except OSError as e:  # disk full, permission, I/O: the run must stop, this is not the pipeline's fault
+            infra = infrastructure_error(e, stem.parent)
+            if infra is not None:
+                raise infra from None
+            raise
+        row.output_path = str(path.relative_to(Path(out).resolve()))
         row.metrics = {}
     # Scorers compare against the task as the pipeline ran it (effective mask dilation, canvas, ...).
     tasks = [effective_task(j.task, o) for j, o in zip(jobs, outputs)]

@@ -28,10 +28,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
+from harness.spec import read_yaml_mapping
+from harness.storage import atomic_write_text
+from reports.markdown import md
 from reports.leaderboard import is_latency_metric, metric_columns, metric_rows
 from reports.results import load_run
 from reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, Difference, difference_ci
@@ -87,14 +89,7 @@ def load_gate_config(path: str | Path | None) -> GateConfig:
     if path is None:
         return GateConfig()
     path = Path(path)
-    if not path.is_file():
-        raise EditbenchError(f"gate config {path} does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise EditbenchError(f"gate config {path} is not valid YAML: {e}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise EditbenchError(f"gate config {path} must hold a mapping at the top level.")
+    data = read_yaml_mapping(path, what="gate config", empty_ok=True)
     try:
         return GateConfig(**data)
     except ValidationError as e:
@@ -238,8 +233,8 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
     """Compare two run directories; raises EditbenchError on unusable input."""
     config = config or GateConfig()
     base, cand = Path(baseline), Path(candidate)
-    bm, bdf = load_run(base)
-    cm, cdf = load_run(cand)
+    bm, bdf = load_run(base, duplicates="error")
+    cm, cdf = load_run(cand, duplicates="error")
     warnings: list[str] = []
     _check_suites(bm, cm, base, cand, force, warnings)
     res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand))
@@ -310,23 +305,23 @@ def to_json(res: GateResult) -> dict:
 
 def to_markdown(res: GateResult) -> str:
     conf = res.config["confidence"]
-    lines = [f"# Gate: {res.summary()}", "", f"baseline `{res.baseline}` · candidate `{res.candidate}` · "
+    lines = [f"# Gate: {md(res.summary())}", "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
              f"{conf:.0%} paired bootstrap CI of the task-mean difference (candidate − baseline), clustered by task.", ""]
-    lines += [f"> warning: {w}" for w in res.warnings]
+    lines += [f"> warning: {md(w)}" for w in res.warnings]
     lines += ["", "| pipeline (baseline → candidate) | metric | dir | baseline | candidate | diff [CI] | tolerance | n | verdict |",
               "|---|---|---|---|---|---|---|---|---|"]
     for m in res.metrics:
         d = m.diff
         v = m.verdict if m.gated else f"{m.verdict} (ignored)"
         bold = f"**{v}**" if m.gated and m.verdict == "regressed" else v
-        lines.append(f"| {m.baseline_pipeline} → {m.candidate_pipeline} | {m.metric} | {m.direction} | {d.baseline:.4g} | "
+        lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | {d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")
     lines += ["", "| pipeline | baseline error+timeout | candidate error+timeout | rise | allowed | new failures | verdict |",
               "|---|---|---|---|---|---|---|"]
     for f in res.failures:
-        new = ", ".join(f.new_failures[:10]) + (" …" if len(f.new_failures) > 10 else "")
-        lines.append(f"| {f.baseline_pipeline} → {f.candidate_pipeline} | {f.baseline_failed}/{f.baseline_rows} | "
+        new = md(", ".join(f.new_failures[:10])) + (" …" if len(f.new_failures) > 10 else "")
+        lines.append(f"| {md(f.baseline_pipeline)} → {md(f.candidate_pipeline)} | {f.baseline_failed}/{f.baseline_rows} | "
                      f"{f.candidate_failed}/{f.candidate_rows} | {f.rise:+.3f} | {f.threshold:.3f} | {new or '—'} | "
                      f"{'**regressed**' if f.failed else 'ok'} |")
     return "\n".join(lines) + "\n"
@@ -368,7 +363,7 @@ def write_gate(res: GateResult, out: str | Path) -> list[Path]:
     files = {"gate.json": json.dumps(_finite(to_json(res)), indent=2, default=_json_default, allow_nan=False),
              "gate.md": to_markdown(res), "gate-junit.xml": to_junit(res)}
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out / name, text)
     return [out / n for n in files]
 
 

@@ -12,6 +12,7 @@ own run.json ``metrics`` record (directions, roles); a trend shows the direction
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -19,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import EditbenchError
+from harness.storage import atomic_write_text
 from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
+from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
 from reports.stats import task_mean_ci
 
@@ -46,9 +49,12 @@ def find_runs(root: str | Path) -> list[RunInfo]:
         if not (d / "results").is_dir():
             continue
         try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            raise EditbenchError(f"{meta_path} is not valid JSON.") from None
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            _skip(d, f"{meta_path} cannot be read ({type(e).__name__})")
+            continue
         runs.append(RunInfo(d, str(meta.get("run_id", d.name)), str((meta.get("suite") or {}).get("name")),
                             str(meta.get("start_time", "")), read_metrics(d, meta)))
     if not runs:
@@ -60,17 +66,22 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
     """Rows of all ``runs`` with the columns a trend needs, plus ``run_id``/``start_time``/``run_suite``."""
     import pyarrow as pa
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
     known = {c for r in runs for c in r.metrics if is_ranked(r.metrics, c) and not is_stage_column(c)}
-    files, owner = [], {}
+    files, owner, schemas = [], {}, []
     for i, r in enumerate(runs):
-        for f in sorted((r.path / "results").glob("*.parquet")):
-            files.append(str(f))
-            owner[str(f)] = i
+        run_files = sorted((r.path / "results").glob("*.parquet"))
+        try:
+            run_schemas = [_read_schema(f) for f in run_files]
+        except EditbenchError as e:
+            _skip(r.path, str(e).rstrip("."))
+            continue
+        files += [str(f) for f in run_files]
+        schemas += run_schemas
+        owner.update({str(f): i for f in run_files})
     if not files:
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
     wanted = [c for c in schema.names if c in BASE_COLUMNS or c in known]
     dataset = ds.dataset(files, schema=schema, format="parquet")
     frames = []
@@ -84,7 +95,27 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
         frames.append(df)
     if not frames:
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    dup = df.duplicated(["run_id", "task_id", "pipeline", "seed"], keep=False)
+    for run_id in sorted(df.loc[dup, "run_id"].unique()):
+        print(f"editbench: warning: run {run_id} holds {int((dup & (df['run_id'] == run_id)).sum())} rows for "
+              "repeated (task_id, pipeline, seed) keys; its trend points count them more than once.", file=sys.stderr)
+    return df
+
+
+def _skip(run: Path, why: str) -> None:
+    print(f"editbench: warning: history skips run {run}: {why}.", file=sys.stderr)
+
+
+def _read_schema(path: Path):
+    """The Parquet schema of a result shard; EditbenchError naming it when it is empty or corrupt."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        what = "is empty (0 bytes)" if path.stat().st_size == 0 else f"cannot be read as Parquet ({type(e).__name__})"
+        raise EditbenchError(f"result shard {path} {what}.") from None
 
 
 @dataclass
@@ -164,7 +195,7 @@ def suite_tables(tr: dict, record: dict[str, dict] | None = None) -> list[tuple[
 def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None) -> str:
     parts = [f"# Run history ({n_runs} runs)", "", NOTE, ""]
     for suite, head, rows in suite_tables(tr, record):
-        parts += [f"## Suite {suite}", "", format_markdown(head, rows), ""]
+        parts += [f"## Suite {md(suite)}", "", format_markdown(head, rows), ""]
     return "\n".join(parts)
 
 
@@ -178,7 +209,7 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
     tr = trends(read_history(runs), runs)
     record = latest_record(runs)
     text = render_markdown(tr, len(runs), record)
-    (root / "history.md").write_text(text, encoding="utf-8")
+    atomic_write_text(root / "history.md", text)
     if html:
         directions = {m: direction(record, m) for m in record}
         body = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Run history</title>"
@@ -191,6 +222,6 @@ def write_history(root: str | Path, *, html: bool = True) -> str:
             body += [f"<h2>Suite {escape(suite)}</h2>", img(plots.trend(data, directions), f"{suite} trends"),
                      table_html(*tables[suite])]
         body += ["</body></html>"]
-        (root / "history.html").write_text("\n".join(body), encoding="utf-8")
+        atomic_write_text(root / "history.html", "\n".join(body))
     return text
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.errors import EditbenchError
+from harness.storage import confined
 from reports import plots
 
 if TYPE_CHECKING:
@@ -134,7 +136,10 @@ def _source_cells(suite, task) -> tuple[str, str]:
 def _output_cell(out: Path, rel: str | None, task) -> str:
     if not rel:
         return '<span class="missing">no output</span>'
-    path = out / rel
+    try:
+        path = confined(out, rel)  # a row naming a file outside the run is never read
+    except EditbenchError:
+        return f'<span class="missing">{escape(rel)} lies outside the run directory</span>'
     if not path.is_file():
         return f'<span class="missing">{escape(rel)} missing</span>'
     try:

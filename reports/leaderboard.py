@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.storage import atomic_write_text
 from reports.format import fmt_ms
+from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
+from reports.results import coverage_notes
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
 
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
@@ -173,7 +176,7 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
 
 
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md(text)
 
 
 def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None,
@@ -255,7 +258,8 @@ def build_report(out: str | Path) -> Report:
 
 
 def render_markdown(r: Report) -> str:
-    parts = [f"# {r.title}", "", r.subtitle(), "", NOTE, "", "## All tasks", "",
+    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "",
+             *[f"> warning: {md(n)}.\n" for n in coverage_notes(r.meta, r.df)], "## All tasks", "",
              format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
@@ -267,12 +271,12 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     .html); return the Markdown."""
     r = report if report is not None else build_report(out)
     text = render_markdown(r)
-    (r.out / "leaderboard.md").write_text(text)
+    atomic_write_text(r.out / "leaderboard.md", text)
     if html:
         from reports.edits_html import write_pages
         from reports.html import CSS, _load_suite, render_html
 
-        (r.out / "leaderboard.html").write_text(render_html(r), encoding="utf-8")
+        atomic_write_text(r.out / "leaderboard.html", render_html(r))
         if "toy" not in set(r.df["kind"].dropna()):
             write_pages(r, _load_suite(r.meta), CSS)
     return text

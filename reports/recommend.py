@@ -15,11 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from harness.errors import EditbenchError
+from harness.spec import read_yaml
+from harness.storage import atomic_write_text
 from reports.format import fmt_ms
 from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
+from reports.markdown import code, md
 from reports.results import load_run
 from reports.meta import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
 from reports.ranking import rank
@@ -46,9 +48,7 @@ def load_thresholds(path: str | Path | None) -> dict[str, tuple[str, float, str]
     if path is None:
         return th
     path = Path(path)
-    if not path.is_file():
-        raise EditbenchError(f"thresholds file {path} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path, what="thresholds file") or {}
     if not isinstance(data, dict):
         raise EditbenchError(f"thresholds file {path} must map metric names to {{max|min: value, advice: text}}.")
     for m, spec in data.items():
@@ -96,7 +96,7 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
     record = read_metrics(None, meta, df.columns)
     real = df[df["weights"] != "random"]
     m = metric or primary_metric(real, list(meta.get("scorers", [])), record)
-    lines = [f"## Task kind: {kind}", ""]
+    lines = [f"## Task kind: {md(kind)}", ""]
     if m is None or m not in df.columns:
         return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
     d = direction(record, m)
@@ -109,15 +109,15 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
     best, est = pick.pipeline, pick.entry.metrics[m]
     opts = _options(meta).get(best, {})
     lead = "**Use" if ranking.winner is not None or len(ranking.ranked) == 1 else "**No measurable winner; use"
-    lines += [f"{lead} `{best}`** (pipeline `{opts.get('name', best)}`, options `{opts.get('options', {})}`, "
-              f"weights `{opts.get('weights')}`): {why}. {m} ({'higher' if d == 'higher' else 'lower'} is better) = "
-              f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows; median latency "
+    lines += [f"{lead} {code(best)}** (pipeline {code(opts.get('name', best))}, options {code(opts.get('options', {}))}, "
+              f"weights {code(opts.get('weights'))}): {md(why)}. {md(m)} ({'higher' if d == 'higher' else 'lower'} is "
+              f"better) = {fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows; median latency "
               f"{fmt_ms(pick.p50_ms)}.", ""]
     top = ranking.ranked[0]
     for r in ranking.ranked[1:]:
         diff = r.diff
         verdict = "measurably worse" if r.worse else "not measurably different"
-        lines.append(f"- `{r.pipeline}` vs the best on {m}, `{top.pipeline}`: difference {diff.diff:+.4g} "
+        lines.append(f"- {code(r.pipeline)} vs the best on {md(m)}, {code(top.pipeline)}: difference {diff.diff:+.4g} "
                      f"[{diff.lo:+.4g}, {diff.hi:+.4g}] over {diff.n_tasks} tasks — {verdict}; median latency "
                      f"{fmt_ms(r.p50_ms)}.")
     lines.append("")
@@ -137,7 +137,7 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
             if r:
                 srows.append([str(v), r[0][0], fmt_estimate(r[0][1]), f"{r[0][1].n_tasks} / {r[0][1].n_rows}"])
         if srows:
-            lines += [f"Best pipeline by {s.removeprefix('param.')} (by {m}):", "",
+            lines += [f"Best pipeline by {md(s.removeprefix('param.'))} (by {md(m)}):", "",
                       format_markdown([s.removeprefix("param."), "pipeline", m, "n tasks / rows"], srows), ""]
     lines += ["### QA checklist", ""] + qa_checklist(df[df["pipeline"] == best], thresholds, record) + [""]
     return lines
@@ -150,7 +150,7 @@ def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]
     failed = df[df["status"] != "ok"]
     if len(failed):
         tasks = sorted(failed["task_id"].astype(str).unique())
-        items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {', '.join(tasks[:8])}): read the `error` column.")
+        items.append(f"- [ ] {len(failed)} error/timeout rows (tasks {md(', '.join(tasks[:8]))}): read the `error` column.")
     for m in metric_columns(df, record):
         if m not in thresholds:
             continue
@@ -159,12 +159,12 @@ def qa_checklist(df: pd.DataFrame, thresholds: dict[str, tuple[str, float, str]]
         if rows.empty:
             continue
         bad = rows[rows[m] > value] if op == "max" else rows[rows[m] < value]
-        rule = f"{m} {'≤' if op == 'max' else '≥'} {value:g}"
+        rule = f"{md(m)} {'≤' if op == 'max' else '≥'} {value:g}"
         if len(bad):
             tasks = sorted(bad["task_id"].astype(str).unique())
             worst = bad[m].max() if op == "max" else bad[m].min()
-            items.append(f"- [ ] {rule} fails on {len(bad)}/{len(rows)} rows (tasks {', '.join(tasks[:8])}; worst "
-                         f"{fmt(worst)}): {advice}.")
+            items.append(f"- [ ] {rule} fails on {len(bad)}/{len(rows)} rows (tasks {md(', '.join(tasks[:8]))}; worst "
+                         f"{fmt(worst)}): {md(advice)}.")
         else:
             items.append(f"- [x] {rule} holds on all {len(rows)} rows.")
     return items or ["- [x] no thresholded metric in this run."]
@@ -180,11 +180,11 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     check_thresholds(th, read_metrics(out, meta, df.columns), where=str(thresholds or "built-in thresholds"))
     s = meta.get("suite", {})
     lines = ["# Skill: choosing an image-editing pipeline", "",
-             f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
-             f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}. Means are task means with "
+             md(f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
+                f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}.") + " Means are task means with "
              "95 % nested-bootstrap CIs (tasks, then seeds within tasks); pipelines with random weights are not ranked.", ""]
     for kind, g in df.groupby("kind", sort=True):
         lines += recommend_kind(str(kind), g, meta, metric, th)
     text = "\n".join(lines)
-    (out / "skill-editing-pipeline.md").write_text(text, encoding="utf-8")
+    atomic_write_text(out / "skill-editing-pipeline.md", text)
     return text

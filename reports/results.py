@@ -1,13 +1,18 @@
 """Result rows and their Parquet shards (the output-directory contract in docs/reports.md).
 
 One row per (task_id, pipeline, seed). Shards are written atomically (temp file, then rename) into
-``<out>/results/``, so a crash never leaves a half-written shard that readers would pick up.
+``<out>/results/``, so a crash never leaves a half-written shard that readers would pick up. Rows whose
+shard could not be written as Parquet go to a JSON-lines fallback file there
+(``fallback-*.jsonl``), which every reader reads too. A shard that cannot be read, a key column of the
+wrong type, or a repeated (task_id, pipeline, seed) is one :class:`~harness.errors.EditbenchError`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,16 +97,94 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
     return d / name
 
 
+def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write records as one JSON-lines file (for rows a Parquet shard could not hold), atomically."""
+    from harness.storage import atomic_write_text
+
+    d = results_dir(out)
+    d.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r, default=str, allow_nan=True) for r in records]
+    return atomic_write_text(d / f"fallback-{uuid.uuid4().hex[:12]}.jsonl", "\n".join(lines) + "\n")
+
+
+def _read_shard(path: Path) -> pd.DataFrame:
+    from harness.errors import EditbenchError
+
+    try:
+        if path.suffix == ".jsonl":
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            return pd.DataFrame.from_records(rows)
+        return pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow/json raise many types for a broken file
+        what = "is empty (0 bytes)" if path.stat().st_size == 0 else f"cannot be read ({type(e).__name__})"
+        raise EditbenchError(f"result shard {path} {what}; move it out of {path.parent} to use the other "
+                             "rows.") from None
+
+
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory (empty DataFrame with the required columns when none)."""
-    files = sorted(results_dir(out).glob("*.parquet"))
+    from harness.errors import EditbenchError
+
+    d = results_dir(out)
+    files = sorted([*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")])
     if not files:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
-    frames = [pd.read_parquet(f) for f in files]
+    frames = [_read_shard(f) for f in files]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
-    return pd.concat(frames, ignore_index=True, sort=False)
+    df = pd.concat(frames, ignore_index=True, sort=False)
+    missing = [c for c in KEY if c not in df.columns]
+    if missing:
+        raise EditbenchError(f"result rows in {d} lack the key columns {missing}.")
+    seeds = pd.to_numeric(df["seed"], errors="coerce")
+    wrong = seeds.isna() | (seeds != seeds.round()) | (seeds.astype("float64").abs() >= 2.0**63)
+    if wrong.any():
+        raise EditbenchError(f"result rows in {d} hold a seed that is not a 64-bit whole number "
+                             f"({df['seed'][wrong].iloc[0]!r}).")
+    df["seed"] = seeds.astype("int64")
+    return df
+
+
+def duplicate_keys(df: pd.DataFrame) -> list[tuple[str, str, int]]:
+    """The (task_id, pipeline, seed) keys held by more than one row."""
+    if df.empty:
+        return []
+    dup = df[df.duplicated(list(KEY), keep="first")]
+    return sorted({(str(t), str(p), int(s)) for t, p, s in zip(dup["task_id"], dup["pipeline"], dup["seed"])})
+
+
+def duplicates_message(out: str | Path, df: pd.DataFrame) -> str | None:
+    """One sentence naming the repeated keys of a run, or None when every key is unique."""
+    dups = duplicate_keys(df)
+    if not dups:
+        return None
+    n_rows = int(df.duplicated(list(KEY), keep=False).sum())
+    return (f"run {out} holds {n_rows} rows for {len(dups)} (task_id, pipeline, seed) keys that should have one "
+            f"row each, e.g. {dups[0]}; two writers shared this directory")
+
+
+def coverage_notes(meta: dict, df: pd.DataFrame) -> list[str]:
+    """One sentence per pipeline holding fewer rows than the run planned for it (run.json ``jobs.planned``;
+    e.g. after ``--resume --extend`` was interrupted, or a pipeline added with other seeds), so a
+    leaderboard cell built from fewer rows says so."""
+    planned = (meta.get("jobs") or {}).get("planned") or []
+    if not planned:
+        return []
+    want: dict[str, set] = {}
+    for t, p, s in planned:
+        want.setdefault(str(p), set()).add((str(t), int(s)))
+    have: dict[str, set] = {}
+    for t, p, s in zip(df["task_id"], df["pipeline"], df["seed"]):
+        have.setdefault(str(p), set()).add((str(t), int(s)))
+    notes = []
+    for p in sorted(want):
+        got = len(want[p] & have.get(p, set()))
+        if got < len(want[p]):
+            seeds = sorted({s for _, s in want[p] - have.get(p, set())})
+            notes.append(f"pipeline {p} has {got} of its {len(want[p])} planned rows (missing seeds {seeds}); "
+                         "its cells rest on fewer rows than planned")
+    return notes
 
 
 def done_keys(out: str | Path) -> set[tuple[str, str, int]]:
@@ -110,11 +193,15 @@ def done_keys(out: str | Path) -> set[tuple[str, str, int]]:
     return {(str(t), str(p), int(s)) for t, p, s in zip(df["task_id"], df["pipeline"], df["seed"])}
 
 
-def load_run(out: str | Path, *, allow_empty: bool = False) -> tuple[dict, pd.DataFrame]:
-    """run.json and all result rows of run directory ``out``; raises EditbenchError naming what is missing."""
-    import json
+def load_run(out: str | Path, *, allow_empty: bool = False,
+             duplicates: str = "warn") -> tuple[dict, pd.DataFrame]:
+    """run.json and all result rows of run directory ``out``; raises EditbenchError naming what is missing.
 
+    Repeated (task_id, pipeline, seed) keys are a warning on stderr (``duplicates="warn"``) or an error
+    (``"error"``, the gate's choice). A run whose run.json says ``running`` gets a warning on stderr.
+    """
     from harness.errors import EditbenchError
+    from harness.storage import running_note
 
     out = Path(out)
     meta_path = out / "run.json"
@@ -123,10 +210,22 @@ def load_run(out: str | Path, *, allow_empty: bool = False) -> tuple[dict, pd.Da
     if not meta_path.is_file():
         raise EditbenchError(f"{out} is not an editbench run directory: {meta_path} is missing.")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise EditbenchError(f"{meta_path} is not UTF-8 text.") from None
     except json.JSONDecodeError as e:
         raise EditbenchError(f"{meta_path} is not valid JSON ({e.msg} at line {e.lineno}).") from None
+    if not isinstance(meta, dict):
+        raise EditbenchError(f"{meta_path} must hold a JSON object.")
     df = read_results(out)
+    dup = duplicates_message(out, df)
+    if dup and duplicates == "error":
+        raise EditbenchError(f"{dup}; refusing to use it.")
+    if dup:
+        print(f"editbench: warning: {dup}.", file=sys.stderr)
+    note = running_note(out, meta)
+    if note:
+        print(f"editbench: warning: {note}", file=sys.stderr)
     if df.empty and not allow_empty:
         raise EditbenchError(f"run directory {out} holds no result rows in {results_dir(out)}.")
     return meta, df

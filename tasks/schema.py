@@ -260,7 +260,11 @@ def read_task_table(path: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
     rows: list[tuple[str, Any]] = []
     problems: list[Problem] = []
     if path.suffix in (".jsonl", ".ndjson"):
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            return [], [Problem(str(path), "", None, f"tasks file is not UTF-8 text (byte {e.start})")]
+        for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:

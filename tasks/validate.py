@@ -3,7 +3,9 @@
 Two stages, both collecting every problem instead of stopping at the first:
 
 - schema (:func:`check_rows`, called by :func:`tasks.schema.load_suite`): unknown fields, wrong types,
-  unknown kinds, duplicate ``task_id``;
+  unknown kinds, duplicate ``task_id``, a ``task_id`` that is not a safe file name
+  (:data:`harness.storage.SAFE_NAME`: ASCII letters, digits and ``. _ - [ ] = ,``, at most
+  :data:`harness.storage.MAX_NAME_LEN` characters; it names the task's output files);
 - content (:func:`validate_suite`, called by the runner's ``build_manifest`` before any pipeline is
   built): missing file, path escaping the data root, unreadable image, mask size differing from its
   image, mask not binary, empty mask, a task without the image/mask its kind needs, malformed
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import EditbenchError
+from harness.storage import name_problem
 
 if TYPE_CHECKING:
     from tasks.schema import Suite
@@ -88,6 +91,10 @@ def check_rows(rows: list[tuple[str, str, Any]], task_model, *, suite_name: str)
             continue
         tid = raw.get("task_id")
         tid = str(tid) if tid is not None else None
+        bad_id = name_problem(raw.get("task_id"), what="task_id") if "task_id" in raw else None
+        if bad_id:
+            problems.append(Problem(file, row, None, bad_id))
+            continue
         try:
             task = task_model(**{**raw, "suite": raw.get("suite") or suite_name})
         except ValidationError as e:
@@ -105,13 +112,16 @@ def check_rows(rows: list[tuple[str, str, Any]], task_model, *, suite_name: str)
 
 def _check_image(suite: Suite, rel: str, field: str, report) -> tuple[int, int] | None:
     """(H, W) of an image file of the suite, or None after reporting why it is unusable."""
-    from harness.imageio import load_image
+    from harness.imageio import ImageTooLarge, load_image
 
     path = _resolve(suite, rel, field, report)
     if path is None:
         return None
     try:
         return load_image(path).shape[:2]
+    except ImageTooLarge as e:
+        report(f"{field} {rel!r}: {str(e).rstrip('.')}")
+        return None
     except EditbenchError:
         report(f"{field} {rel!r} cannot be read as an image ({path})")
         return None
@@ -130,7 +140,7 @@ def _resolve(suite: Suite, rel: str, field: str, report):
 
 
 def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report) -> None:
-    from harness.imageio import load_gray, mask_from_recipe
+    from harness.imageio import ImageTooLarge, load_gray, mask_from_recipe
 
     if isinstance(mask, dict):
         if shape is None:
@@ -148,6 +158,9 @@ def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report) -> No
         return
     try:
         gray = load_gray(path)
+    except ImageTooLarge as e:
+        report(f"mask {mask!r}: {str(e).rstrip('.')}")
+        return
     except EditbenchError:
         report(f"mask {mask!r} cannot be read as an image ({path})")
         return
@@ -176,6 +189,33 @@ def _check_params(params: dict, report) -> None:
         report(f"params.strength {s!r} must be a number in (0, 1]")
 
 
+def param_kind(v: Any) -> str | None:
+    """The Parquet column kind a ``param.<name>`` value becomes: "bool", "number" (int and float share a
+    float column), "string"; None for values that are not stored as columns (lists, mappings, None)."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return None
+
+
+def _check_param_kinds(params: dict, first: dict[str, tuple[str, str]], where: str, report) -> None:
+    """Each ``param.<name>`` column holds one kind across the suite (a shard of mixed kinds cannot be
+    written); ``first`` maps a param name to (kind, where) of its first use."""
+    for name, v in params.items():
+        kind = param_kind(v)
+        if kind is None:
+            continue
+        if kind == "number" and not (-(2**63) <= v < 2**63 if isinstance(v, int) else True):
+            report(f"params.{name} {v!r} does not fit a 64-bit integer column")
+        k0, where0 = first.setdefault(name, (kind, where))
+        if kind != k0:
+            report(f"params.{name} is a {kind} here but a {k0} at {where0}; one param holds one kind of value "
+                   "across a suite (it becomes one Parquet column)")
+
+
 def validate_suite(suite: Suite) -> list[Problem]:
     """Every content problem of ``suite`` (files, images, masks, params), in task order; [] when usable.
 
@@ -190,6 +230,7 @@ def validate_suite(suite: Suite) -> list[Problem]:
     if not root.is_dir():
         problems.append(Problem(file0, "", None, f"data_root {suite.data_root!r} is not a folder ({root})"))
     seen: dict[str, str] = {}
+    kinds: dict[str, tuple[str, str]] = {}
     for i, t in enumerate(suite.tasks):
         file, row = suite.origin(i)
 
@@ -213,6 +254,8 @@ def validate_suite(suite: Suite) -> list[Problem]:
         elif t.kind in NEEDS_MASK:
             report(f"a {t.kind} task needs a mask")
         _check_params(t.params, report)
+        _check_param_kinds(t.params, kinds, f"{row} (task_id {t.task_id!r})" if file == suite.origin(0)[0]
+                           else f"{file} {row} (task_id {t.task_id!r})", report)
     return problems
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import EditbenchError
+from harness.storage import MAX_NAME_LEN
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
@@ -81,9 +83,11 @@ def list_images(folder: Path, *, n: int | None = None) -> list[Path]:
 
 
 def stem_id(path: Path, folder: Path) -> str:
-    """A task-id stem from an image path: its path under ``folder`` without extension, '/' -> '_'."""
+    """A task-id stem from an image path: its path under ``folder`` without extension, every character
+    outside the safe set of task ids (harness.storage.SAFE_NAME, e.g. '/' or a space) -> '_'."""
     rel = path.relative_to(folder).with_suffix("")
-    return rel.as_posix().replace("/", "_").replace(" ", "_")
+    stem = re.sub(r"[^A-Za-z0-9._\-\[\]=,]", "_", rel.as_posix())
+    return ("_" + stem[1:] if stem.startswith(".") else stem)[:MAX_NAME_LEN - 40]
 
 
 def read_csv(path: Path, *, columns: tuple[str, ...]) -> list[dict[str, str]]:

@@ -20,21 +20,16 @@ def toy_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EDITBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        import ray
-
-        from harness.runner import PROJECT_ROOT, run
+        from harness.runner import PROJECT_ROOT, init_ray, run
         from harness.spec import PipelineSpec, RunSpec
 
         good = [PipelineSpec(name=n, options={"steps": 50}) for n in ("toy-naive", "toy-repaint")]
-        # One private local Ray for the three runs. address="local": never join a cluster that another
-        # process registered on this machine (ray.init() without an address would).
+        # One private local Ray for the three runs: init_ray(None) starts it with address="local" (never
+        # joining a cluster another process registered on this machine) and on loopback only.
         mp.delenv("RAY_ADDRESS", raising=False)
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
         mp.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(),
-                     include_dashboard=False, logging_level="ERROR")
+        ray, started = init_ray(None)   # loopback only (harness.ray_local); ray imported after the variable
         try:
             run(RunSpec(suite="toy-5d", pipelines=good, seeds=[0, 1]), out=root / "base", progress=False)
             run(RunSpec(suite="toy-5d", pipelines=good, seeds=[2, 3]), out=root / "aa", progress=False)

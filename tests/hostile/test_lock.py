@@ -98,7 +98,7 @@ def test_two_cli_runs_into_one_out_cannot_both_proceed(tmp_path):
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\nversion: '1'\npipelines: [{name: synthetic, options: {sleep_ms: 2000}}]\n"
                      "seeds: [0]\nscorers: [latency]\ntasks:\n"
-                     + "".join(f"  - {{task_id: t{i}, kind: toy, params: {{mask_fraction: 0.2}}}}\n" for i in range(8)))
+                     + "".join(f"  - {{task_id: t{i}, kind: toy, meta: {{mask_fraction: 0.2}}}}\n" for i in range(8)))
     out = tmp_path / "o"
     first = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--suite", str(suite), "--out", str(out),
                               "--no-progress"], cwd=ROOT, start_new_session=True,

@@ -100,22 +100,36 @@ def report(
 
 
 @app.command()
-@_errors_exit_2
 def gate(
     baseline: Path = typer.Argument(..., help="Baseline run directory."),
     candidate: Path = typer.Argument(..., help="Candidate run directory."),
-    config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, pipeline pairs."),
+    config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, family, pipeline pairs."),
     force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
+    allow_partial: bool = typer.Option(False, help="Gate what both runs ran even when the candidate lacks pipelines, "
+                                                   "metrics, tasks or seeds of the baseline."),
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
-    """Regression gate: exit 0 pass, 1 regression, 2 unusable input."""
-    from reports.gate import gate as run_gate
-    from reports.gate import load_gate_config, to_markdown, write_gate
+    """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
+    from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
 
-    result = run_gate(baseline, candidate, config=load_gate_config(config), force=force)
-    write_gate(result, out or candidate)
+    try:
+        result = run_gate(baseline, candidate, config=load_gate_config(config), force=force,
+                          allow_partial=allow_partial)
+    except EditbenchError as e:   # an unusable gates.yaml
+        result = error_result(baseline, candidate, str(e))
+    except Exception as e:  # noqa: BLE001 - a crash is no verdict: exit 2 with the files, never 1
+        result = error_result(baseline, candidate, " ".join(
+            f"the gate stopped on an internal error ({type(e).__name__}: {e}); please report it.".split()))
+    try:
+        write_gate(result, out or candidate)
+    except OSError as e:
+        typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
+                   f"{e.strerror or e}", err=True)
     typer.echo(to_markdown(result))
-    typer.echo(result.summary(), err=True)
+    if result.error is not None:
+        typer.echo(f"editbench: error: {result.error}", err=True)
+    else:
+        typer.echo(result.summary(), err=True)
     raise typer.Exit(code=result.exit_code)
 
 

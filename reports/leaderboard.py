@@ -241,6 +241,8 @@ def write_report(out: str | Path, *, html: bool = True) -> str:
     r = build_report(out)
     text = render_markdown(r)
     (r.out / "leaderboard.md").write_text(text)
+    from reports.summary import write_results_json
+    write_results_json(r.out, meta=r.meta, df=r.df)
     if html:
         from reports.html import render_html
 

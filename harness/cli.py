@@ -41,12 +41,20 @@ def run(
     resume: bool = typer.Option(False, help="Compute only the rows missing from --out."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)."),
     actors_per_pipeline: Optional[int] = typer.Option(None, help="Actors (pipeline copies) per pipeline."),
-    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds."),
+    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds, from the moment the "
+                                                        "actor starts the task (model loading not included)."),
+    load_timeout: Optional[float] = typer.Option(None, help="Time limit in seconds for an actor to start and "
+                                                             "load its pipeline (default: 600)."),
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ):
-    """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out."""
+    """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out.
+
+    Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
+    stopped on an infrastructure failure, 2 for bad input."""
+    from harness.errors import EXIT_OK
     from harness.runner import run as run_spec
+    from harness.runner import run_exit_code
     from harness.spec import RunSpec, load_run_spec
 
     if (config is None) == (suite is None):
@@ -54,6 +62,7 @@ def run(
     spec = load_run_spec(config) if config else RunSpec(suite=suite)
     overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
+                                       load_timeout_s=load_timeout,
                                        limit=limit).items() if v is not None}
     if resume:
         overrides["resume"] = True
@@ -69,6 +78,11 @@ def run(
         raise
     out_dir = run_spec(spec, out=out, progress=progress)
     typer.echo(f"wrote {out_dir / 'run.json'} and {out_dir / 'results'}/", err=True)
+    code = run_exit_code(out_dir)
+    if code != EXIT_OK:
+        typer.echo(f"editbench: some rows ended as error or timeout (exit {code}); they are in {out_dir / 'results'}/",
+                   err=True)
+    raise typer.Exit(code=code)
 
 
 @app.command()

@@ -62,7 +62,9 @@ class RunSpec(BaseModel):
     queue_depth: int = Field(default=2, ge=1)    # jobs held per actor: 2 = one running + one queued, which hides
                                                  # the driver round trip (~5 ms a task on a 2-core machine)
     actor_start_timeout_s: float = 600.0         # actors (pipeline loading included) must be up by then
-    task_timeout_s: float | None = None          # per task; over it the row gets status=timeout
+    load_timeout_s: float | None = None          # per actor: start-up + pipeline loading; None: actor_start_timeout_s
+    task_timeout_s: float | None = None          # per task, from the moment its actor starts it (loading and
+                                                 # queueing excluded); over it the row gets status=timeout
     max_retries: int = 1                         # retries of a task whose actor process died
     flush_every: int = 16                        # rows per Parquet shard while streaming
     flush_seconds: float = 10.0                  # ... or after this many seconds, whichever first

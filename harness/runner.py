@@ -54,6 +54,7 @@ class Manifest:
     jobs: list[Job]
     scorer_options: dict[str, dict] = field(default_factory=dict)
     pipeline_configs: list[dict] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)   # pipeline key -> tasks of kinds it cannot run
 
 
 def build_manifest(spec: RunSpec) -> Manifest:
@@ -83,6 +84,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
         get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     resolved = [resolve_task(suite, t) for t in tasks]
+    skipped = unsupported_tasks(pipelines, resolved, suite.name)
     jobs = [
         Job(task=t, pipeline=p, seed=seed)
         for p in pipelines
@@ -93,7 +95,24 @@ def build_manifest(spec: RunSpec) -> Manifest:
     if not jobs:
         raise EditbenchError(f"no pipeline among {keys} accepts the task kinds of suite {suite.name}.")
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options))
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    skipped=skipped)
+
+
+def unsupported_tasks(pipelines: list[PipelineSpec], tasks: list, suite: str) -> dict[str, int]:
+    """Tasks each pipeline skips because it cannot run their kind ({key: count}, only pipelines that
+    skip some). A pipeline that can run none of the tasks is an EditbenchError naming it."""
+    kinds = sorted({t.kind for t in tasks})
+    skipped = {}
+    for p in pipelines:
+        can = get_pipeline_class(p.name).kinds
+        n = sum(t.kind not in can for t in tasks)
+        if tasks and n == len(tasks):
+            raise EditbenchError(f"pipeline {p.key} cannot run any task of suite {suite} (it runs kinds {sorted(can)}, "
+                                 f"the suite's tasks are {kinds}); remove it from the pipelines.")
+        if n:
+            skipped[p.key] = n
+    return skipped
 
 
 def resolve_task(suite: Suite, task):
@@ -283,7 +302,10 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
     attempt = {"started": _now(), "pid": os.getpid(), "jobs_total": len(manifest.jobs),
-               "jobs_skipped": len(manifest.jobs) - len(todo)}
+               "jobs_skipped": len(manifest.jobs) - len(todo), "unsupported_tasks": manifest.skipped}
+    for key, n in manifest.skipped.items():
+        print(f"editbench: pipeline {key} skips {n} of the {len(manifest.suite.tasks[: spec.limit or None])} tasks "
+              "(task kinds it cannot run).", file=sys.stderr)
     meta["attempts"].append(attempt)
     meta["status"] = "running"
     _write_json(out / "run.json", meta)

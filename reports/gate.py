@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import EditbenchError, format_validation_error
-from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric
+from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 from reports.results import load_run
 from reports.stats import Difference, difference_ci, holm_adjusted, one_sided_p
 from scorers.base import registry_metrics
@@ -286,11 +286,13 @@ def _check_suites(bm: dict, cm: dict, base: Path, cand: Path, force: bool, warni
         warnings.append("forced: " + msg)
 
 
-def _record(meta: dict, where: str, warnings: list[str]) -> dict[str, dict]:
-    """The run's run.json ``metrics`` record; today's scorer definitions (with a warning) for older runs."""
+def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str]) -> dict[str, dict]:
+    """The run's run.json ``metrics`` record (:func:`reports.meta.read_metrics`); for a run written
+    before runs carried one, today's scorer definitions with the warning in gate.md (stderr keeps its
+    one line)."""
     rec = meta.get("metrics")
     if isinstance(rec, dict) and rec:
-        return {k: dict(v) for k, v in rec.items() if isinstance(v, dict)}
+        return read_metrics(run_dir, meta, columns=list(columns))
     warnings.append(f"{where} has no metric metadata in run.json (written by an older editbench); its metrics "
                     "are read with the current scorer definitions.")
     return _registry_record()
@@ -371,7 +373,8 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
         bm, bdf = load_run(base)
         cm, cdf = load_run(cand)
         _check_suites(bm, cm, base, cand, force, warnings)
-        brec, crec = _record(bm, f"baseline {base}", warnings), _record(cm, f"candidate {cand}", warnings)
+        brec = _record(base, bm, bdf.columns, f"baseline {base}", warnings)
+        crec = _record(cand, cm, cdf.columns, f"candidate {cand}", warnings)
         _check_records(brec, crec, base, cand)
         if bm.get("status") not in (None, "complete"):
             warnings.append(f"baseline {base} has run.json status {bm.get('status')!r}, not 'complete'.")

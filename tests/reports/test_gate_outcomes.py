@@ -141,6 +141,11 @@ def test_holm_controls_the_family_and_primary_gating():
     holm = compare(b, c, config=GateConfig(), record=record)
     assert holm.exit_code == 0 and not holm.regressed
     assert all(m.p_regressed_adj == pytest.approx(12 * p) for m in holm.metrics)
+    # a provenance column (direction none) is never gated, even when it changes
+    b["m.flag"], c["m.flag"] = 0.0, 1.0
+    flagged = compare(b, c, config=GateConfig(), record={**record, "m.flag": {"scorer": "m", "direction": "none",
+                                                                             "role": "provenance"}})
+    assert "m.flag" not in {m.metric for m in flagged.metrics}
     primary = compare(b, c, config=GateConfig(gated="primary"), record=record)
     assert primary.exit_code == 1 and [m.metric for m in primary.regressed] == ["m.x0"]
     assert sum(m.gated for m in primary.metrics) == 1

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError
+from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.spec import PipelineSpec, RunSpec, expand_grid
@@ -147,8 +147,11 @@ def _now() -> str:
 
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise _storage_error(path, e) from None
 
 
 def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
@@ -284,10 +287,18 @@ class _Writer:
 
     def flush(self) -> None:
         if self.buf:
-            write_shard(self.out, self.buf)
+            try:
+                write_shard(self.out, self.buf)
+            except OSError as e:
+                raise _storage_error(self.out / "results", e) from None
             self.written += len(self.buf)
             self.buf = []
         self.last = time.monotonic()
+
+
+def _storage_error(path: Path, e: OSError) -> InfrastructureError:
+    return InfrastructureError(f"could not write {path}: {e.strerror or e}; the rows written before are kept — fix "
+                               "the storage and finish the run with --resume.")
 
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
@@ -317,11 +328,13 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
         if todo:
             attempt.update(_dispatch(todo, manifest, spec, out, meta["run_id"], writer, counts, progress))
     finally:
-        writer.flush()
-        attempt.update(finished=_now(), rows_written=writer.written, **counts)
-        meta["end_time"] = _now()
-        meta["status"] = "complete" if len(done_keys(out)) >= len(manifest.jobs) else "incomplete"
-        _write_json(out / "run.json", meta)
+        try:
+            writer.flush()
+        finally:   # run.json records the attempt even when the last flush failed
+            attempt.update(finished=_now(), rows_written=writer.written, **counts)
+            meta["end_time"] = _now()
+            meta["status"] = "complete" if len(done_keys(out)) >= len(manifest.jobs) else "incomplete"
+            _write_json(out / "run.json", meta)
     secs = time.monotonic() - t0   # the summary line is printed with and without --no-progress
     print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
           f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "

@@ -206,3 +206,29 @@ def test_load_timeout_is_its_own_limit(ray_session, tmp_path):
                    actors_per_pipeline=1, load_timeout_s=0.5, task_timeout_s=60)
     with pytest.raises(EditbenchError, match="load timeout of 0.5 s"):
         run(spec, out=tmp_path / "out", progress=False)
+
+
+def test_storage_failure_stops_the_run_with_exit_4(ray_session, tmp_path, monkeypatch):
+    """A full disk while writing rows: one sentence naming the path, exit 4 (EXIT_INFRASTRUCTURE), and
+    run.json records the unfinished attempt."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    import harness.runner
+    from harness.cli import app
+    from harness.errors import EXIT_INFRASTRUCTURE
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(harness.runner, "write_shard", full)
+    suite = write_suite(tmp_path / "suite.yaml", 2)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", "--suite", str(suite), "--pipelines", "synthetic", "--out", str(out),
+                                 "--no-progress"])
+    assert r.exit_code == EXIT_INFRASTRUCTURE == 4, r.stderr
+    err = [line for line in r.stderr.splitlines() if line.startswith("editbench: error: ")]
+    assert len(err) == 1 and str(out / "results") in err[0] and "No space left on device" in err[0]
+    assert "Traceback" not in r.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "incomplete"

@@ -1,6 +1,7 @@
 """Whole-gate false-alarm rate and power of the regression gate, from a row simulator (no Ray).
 
-    python bench/aa_false_regression.py [--gates 2000] [--sigma-seed 1.0] [--confidence 0.95] [--rng 0]
+    python -m bench.aa_false_regression [--gates 2000] [--sigma-seed 1.0] [--noise normal|t3|lognormal]
+                                        [--confidence 0.95] [--family holm|none] [--check 40] [--rng 0]
 
 Each simulated gate is one baseline run and one candidate run of the same suite: metric j of task t
 and seed s is ``task_effect[j, t] + noise`` on each side (task effects N(0, sigma_task = 1), shared by
@@ -37,13 +38,27 @@ from reports.stats import holm, one_sided_p, t_summary
 SEEDS, TASKS, METRICS, SHIFTS = (1, 2, 3), (4, 20, 100), (1, 12), (0.0, 0.5, 1.0)
 
 
+def noise(rng: np.random.Generator, shape, sigma: float, dist: str = "normal") -> np.ndarray:
+    """Seed noise with mean 0 and SD ``sigma``: normal, Student t with 3 df (heavy tails) or a
+    centred lognormal (skewed, like a rate that is mostly small)."""
+    if dist == "normal":
+        return rng.normal(0.0, sigma, shape)
+    if dist == "t3":
+        return sigma * rng.standard_t(3, shape) / np.sqrt(3.0)
+    if dist == "lognormal":
+        s2 = 1.0
+        x = rng.lognormal(0.0, np.sqrt(s2), shape)
+        return sigma * (x - np.exp(s2 / 2)) / np.sqrt((np.exp(s2) - 1) * np.exp(s2))
+    raise ValueError(f"unknown noise distribution {dist!r}; choose from normal, t3, lognormal")
+
+
 def simulate(rng: np.random.Generator, gates: int, n_metrics: int, n_tasks: int, n_seeds: int,
-             shift: float, sigma_seed: float) -> tuple[np.ndarray, np.ndarray]:
+             shift: float, sigma_seed: float, dist: str = "normal") -> tuple[np.ndarray, np.ndarray]:
     """(baseline, candidate) values, shape (gates, metrics, tasks, seeds)."""
     shape = (gates, n_metrics, n_tasks, n_seeds)
     task = rng.normal(0.0, 1.0, (gates, n_metrics, n_tasks, 1))
-    base = task + rng.normal(0.0, sigma_seed, shape)
-    cand = task + rng.normal(0.0, sigma_seed, shape)
+    base = task + noise(rng, shape, sigma_seed, dist)
+    cand = task + noise(rng, shape, sigma_seed, dist)
     cand[:, 0] -= shift
     return base, cand
 
@@ -97,6 +112,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gates", type=int, default=2000, help="simulated gates per cell and shift")
     ap.add_argument("--sigma-seed", type=float, default=1.0, help="seed-noise SD (task SD is 1)")
+    ap.add_argument("--noise", choices=("normal", "t3", "lognormal"), default="normal", help="seed-noise distribution")
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--family", choices=("holm", "none"), default="holm")
     ap.add_argument("--check", type=int, default=40, help="gates per checked cell run through reports.gate.compare")
@@ -109,7 +125,7 @@ def main() -> None:
     if a.check:
         for n_seeds, n_tasks in ((1, 4), (2, 20)):
             check_against_compare(rng, a.check, 12, n_tasks, n_seeds, config, a.sigma_seed)
-    print(f"{a.gates} simulated gates per cell and shift; task SD 1, seed SD {a.sigma_seed:g}; "
+    print(f"{a.gates} simulated gates per cell and shift; task SD 1, seed SD {a.sigma_seed:g} ({a.noise}); "
           f"one-sided level {alpha:.3g}, family {a.family}; shifts in task SDs on metric 0")
     if a.check:
         print(f"reports.gate.compare agreed with the vectorised gate on {4 * a.check} simulated gates")
@@ -126,7 +142,7 @@ def main() -> None:
                     g_fail = t_fail = 0
                     for start in range(0, a.gates, 500):       # chunks keep memory small at 100 tasks x 12 metrics
                         n = min(500, a.gates - start)
-                        base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, a.sigma_seed)
+                        base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, a.sigma_seed, a.noise)
                         g_fail += int(gate_fails(base, cand, alpha, a.family).sum())
                         t_fail += int(ttest_fails(base, cand, alpha).sum())
                     cells.append((g_fail, t_fail))

@@ -150,3 +150,20 @@ def test_holm_controls_the_family_and_primary_gating():
     assert primary.exit_code == 1 and [m.metric for m in primary.regressed] == ["m.x0"]
     assert sum(m.gated for m in primary.metrics) == 1
     assert all(m.verdict == "regressed" for m in primary.metrics)   # advisory verdicts: each at its own level
+
+
+def test_fewer_seeds_or_an_unfinished_candidate_is_partial():
+    from harness.errors import EditbenchError
+    from reports.gate import _run_json_partial
+
+    b, c, record = _rows(1, np.zeros(4))
+    b2 = pd.concat([b, b.assign(seed=1)], ignore_index=True)
+    with pytest.raises(EditbenchError, match="fewer seeds than the baseline on 4 task"):
+        compare(b2, c, record=record)
+    # different seeds, as many per task: an A/A with fresh seeds is not partial
+    assert compare(b2, pd.concat([c.assign(seed=5), c.assign(seed=6)], ignore_index=True),
+                   record=record).exit_code == 0
+    assert _run_json_partial({"spec": {"limit": None}, "status": "complete"},
+                             {"spec": {"limit": 2}, "status": "running"}, "cand") == [
+        "candidate cand ran with limit 2 (baseline: none)", "candidate cand has run.json status 'running', not 'complete'"]
+    assert _run_json_partial({"spec": {"limit": 2}}, {"spec": {"limit": 2}, "status": "complete"}, "cand") == []

@@ -1,64 +1,159 @@
-"""False-regression rate of the gate over simulated A/A comparisons from one many-seed toy run.
+"""Whole-gate false-alarm rate and power of the regression gate, from a row simulator (no Ray).
 
-    python bench/aa_false_regression.py RUN_DIR [--n 100] [--seeds-per-side 2] [--confidence 0.95]
+    python -m bench.aa_false_regression [--gates 2000] [--sigma-seed 1.0] [--noise normal|t3|lognormal]
+                                        [--confidence 0.95] [--family holm|none] [--check 40] [--rng 0]
 
-RUN_DIR is one run with many seeds, e.g.
-    editbench run --suite toy-5d --pipelines toy-naive,toy-repaint --seeds 0,1,...,19 --out runs/aa20
-Each comparison draws 2k distinct seeds at random, gates the first k (baseline) against the other k
-(candidate) with the default gate config, and counts a false regression when the gate exits 1. Both
-sides come from the same pipeline and model, so every regression verdict is a false alarm. Prints the
-rate per gate and per metric.
+Each simulated gate is one baseline run and one candidate run of the same suite: metric j of task t
+and seed s is ``task_effect[j, t] + noise`` on each side (task effects N(0, sigma_task = 1), shared by
+both sides; seed noise N(0, sigma_seed), fresh on each side, as for a stochastic pipeline), the
+candidate adding ``shift`` to metric 0 (higher is better, so a negative shift is a regression).
+Cells: 1/2/3 seeds per task x 4/20/100 tasks x 1 and 12 metrics, every gated with tolerance 0.
+
+- ``gate FA``: share of A/A gates (shift 0) that exit 1, with the upper limit of its 95 %
+  Clopper-Pearson interval;
+- ``gate power``: share of gates that exit 1 when metric 0 is worse by 0.5 and 1.0 task SD;
+- ``t-test``: the same data through scipy's paired t-test (``ttest_rel`` on task means, one-sided at
+  the gate's level (1 - confidence) / 2) per metric with no family-wise correction, a gate failing
+  when any metric is significant.
+
+The gate's decisions come from its own statistics code, vectorised over gates: per-task seed means,
+:func:`reports.stats.t_summary`, :func:`reports.stats.one_sided_p` and :func:`reports.stats.holm`
+(family ``holm``, the default). ``--check N`` (default 40) also runs N simulated gates per
+1-seed/4-task and 2-seed/20-task cell through :func:`reports.gate.compare` on result-row DataFrames
+and stops if a single decision differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from reports.gate import GateConfig, compare
-from reports.results import load_run
+from reports.stats import holm, one_sided_p, t_summary
+
+SEEDS, TASKS, METRICS, SHIFTS = (1, 2, 3), (4, 20, 100), (1, 12), (0.0, 0.5, 1.0)
+
+
+def noise(rng: np.random.Generator, shape, sigma: float, dist: str = "normal") -> np.ndarray:
+    """Seed noise with mean 0 and SD ``sigma``: normal, Student t with 3 df (heavy tails) or a
+    centred lognormal (skewed, like a rate that is mostly small)."""
+    if dist == "normal":
+        return rng.normal(0.0, sigma, shape)
+    if dist == "t3":
+        return sigma * rng.standard_t(3, shape) / np.sqrt(3.0)
+    if dist == "lognormal":
+        s2 = 1.0
+        x = rng.lognormal(0.0, np.sqrt(s2), shape)
+        return sigma * (x - np.exp(s2 / 2)) / np.sqrt((np.exp(s2) - 1) * np.exp(s2))
+    raise ValueError(f"unknown noise distribution {dist!r}; choose from normal, t3, lognormal")
+
+
+def simulate(rng: np.random.Generator, gates: int, n_metrics: int, n_tasks: int, n_seeds: int,
+             shift: float, sigma_seed: float, dist: str = "normal") -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, candidate) values, shape (gates, metrics, tasks, seeds)."""
+    shape = (gates, n_metrics, n_tasks, n_seeds)
+    task = rng.normal(0.0, 1.0, (gates, n_metrics, n_tasks, 1))
+    base = task + noise(rng, shape, sigma_seed, dist)
+    cand = task + noise(rng, shape, sigma_seed, dist)
+    cand[:, 0] -= shift
+    return base, cand
+
+
+def gate_fails(base: np.ndarray, cand: np.ndarray, alpha: float, family: str = "holm") -> np.ndarray:
+    """The gate's exit-1 decision per simulated gate (higher is better, tolerance 0)."""
+    d = cand.mean(-1) - base.mean(-1)                # per-task difference of seed means (gates, metrics, tasks)
+    mean, se, df = t_summary(d)
+    p = one_sided_p(-mean, se, df, 0.0)              # bad side of a higher-is-better metric
+    rejected = holm(p, alpha) if family == "holm" else p < alpha
+    return rejected.any(-1)
+
+
+def ttest_fails(base: np.ndarray, cand: np.ndarray, alpha: float) -> np.ndarray:
+    """scipy's paired t-test per metric on task means, one-sided, uncorrected; any metric fails the gate."""
+    p = stats.ttest_rel(cand.mean(-1), base.mean(-1), axis=-1, alternative="less").pvalue
+    return (p < alpha).any(-1)
+
+
+def clopper_pearson_upper(k: int, n: int, level: float = 0.95) -> float:
+    return 1.0 if k == n else float(stats.beta.ppf(1 - (1 - level) / 2, k + 1, n - k))
+
+
+def frame(values: np.ndarray, side: str) -> pd.DataFrame:
+    """Result rows of one simulated run (values: (metrics, tasks, seeds))."""
+    n_metrics, n_tasks, n_seeds = values.shape
+    t, s = np.meshgrid(np.arange(n_tasks), np.arange(n_seeds), indexing="ij")
+    df = pd.DataFrame({"task_id": [f"t{i:03d}" for i in t.ravel()], "seed": s.ravel(), "pipeline": "sim",
+                       "status": "ok", "weights": "trained", "run": side})
+    for j in range(n_metrics):
+        df[f"sim.m{j}"] = values[j].ravel()
+    return df
+
+
+def check_against_compare(rng: np.random.Generator, n: int, n_metrics: int, n_tasks: int, n_seeds: int,
+                          config: GateConfig, sigma_seed: float) -> None:
+    """Gate ``n`` simulated pairs of runs with reports.gate.compare; stop on any disagreement."""
+    record = {f"sim.m{j}": {"scorer": "sim", "direction": "higher", "role": "quality", "primary": j == 0}
+              for j in range(n_metrics)}
+    for shift in (0.0, 0.5):
+        base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, sigma_seed)
+        fast = gate_fails(base, cand, config.alpha, config.family)
+        for g in range(n):
+            res = compare(frame(base[g], "b"), frame(cand[g], "c"), config=config, record=record)
+            if (res.exit_code == 1) != bool(fast[g]):
+                raise SystemExit(f"reports.gate.compare and the vectorised gate disagree on simulated gate {g} "
+                                 f"({n_seeds} seeds, {n_tasks} tasks, {n_metrics} metrics, shift {shift})")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("run", help="run directory with many seeds")
-    ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--seeds-per-side", type=int, default=2)
+    ap.add_argument("--gates", type=int, default=2000, help="simulated gates per cell and shift")
+    ap.add_argument("--sigma-seed", type=float, default=1.0, help="seed-noise SD (task SD is 1)")
+    ap.add_argument("--noise", choices=("normal", "t3", "lognormal"), default="normal", help="seed-noise distribution")
     ap.add_argument("--confidence", type=float, default=0.95)
+    ap.add_argument("--family", choices=("holm", "none"), default="holm")
+    ap.add_argument("--check", type=int, default=40, help="gates per checked cell run through reports.gate.compare")
     ap.add_argument("--rng", type=int, default=0)
-    ap.add_argument("--plain-percentile", action="store_true",
-                    help="use the plain percentile interval instead of the expanded one (for comparison)")
     a = ap.parse_args()
-    if a.plain_percentile:
-        import reports.stats
-
-        plain = reports.stats.expanded_alpha
-        reports.stats.expanded_alpha = lambda confidence, n_clusters: plain(confidence, None)
-    _, df = load_run(a.run)
-    seeds = np.array(sorted(df["seed"].unique()))
-    k = a.seeds_per_side
-    if len(seeds) < 2 * k:
-        raise SystemExit(f"need at least {2 * k} seeds, the run has {len(seeds)}")
+    config = GateConfig(confidence=a.confidence, family=a.family)
+    alpha = config.alpha
     rng = np.random.default_rng(a.rng)
-    config = GateConfig(confidence=a.confidence)
-    gates = 0
-    regressed: dict[str, int] = {}
-    improved: dict[str, int] = {}
-    for _ in range(a.n):
-        s = rng.choice(seeds, size=2 * k, replace=False)
-        res = compare(df[df["seed"].isin(s[:k])], df[df["seed"].isin(s[k:])], config=config)
-        gates += res.exit_code == 1
-        for m in res.metrics:
-            key = f"{m.candidate_pipeline} {m.metric}"
-            regressed[key] = regressed.get(key, 0) + (m.verdict == "regressed")
-            improved[key] = improved.get(key, 0) + (m.verdict == "improved")
-    print(f"run {a.run}: {len(seeds)} seeds, {df['task_id'].nunique()} tasks, pipelines {sorted(df['pipeline'].unique())}")
-    interval = "plain" if a.plain_percentile else "expanded"
-    print(f"{a.n} A/A comparisons, {k} vs {k} seeds, confidence {a.confidence}, {interval} percentile interval")
-    print(f"gate false-regression rate (exit 1): {gates}/{a.n} = {gates / a.n:.1%}")
-    for key in sorted(regressed):
-        print(f"  {key:40s} regressed {regressed[key]:3d}/{a.n}   improved {improved[key]:3d}/{a.n}")
+    t0 = time.perf_counter()
+    if a.check:
+        for n_seeds, n_tasks in ((1, 4), (2, 20)):
+            check_against_compare(rng, a.check, 12, n_tasks, n_seeds, config, a.sigma_seed)
+    print(f"{a.gates} simulated gates per cell and shift; task SD 1, seed SD {a.sigma_seed:g} ({a.noise}); "
+          f"one-sided level {alpha:.3g}, family {a.family}; shifts in task SDs on metric 0")
+    if a.check:
+        print(f"reports.gate.compare agreed with the vectorised gate on {4 * a.check} simulated gates")
+    head = ("seeds", "tasks", "metrics", "gate FA", "FA CP95 upper", "t-test FA",
+            "gate power 0.5", "t-test power 0.5", "gate power 1.0", "t-test power 1.0")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    worst = 0.0
+    for n_seeds in SEEDS:
+        for n_tasks in TASKS:
+            for n_metrics in METRICS:
+                cells = []
+                for shift in SHIFTS:
+                    g_fail = t_fail = 0
+                    for start in range(0, a.gates, 500):       # chunks keep memory small at 100 tasks x 12 metrics
+                        n = min(500, a.gates - start)
+                        base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, a.sigma_seed, a.noise)
+                        g_fail += int(gate_fails(base, cand, alpha, a.family).sum())
+                        t_fail += int(ttest_fails(base, cand, alpha).sum())
+                    cells.append((g_fail, t_fail))
+                (fa, tfa), (p5, tp5), (p10, tp10) = cells
+                upper = clopper_pearson_upper(fa, a.gates)
+                worst = max(worst, upper)
+                pct = lambda k: f"{100 * k / a.gates:.1f} %"   # noqa: E731
+                print(f"| {n_seeds} | {n_tasks} | {n_metrics} | {pct(fa)} | {100 * upper:.1f} % | {pct(tfa)} | "
+                      f"{pct(p5)} | {pct(tp5)} | {pct(p10)} | {pct(tp10)} |")
+    print(f"largest Clopper-Pearson upper bound of the gate's A/A false-alarm rate: {100 * worst:.1f} %; "
+          f"{time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -42,13 +42,21 @@ def run(
     extend: bool = typer.Option(False, help="With --resume: add other seeds, pipelines or scorers to the run."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)."),
     actors_per_pipeline: Optional[int] = typer.Option(None, help="Actors (pipeline copies) per pipeline."),
-    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds (> 0)."),
+    timeout: Optional[float] = typer.Option(None, help="Per-task time limit in seconds (> 0), from the moment the "
+                                                        "actor starts the task (model loading not included)."),
+    load_timeout: Optional[float] = typer.Option(None, help="Time limit in seconds for an actor to start and "
+                                                             "load its pipeline (default: 600)."),
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
     max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ):
-    """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out."""
+    """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out.
+
+    Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
+    stopped on an infrastructure failure, 2 for bad input."""
+    from harness.errors import EXIT_OK
     from harness.runner import run as run_spec
+    from harness.runner import run_exit_code
     from harness.spec import RunSpec, load_run_spec
 
     if (config is None) == (suite is None):
@@ -56,6 +64,7 @@ def run(
     spec = load_run_spec(config) if config else RunSpec(suite=suite)
     overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
+                                       load_timeout_s=load_timeout,
                                        limit=limit, max_pixels=max_pixels).items() if v is not None}
     if extend and not resume:
         raise EditbenchError("--extend adds to an existing run and needs --resume.")
@@ -75,6 +84,11 @@ def run(
         raise
     out_dir = run_spec(spec, out=out, progress=progress)
     typer.echo(f"wrote {out_dir / 'run.json'} and {out_dir / 'results'}/", err=True)
+    code = run_exit_code(out_dir)
+    if code != EXIT_OK:
+        typer.echo(f"editbench: some rows ended as error or timeout (exit {code}); they are in {out_dir / 'results'}/",
+                   err=True)
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -111,22 +125,36 @@ def report(
 
 
 @app.command()
-@_errors_exit_2
 def gate(
     baseline: Path = typer.Argument(..., help="Baseline run directory."),
     candidate: Path = typer.Argument(..., help="Candidate run directory."),
-    config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, pipeline pairs."),
+    config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, family, pipeline pairs."),
     force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
+    allow_partial: bool = typer.Option(False, help="Gate what both runs ran even when the candidate lacks pipelines, "
+                                                   "metrics, tasks or seeds of the baseline."),
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
-    """Regression gate: exit 0 pass, 1 regression, 2 unusable input."""
-    from reports.gate import gate as run_gate
-    from reports.gate import load_gate_config, to_markdown, write_gate
+    """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
+    from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
 
-    result = run_gate(baseline, candidate, config=load_gate_config(config), force=force)
-    write_gate(result, out or candidate)
+    try:
+        result = run_gate(baseline, candidate, config=load_gate_config(config), force=force,
+                          allow_partial=allow_partial)
+    except EditbenchError as e:   # an unusable gates.yaml
+        result = error_result(baseline, candidate, str(e))
+    except Exception as e:  # noqa: BLE001 - a crash is no verdict: exit 2 with the files, never 1
+        result = error_result(baseline, candidate, " ".join(
+            f"the gate stopped on an internal error ({type(e).__name__}: {e}); please report it.".split()))
+    try:
+        write_gate(result, out or candidate)
+    except OSError as e:
+        typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
+                   f"{e.strerror or e}", err=True)
     typer.echo(to_markdown(result))
-    typer.echo(result.summary(), err=True)
+    if result.error is not None:
+        typer.echo(f"editbench: error: {result.error}", err=True)
+    else:
+        typer.echo(result.summary(), err=True)
     raise typer.Exit(code=result.exit_code)
 
 

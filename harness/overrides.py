@@ -65,7 +65,7 @@ def check_overrides(suite, tasks: list, pipelines: list[PipelineSpec]) -> None:
         raise SuiteInvalid(suite.name, problems)
 
 
-def schedule(tasks: list, pipelines: list[PipelineSpec]) -> Coverage:
+def schedule(tasks: list, pipelines: list[PipelineSpec], *, suite: str = "") -> Coverage:
     """Which tasks each pipeline runs; raises when a pipeline can run none of them."""
     cov = Coverage()
     for p in pipelines:
@@ -74,8 +74,8 @@ def schedule(tasks: list, pipelines: list[PipelineSpec]) -> Coverage:
         cov.skips[p.key] = [t.task_id for t in tasks if t.kind not in kinds]
         if not cov.runs[p.key]:
             have = sorted({t.kind for t in tasks})
-            raise EditbenchError(f"pipeline {p.key} cannot run any task of this run: it runs kinds "
-                                 f"{sorted(kinds)}, the tasks are of kinds {have}; remove it from the pipelines.")
+            raise EditbenchError(f"pipeline {p.key} cannot run any task of suite {suite} (it runs kinds "
+                                 f"{sorted(kinds)}, the suite's tasks are {have}); remove it from the pipelines.")
     return cov
 
 

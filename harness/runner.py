@@ -14,7 +14,8 @@ Flow of :func:`run`:
    ``pool``, outputs go from the pipeline actor to scorer actors through the object store, so
    generation and scoring overlap; with ``inline`` the pipeline actor scores.
 4. Finished rows are written as Parquet shards (every ``flush_every`` rows or ``flush_seconds``); a
-   job over its time limit becomes a ``timeout`` row and its actor is replaced; an actor whose process
+   job over its time limit (timed from the start its actor reports to the run's StartBoard, so loading
+   never counts) becomes a ``timeout`` row and its actor is replaced; an actor whose process
    died is replaced and its job retried up to ``max_retries`` times, then recorded as an error.
 """
 
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import EditbenchError, InfrastructureError
+from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
@@ -40,7 +41,7 @@ from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_local import loopback_only, start_ray_watchdog
 from harness.spec import PipelineSpec, RunSpec, expand_grid, grid_axes
 from harness.storage import RunLock, atomic_write_text, infrastructure_error
-from harness.worker import Job, Worker, new_row, one_line
+from harness.worker import Job, StartBoard, Worker, new_row, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
 from reports.results import done_keys, read_results, results_dir, write_fallback, write_shard
 from scorers.base import get_scorer_class
@@ -63,6 +64,11 @@ class Manifest:
     sweep: list[str] = field(default_factory=list)          # declared sweep axes (suite sweep: + grid options)
     metrics: dict[str, dict] = field(default_factory=dict)  # run.json metrics record (reports.meta)
     coverage: Coverage | None = None                        # tasks each pipeline runs / skips
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """pipeline key -> tasks of kinds it cannot run (only pipelines that skip some)."""
+        return {k: len(v) for k, v in self.coverage.skips.items() if v} if self.coverage else {}
 
 
 def build_manifest(spec: RunSpec) -> Manifest:
@@ -93,7 +99,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
         get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
-    coverage = schedule(tasks, pipelines)        # a pipeline that can run no task: nothing runs
+    coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
     sweep = list(dict.fromkeys([*suite.sweep, *grid_axes(spec.grid)]))
     check_sweep(suite, sweep, grid_axes=grid_axes(spec.grid))
     resolved = [resolve_task(suite, t) for t in tasks]
@@ -286,37 +292,37 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
 class _Slot:
     """One pipeline actor and the jobs it holds, oldest (= running) first.
 
-    Each actor incarnation writes the key of the job it starts into its own journal file, so that
-    when it dies the driver knows which held job killed it (Ray can lose the reply of a job that
-    finished just before the death, so "the oldest unanswered job" is not always the culprit).
+    Each actor incarnation has a token under which it reports the start of every job to the run's
+    :class:`harness.worker.StartBoard`; task time limits run from that start (not from submission,
+    so actor start-up and model loading never count), and when the actor dies the board names the
+    job that killed it (Ray can lose the reply of a job that finished just before the death, so "the
+    oldest unanswered job" is not always the culprit). ``ping`` is the actor's load call: it must
+    return within the load timeout.
     """
 
-    def __init__(self, pipeline: PipelineSpec, make, journal_dir: Path):
+    def __init__(self, pipeline: PipelineSpec, make):
         self.pipeline = pipeline
         self._make = make
-        self._journal_dir = journal_dir
         self.queue: deque = deque()  # of (row_ref, job)
-        self.head_started = time.monotonic()
         self._start()
 
     def _start(self) -> None:
-        self.journal = self._journal_dir / f"{uuid.uuid4().hex}.txt"
-        self.actor = self._make(str(self.journal))
+        self.token = uuid.uuid4().hex
+        self.actor = self._make(self.token)
+        self.ping = self.actor.ping.remote()
+        self.created = time.monotonic()
+        self.loaded = False
 
-    def culprit(self) -> tuple[str, str, int] | None:
-        """Key of the job the (dead) actor had started last, from its journal."""
-        try:
-            task_id, pipeline, seed = self.journal.read_text().split("\t")
-            return task_id, pipeline, int(seed)
-        except (OSError, ValueError):
-            return None
+    def running(self, snapshot: dict) -> tuple[tuple[str, str, int], float] | None:
+        """(key, seconds since its start) of the job this incarnation started last, if any."""
+        return snapshot.get(self.token)
 
-    def replace(self, ray) -> list[Job]:
+    def replace(self, ray, board) -> list[Job]:
         """Kill the actor, start a fresh one, and hand back the jobs it still held."""
         ray.kill(self.actor, no_restart=True)
+        board.forget.remote(self.token)
         jobs = [job for _, job in self.queue]
         self.queue.clear()
-        self.journal.unlink(missing_ok=True)
         self._start()
         return jobs
 
@@ -357,6 +363,11 @@ class _Writer:
             self.written += len(self.buf)
             self.buf = []
         self.last = time.monotonic()
+
+
+def _storage_error(path: Path, e: OSError) -> InfrastructureError:
+    return InfrastructureError(f"could not write {path}: {e.strerror or e}; the rows written before are kept — fix "
+                               "the storage and finish the run with --resume.")
 
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
@@ -405,7 +416,8 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
         labels = {c.get("label") for c in meta["pipelines"]}
         meta["pipelines"] = [c for c in old.get("pipelines") or [] if c.get("label") not in labels] + meta["pipelines"]
     attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": spec.extend,
-               "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo)}
+               "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo),
+               "unsupported_tasks": manifest.skipped}
     meta["attempts"].append(attempt)
     meta["jobs"] = {"planned": sorted(planned)}
     meta["status"] = "running"
@@ -448,11 +460,10 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
             attempt.setdefault("infrastructure_error", str(e))
     if "infrastructure_error" in attempt:  # the last shard or run.json could not be written
         raise InfrastructureError(attempt["infrastructure_error"])
-    if progress:
-        secs = time.monotonic() - t0
-        print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
-              f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "
-              f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
+    secs = time.monotonic() - t0   # the summary line is printed with and without --no-progress
+    print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
+          f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "
+          f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
 
 
 def _record_resolved(out: Path, meta: dict) -> None:
@@ -474,6 +485,15 @@ def _record_resolved(out: Path, meta: dict) -> None:
     for col in stages:
         if col not in record:
             record[col] = metrics_record([], [col], primary=primary)[col]
+
+
+def run_exit_code(out: str | Path) -> int:
+    """Exit code of a finished run (harness.errors): EXIT_OK when every row on disk is ok, else
+    EXIT_ROWS_FAILED (the rows are kept; ``--resume`` does not redo them)."""
+    from reports.results import read_results
+
+    df = read_results(out)
+    return EXIT_ROWS_FAILED if len(df) and (df["status"] != "ok").any() else EXIT_OK
 
 
 def _write_report(out: Path) -> None:
@@ -519,30 +539,34 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
     load_inputs = ray.remote(num_cpus=0)(_load_inputs) if spec.prefetch else None
     out_abs = str(out.resolve())
 
+    board = ray.remote(num_cpus=0)(StartBoard).remote()
+
     def maker(p: PipelineSpec):
-        return lambda journal: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
+        return lambda token: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
             p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool,
-            scorer_options=manifest.scorer_options, journal=journal)
+            scorer_options=manifest.scorer_options, board=board, token=token)
 
     def make_scorer():
         return RemoteScorer.options(num_cpus=plan.num_cpus, num_gpus=spec.num_gpus_per_scorer).remote(
             manifest.scorers, out=out_abs, scorer_options=manifest.scorer_options)
 
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
-    journal_dir = out / ".journal"
-    journal_dir.mkdir(exist_ok=True)
-    slots = [_Slot(p, maker(p), journal_dir) for p in manifest.pipelines if queues[p.key]
-             for _ in range(plan.actors[p.key])]
+    slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
     scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
-    pings = [s.actor.ping.remote() for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
-    started, _ = ray.wait(pings, num_returns=len(pings), timeout=spec.actor_start_timeout_s)
+    pings = [s.ping for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
+    load_timeout = spec.load_timeout_s if spec.load_timeout_s is not None else spec.actor_start_timeout_s
+    started, _ = ray.wait(pings, num_returns=len(pings), timeout=load_timeout)
     if len(started) < len(pings):
         for s in slots:
             ray.kill(s.actor, no_restart=True)
+        ray.kill(board, no_restart=True)
         raise EditbenchError(
-            f"only {len(started)} of {len(pings)} actors started within {spec.actor_start_timeout_s:g} s; the cluster "
-            f"offers {ray.cluster_resources()} and the run asks for {plan.actors} actors with "
-            f"{plan.num_cpus:g} CPU and {plan.num_gpus} GPU each (lower actors_per_pipeline or num_gpus_per_actor).")
+            f"only {len(started)} of {len(pings)} actors started and loaded their pipeline within the load timeout of "
+            f"{load_timeout:g} s (load_timeout_s / --load-timeout); the cluster offers {ray.cluster_resources()} and "
+            f"the run asks for {plan.actors} actors with {plan.num_cpus:g} CPU and {plan.num_gpus} GPU each (raise "
+            f"the load timeout for slow-loading models, or lower actors_per_pipeline or num_gpus_per_actor).")
+    for s in slots:
+        s.loaded = True
 
     gen: dict = {}      # row_ref -> (slot, out_ref)
     scoring: dict = {}  # ref -> (batch of (job, row, output ref), scorer index)
@@ -571,8 +595,6 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
                 row_ref, out_ref = slot.actor.generate.options(num_returns=2).remote(job, inputs)
             else:
                 row_ref, out_ref = slot.actor.run.remote(job, inputs), None
-            if not slot.queue:
-                slot.head_started = time.monotonic()
             slot.queue.append((row_ref, job))
             gen[row_ref] = (slot, out_ref)
         if q and load_inputs is not None and _has_files(q[0].task) and q[0].key not in prefetching:
@@ -595,11 +617,14 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
 
     def restart(slot: _Slot, job: Job, failure: str | None) -> None:
         """Replace a dead or hung actor. ``failure``: record ``job`` as timeout with this message;
-        None: the actor died, so the job its journal names (``job`` if it names none) is retried, or
+        None: the actor died, so the job the start board names (``job`` if it names none) is retried, or
         recorded as an error once its retries are used up; the other jobs it held go back unchanged."""
         drop(slot)
-        culprit = slot.culprit() if failure is None else None
-        held = [job, *slot.replace(ray)]
+        culprit = None
+        if failure is None:
+            last = slot.running(ray.get(board.snapshot.remote()))
+            culprit = last[0] if last else None
+        held = [job, *slot.replace(ray, board)]
         if failure is not None:
             record(failed(job, "timeout", failure))
             held = held[1:]
@@ -616,10 +641,27 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
         queues[slot.pipeline.key].extendleft(reversed(requeue))
         submit(slot)
 
+    def check_loads() -> None:
+        """A replacement actor must load its pipeline within the load timeout; one that does not is
+        replaced again and the job it held first becomes an error row (the others go back)."""
+        now = time.monotonic()
+        for slot in slots:
+            if slot.loaded:
+                continue
+            if ray.wait([slot.ping], timeout=0)[0]:
+                slot.loaded = True
+            elif now - slot.created > load_timeout:
+                drop(slot)
+                held = slot.replace(ray, board)
+                if held:
+                    record(failed(held[0], "error", f"the pipeline did not load within the load timeout of "
+                                                    f"{load_timeout:g} s"))
+                queues[slot.pipeline.key].extendleft(reversed(held[1:]))
+                submit(slot)
+
     def on_generated(ref) -> None:
         slot, out_ref = gen.pop(ref)
         _, job = slot.queue.popleft()
-        slot.head_started = time.monotonic()
         try:
             result = ray.get(ref)
         except ray.exceptions.RayActorError:
@@ -675,10 +717,13 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
                     on_scored(ref)
                 elif ref in gen:
                     on_generated(ref)
+            check_loads()
             if spec.task_timeout_s:
-                now = time.monotonic()
+                snapshot = ray.get(board.snapshot.remote())
                 for slot in slots:
-                    if slot.queue and now - slot.head_started > spec.task_timeout_s:
+                    last = slot.running(snapshot) if slot.queue else None
+                    # the clock runs from the start the actor reported for the job it holds first
+                    if last and last[0] == slot.queue[0][1].key and last[1] > spec.task_timeout_s:
                         _, job = slot.queue.popleft()
                         restart(slot, job, f"task exceeded its time limit of {spec.task_timeout_s:g} s")
     finally:
@@ -687,9 +732,9 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             ray.kill(s.actor, no_restart=True)
         for s in scorers:
             ray.kill(s, no_restart=True)
+        ray.kill(board, no_restart=True)
         if started_here:
             ray.shutdown()
-        shutil.rmtree(journal_dir, ignore_errors=True)
     end = time.monotonic()
     timing.update(dispatch_s=round(end - t_start, 4),
                   first_row_s=round((first_row or end) - t_start, 4), jobs=len(todo))

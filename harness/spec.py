@@ -79,7 +79,10 @@ class RunSpec(BaseModel):
     queue_depth: int = Field(default=2, ge=1)    # jobs held per actor: 2 = one running + one queued, which hides
                                                  # the driver round trip (~5 ms a task on a 2-core machine)
     actor_start_timeout_s: float = Field(default=600.0, gt=0)  # actors (pipeline loading included) must be up by then
-    task_timeout_s: float | None = Field(default=None, gt=0)  # per task; over it the row gets status=timeout
+    load_timeout_s: float | None = Field(default=None, gt=0)  # per actor: start-up + pipeline loading; None:
+                                                 # actor_start_timeout_s
+    task_timeout_s: float | None = Field(default=None, gt=0)  # per task, from the moment its actor starts it
+                                                 # (loading and queueing excluded); over it the row gets status=timeout
     max_retries: int = Field(default=1, ge=0)    # retries of a task whose actor process died
     flush_every: int = Field(default=16, ge=1)   # rows per Parquet shard while streaming
     flush_seconds: float = Field(default=10.0, gt=0)  # ... or after this many seconds, whichever first

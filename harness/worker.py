@@ -156,19 +156,57 @@ def _placement() -> tuple[str | None, str | None]:
         return None, None
 
 
+class StartBoard:
+    """Which job each pipeline actor started last, and how long ago, on one clock (this object's).
+
+    Run as a small Ray actor: pipeline actors report every start with :meth:`started` and wait for
+    the reply (so a start that kills the actor is still on record); the driver reads :meth:`snapshot`
+    to time tasks from their real start and to blame a dead actor's job. It works when the actors run
+    on other nodes than the driver: no shared disk and no shared clock are needed.
+    """
+
+    def __init__(self):
+        self._starts: dict[str, tuple[tuple, float]] = {}
+
+    def started(self, token: str, key: tuple) -> None:
+        self._starts[token] = (tuple(key), time.monotonic())
+
+    def snapshot(self) -> dict[str, tuple[tuple, float]]:
+        """token -> (key of the job it started last, seconds since that start)."""
+        now = time.monotonic()
+        return {t: (k, now - t0) for t, (k, t0) in self._starts.items()}
+
+    def forget(self, token: str) -> None:
+        self._starts.pop(token, None)
+
+
+def report_start(board, token: str, key: tuple) -> None:
+    """Tell ``board`` (a StartBoard, or a Ray handle of one) that this actor starts job ``key``."""
+    method = board.started
+    if hasattr(method, "remote"):
+        import ray
+
+        ray.get(method.remote(token, key))
+    else:
+        method(token, key)
+
+
 class Worker:
-    """One pipeline copy (and, for inline scoring, the scorers), for one actor."""
+    """One pipeline copy (and, for inline scoring, the scorers), for one actor.
+
+    ``board``/``token``: where the actor reports the start of each job (see :class:`StartBoard`).
+    """
 
     def __init__(self, pipeline: PipelineSpec, scorers: list[str], *, out: str, run_id: str, suite: str,
                  score_inline: bool = True, scorer_options: dict[str, dict] | None = None,
-                 journal: str | None = None):
+                 board=None, token: str | None = None):
         self.spec = pipeline
         self.out = Path(out)
         self.run_id = run_id
         self.suite = suite
         self.scorer_names = list(scorers) if score_inline else []
         self.scorer_options = scorer_options or {}
-        self.journal = Path(journal) if journal else None  # the runner reads it to blame a death
+        self.board, self.token = board, token
         self.pipeline = None
         self.scorers: list[Scorer] = []
         self.load_error: str | None = None
@@ -206,8 +244,8 @@ class Worker:
             return row, None
         self.calls += 1
         row.warmup = self.calls == 1
-        if self.journal is not None:
-            self.journal.write_text("\t".join(map(str, job.key)))
+        if self.board is not None:
+            report_start(self.board, self.token, job.key)
         try:
             with prefetched(inputs):
                 t0 = time.perf_counter()

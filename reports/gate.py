@@ -1,20 +1,22 @@
 """The regression gate: is a candidate run worse than a baseline run, beyond tolerance and noise?
 
-For every compared pipeline pair (same name in both runs by default; ``pairs:`` in gates.yaml for a
-model swap) and every metric, rows are paired by (task_id, seed) and the task-clustered bootstrap CI
-of mean(candidate) - mean(baseline) is computed (:func:`reports.stats.difference_ci`). With the
-metric's direction (``scorers.base.metric_directions``) and tolerance
-``tol = max(abs_tol, rel_tol * |baseline mean|)``:
+Every outcome is a verdict with files: gate.md, gate.json and gate-junit.xml are written on every
+path, and the exit code is 0 (pass), 1 (a gated metric regressed, or error/timeout rows rose — an
+all-failed candidate is such a failure) or 2 (unusable input: missing or unreadable runs, different
+suites without ``--force``, a metric whose direction or version differs between the two run.json
+records, a candidate that lacks a baseline pipeline, metric, task or seeds or ran with a smaller
+``limit`` or did not complete — unless ``--allow-partial`` — and a gate that compared nothing).
 
-- ``regressed``  the whole CI lies beyond ``tol`` on the bad side (e.g. lower bound > +tol for a
-  lower-is-better metric);
-- ``improved``   the whole CI lies beyond ``tol`` on the good side;
-- ``no change``  otherwise.
-
-The gate also fails when the share of error/timeout rows of a pipeline grows by more than
-``max_new_failure_rate``. Unusable input (missing run.json, an empty run, different suites or suite
-content without ``--force``, a metric the candidate lacks) raises EditbenchError (CLI exit 2).
-Outputs: gate.json, gate.md and gate-junit.xml.
+Statistics (:mod:`reports.stats`): for every compared pipeline pair (same name in both runs, or
+``pairs:`` in gates.yaml for a model swap) and every gated metric, seeds are averaged within each
+task and the per-task differences (candidate − baseline) give the paired t interval of the task-mean
+difference. With the metric's direction from the *baseline* run.json ``metrics`` record and
+``tol = max(abs_tol, rel_tol * |baseline mean|)``, each metric is tested one-sided against its
+tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confidence) / 2`` over all
+gated verdicts with Holm's procedure (``family: holm``, the default; ``family: none`` tests each
+metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
+is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
+run's primary metric; the others are reported as advisory. Provenance columns are never gated.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import EditbenchError, format_validation_error
 from harness.spec import read_yaml_mapping
 from harness.storage import atomic_write_text
-from reports.markdown import md
 from reports.leaderboard import is_latency_metric, metric_columns, metric_rows
+from reports.markdown import md
+from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 from reports.results import load_run
-from reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, Difference, difference_ci
-from scorers.base import metric_directions
+from reports.stats import Difference, difference_ci, holm_adjusted, one_sided_p
+from scorers.base import registry_metrics
 
 Verdict = Literal["regressed", "improved", "no change", "no data"]
 
@@ -49,8 +52,8 @@ class MetricRule(BaseModel):
 
     abs_tol: float = 0.0                          # tolerated change in metric units
     rel_tol: float = 0.0                          # tolerated change as a share of |baseline mean|
-    direction: Literal["higher", "lower"] | None = None   # None: the scorer's declared direction
-    ignore: bool = False                          # not gated (still reported)
+    direction: Literal["higher", "lower"] | None = None   # None: the direction in the baseline run.json
+    ignore: bool = False                          # advisory: reported, not gated (not in the Holm family)
 
 
 class PipelinePair(BaseModel):
@@ -70,12 +73,17 @@ class GateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    confidence: float = Field(0.95, gt=0, lt=1)   # two-sided CI level of the mean difference
-    n_boot: int = Field(DEFAULT_N_BOOT, ge=100)   # bootstrap replicates
-    seed: int = DEFAULT_SEED                      # bootstrap RNG seed (reproducible verdicts)
+    confidence: float = Field(0.95, gt=0, lt=1)   # two-sided t interval level; the one-sided tests run at
+                                                  # family-wise level (1 - confidence) / 2
+    family: Literal["holm", "none"] = "holm"      # holm: family-wise error over all gated verdicts; none: per metric
+    gated: Literal["all", "primary"] = "all"      # primary: gate only the run's primary metric (others advisory)
     max_new_failure_rate: float = Field(0.0, ge=0, le=1)  # allowed rise in the share of error+timeout rows
     pairs: list[PipelinePair] = Field(default_factory=list)   # empty: pipelines with the same name
     metrics: dict[str, MetricRule] = Field(default_factory=dict)
+
+    @property
+    def alpha(self) -> float:
+        return (1 - self.confidence) / 2
 
     def rule(self, metric: str) -> MetricRule:
         rules = {**DEFAULT_RULES, **self.metrics}
@@ -106,12 +114,18 @@ class MetricResult:
     verdict: Verdict
     gated: bool
     diff: Difference
+    role: str = "quality"
+    p_regressed: float = float("nan")       # one-sided p of "worse by more than the tolerance"
+    p_regressed_adj: float = float("nan")   # ... Holm-adjusted over the gated family (= p with family none)
+    p_improved: float = float("nan")
+    p_improved_adj: float = float("nan")
 
     def describe(self) -> str:
         d = self.diff
         return (f"{self.metric} ({self.direction} is better) of {self.candidate_pipeline} vs {self.baseline_pipeline}: "
                 f"{d.baseline:.4g} -> {d.candidate:.4g}, diff {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}], "
-                f"tolerance {self.tolerance:.4g}, n = {d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'}")
+                f"tolerance {self.tolerance:.4g}, p(regressed) {self.p_regressed_adj:.3g} adjusted, "
+                f"n = {d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'}")
 
 
 @dataclass
@@ -139,20 +153,29 @@ class GateResult:
     metrics: list[MetricResult] = field(default_factory=list)
     failures: list[FailureResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    error: str | None = None                 # unusable input: the one sentence naming what is wrong
 
     @property
     def regressed(self) -> list[MetricResult]:
         return [m for m in self.metrics if m.gated and m.verdict == "regressed"]
 
     @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "fail" if self.regressed or any(f.failed for f in self.failures) else "pass"
+
+    @property
     def passed(self) -> bool:
-        return not self.regressed and not any(f.failed for f in self.failures)
+        return self.status == "pass"
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        return {"pass": 0, "fail": 1, "error": 2}[self.status]
 
     def summary(self) -> str:
+        if self.error is not None:
+            return f"ERROR: {self.error}"
         if self.passed:
             imp = [m for m in self.metrics if m.verdict == "improved"]
             extra = f"; improved: {', '.join(f'{m.metric} ({m.candidate_pipeline})' for m in imp)}" if imp else ""
@@ -164,7 +187,10 @@ class GateResult:
 
 
 def verdict(diff: Difference, direction: str, tol: float) -> Verdict:
-    """Regressed/improved only when the whole CI lies beyond ``tol`` on one side."""
+    """The CI rule: regressed/improved only when the whole CI lies beyond ``tol`` on one side.
+
+    Equivalent to the gate's one-sided tests with ``family: none`` (same t quantile).
+    """
     if diff.n_tasks == 0 or not (math.isfinite(diff.lo) and math.isfinite(diff.hi)):
         return "no data"
     sign = 1.0 if direction == "higher" else -1.0     # positive = better
@@ -176,8 +202,52 @@ def verdict(diff: Difference, direction: str, tol: float) -> Verdict:
     return "no change"
 
 
-def _by_task_seed(df: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
-    rows = metric_rows(df, metric)
+def decide(p_reg: np.ndarray, p_imp: np.ndarray, alpha: float, family: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Verdicts of a family of one-sided tests: (verdicts, adjusted p regressed, adjusted p improved).
+
+    ``family="holm"``: Holm-adjusted p-values over the family; ``"none"``: the p-values as they are.
+    A verdict is ``regressed``/``improved`` when its (adjusted) p is below ``alpha``; NaN p: ``no data``.
+    """
+    p_reg, p_imp = np.asarray(p_reg, dtype=np.float64), np.asarray(p_imp, dtype=np.float64)
+    if family == "holm":
+        a_reg, a_imp = holm_adjusted(p_reg), holm_adjusted(p_imp)
+    else:
+        a_reg, a_imp = p_reg, p_imp
+    out = []
+    for r, i in zip(a_reg, a_imp):
+        if not np.isfinite(r):
+            out.append("no data")
+        elif r < alpha:
+            out.append("regressed")
+        elif i < alpha:
+            out.append("improved")
+        else:
+            out.append("no change")
+    return out, a_reg, a_imp
+
+
+def _registry_record() -> dict[str, dict]:
+    return metrics_record({m["scorer"] for m in registry_metrics().values()})
+
+
+def metric_rows(df: pd.DataFrame, col: str, record: dict[str, dict] | None = None) -> pd.DataFrame:
+    """The rows a metric is gated on: ok rows; latency: not warm-up; otherwise real/trained weights.
+
+    ``record``: the run's metrics record (default: today's scorer definitions)."""
+    record = _registry_record() if record is None else record
+    ok = df[df["status"] == "ok"]
+    if record.get(col, {}).get("role") == "latency":
+        if "warmup" in ok.columns:
+            ok = ok[~ok["warmup"].fillna(False).astype(bool)]
+        return ok
+    return ok[ok["weights"] != "random"]
+
+
+def _by_task_seed(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> dict[str, dict[int, float]]:
+    record = _registry_record() if record is None else record
+    if metric not in df.columns:
+        return {}
+    rows = metric_rows(df, metric, record)
     rows = rows[rows[metric].notna()]
     out: dict[str, dict[int, float]] = {}
     for t, s, v in zip(rows["task_id"], rows["seed"], rows[metric]):
@@ -212,7 +282,42 @@ def _check_suites(bm: dict, cm: dict, base: Path, cand: Path, force: bool, warni
         warnings.append("forced: " + msg)
 
 
-def _pairs(config: GateConfig, bdf: pd.DataFrame, cdf: pd.DataFrame, base: Path, cand: Path) -> list[PipelinePair]:
+def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str]) -> dict[str, dict]:
+    """The run's run.json ``metrics`` record (:func:`reports.meta.read_metrics`); for a run written
+    before runs carried one, today's scorer definitions with the warning in gate.md (stderr keeps its
+    one line)."""
+    rec = meta.get("metrics")
+    if isinstance(rec, dict) and rec:
+        return read_metrics(run_dir, meta, columns=list(columns))
+    warnings.append(f"{where} has no metric metadata in run.json (written by an older editbench); its metrics "
+                    "are read with the current scorer definitions.")
+    return _registry_record()
+
+
+def _check_records(brec: dict, crec: dict, base: Path, cand: Path) -> None:
+    for col in sorted(brec.keys() & crec.keys()):
+        for key in ("direction", "version"):
+            if key in brec[col] and key in crec[col] and brec[col][key] != crec[col][key]:
+                raise EditbenchError(
+                    f"metric {col!r} has {key} {brec[col][key]!r} in baseline {base}/run.json but {crec[col][key]!r} in "
+                    f"candidate {cand}/run.json; a gate compares one definition of a metric (rerun one side).")
+
+
+def _run_json_partial(bm: dict, cm: dict, cand: Path) -> list[str]:
+    """What the candidate's run.json says it did not run: a smaller ``limit`` or an unfinished run."""
+    missing = []
+    b_lim = (bm.get("spec") or {}).get("limit")
+    c_lim = (cm.get("spec") or {}).get("limit")
+    if c_lim is not None and (b_lim is None or c_lim < b_lim):
+        missing.append(f"candidate {cand} ran with limit {c_lim} (baseline: {b_lim if b_lim is not None else 'none'})")
+    status = cm.get("status")
+    if status is not None and status != "complete":
+        missing.append(f"candidate {cand} has run.json status {status!r}, not 'complete'")
+    return missing
+
+
+def _pairs(config: GateConfig, bdf: pd.DataFrame, cdf: pd.DataFrame, base: str, cand: str,
+           missing: list[str]) -> list[PipelinePair]:
     bp, cp = set(bdf["pipeline"].astype(str)), set(cdf["pipeline"].astype(str))
     if config.pairs:
         for p in config.pairs:
@@ -225,19 +330,55 @@ def _pairs(config: GateConfig, bdf: pd.DataFrame, cdf: pd.DataFrame, base: Path,
     if not common:
         raise EditbenchError(f"baseline {base} (pipelines {sorted(bp)}) and candidate {cand} (pipelines {sorted(cp)}) share "
                              "no pipeline; name the pairs to compare under pairs: in a gates.yaml.")
+    if bp - cp:
+        missing.append(f"candidate {cand} has no rows of baseline pipeline(s) {sorted(bp - cp)}")
     return [PipelinePair(baseline=p, candidate=p) for p in common]
 
 
+def _row_partial(b: pd.DataFrame, c: pd.DataFrame, pair: PipelinePair, cand: str) -> list[str]:
+    """Tasks of the baseline pair the candidate did not run, and tasks it ran with fewer seeds."""
+    b_seeds = b.groupby(b["task_id"].astype(str))["seed"].nunique()
+    c_seeds = c.groupby(c["task_id"].astype(str))["seed"].nunique()
+    lacking = sorted(set(b_seeds.index) - set(c_seeds.index))
+    fewer = sorted(t for t in set(b_seeds.index) & set(c_seeds.index) if c_seeds[t] < b_seeds[t])
+    out = []
+    if lacking:
+        out.append(f"candidate {cand} pipeline {pair.candidate!r} lacks {len(lacking)} of the {len(b_seeds)} tasks "
+                   f"of baseline {pair.baseline!r} (e.g. {', '.join(lacking[:3])})")
+    if fewer:
+        out.append(f"candidate {cand} pipeline {pair.candidate!r} ran fewer seeds than the baseline on {len(fewer)} "
+                   f"task(s) (e.g. {fewer[0]}: {c_seeds[fewer[0]]} vs {b_seeds[fewer[0]]})")
+    return out
+
+
+def _gated_columns(record: dict[str, dict], df: pd.DataFrame) -> list[str]:
+    """Ranked metric columns (quality, latency, cost) of ``record`` with a value in ``df``; not the
+    per-stage latency columns (the latency scorer's columns are what the gate compares)."""
+    return [c for c in record if c in df.columns and is_ranked(record, c) and not is_stage_column(c)
+            and not metric_rows(df, c, record)[c].dropna().empty]
+
+
 def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | None = None,
-         force: bool = False) -> GateResult:
-    """Compare two run directories; raises EditbenchError on unusable input."""
+         force: bool = False, allow_partial: bool = False) -> GateResult:
+    """Compare two run directories. Never raises on bad input: the result then has ``error`` set
+    (exit code 2) and still renders to gate.md / gate.json / gate-junit.xml."""
     config = config or GateConfig()
     base, cand = Path(baseline), Path(candidate)
-    bm, bdf = load_run(base, duplicates="error")
-    cm, cdf = load_run(cand, duplicates="error")
     warnings: list[str] = []
-    _check_suites(bm, cm, base, cand, force, warnings)
-    res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand))
+    try:
+        bm, bdf = load_run(base, duplicates="error")
+        cm, cdf = load_run(cand, duplicates="error")
+        _check_suites(bm, cm, base, cand, force, warnings)
+        brec = _record(base, bm, bdf.columns, f"baseline {base}", warnings)
+        crec = _record(cand, cm, cdf.columns, f"candidate {cand}", warnings)
+        _check_records(brec, crec, base, cand)
+        if bm.get("status") not in (None, "complete"):
+            warnings.append(f"baseline {base} has run.json status {bm.get('status')!r}, not 'complete'.")
+        res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand), record=brec,
+                      allow_partial=allow_partial, partial=_run_json_partial(bm, cm, cand))
+    except EditbenchError as e:
+        return GateResult(baseline=str(base), candidate=str(cand), config=config.model_dump(), warnings=warnings,
+                          error=str(e))
     res.warnings = warnings + res.warnings
     if bm.get("hardware") != cm.get("hardware"):
         res.warnings.append("baseline and candidate ran on different hardware (run.json hardware): latency differences "
@@ -245,19 +386,33 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
     return res
 
 
+def error_result(baseline: str | Path, candidate: str | Path, message: str,
+                 config: GateConfig | None = None) -> GateResult:
+    """The result of a gate that could not compare (e.g. an invalid gates.yaml): exit 2 with files."""
+    return GateResult(baseline=str(baseline), candidate=str(candidate), config=(config or GateConfig()).model_dump(),
+                      error=message)
+
+
 def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None = None,
-            baseline: str = "baseline", candidate: str = "candidate") -> GateResult:
-    """Gate the result rows ``cdf`` against ``bdf`` (no file access; ``baseline``/``candidate`` name them)."""
+            baseline: str = "baseline", candidate: str = "candidate", record: dict[str, dict] | None = None,
+            allow_partial: bool = False, partial: list[str] | None = None) -> GateResult:
+    """Gate the result rows ``cdf`` against ``bdf`` (no file access; ``baseline``/``candidate`` name them).
+
+    ``record``: the baseline's run.json ``metrics`` record (default: today's scorer definitions).
+    ``partial``: what the candidate's run.json says it left out. Raises EditbenchError on unusable
+    input, including a partial candidate unless ``allow_partial``.
+    """
     config = config or GateConfig()
     base, cand = baseline, candidate
+    if record is None:
+        record = _registry_record()
     res = GateResult(baseline=base, candidate=cand, config=config.model_dump())
-    pairs = _pairs(config, bdf, cdf, base, cand)
+    missing = list(partial or [])
+    pairs = _pairs(config, bdf, cdf, base, cand, missing)
     if not set(bdf["task_id"].astype(str)) & set(cdf["task_id"].astype(str)):
         raise EditbenchError(f"baseline {base} and candidate {cand} share no task_id; nothing to compare.")
-    directions = metric_directions()
     b_sel = bdf[bdf["pipeline"].isin([p.baseline for p in pairs])]
-    c_sel = cdf[cdf["pipeline"].isin([p.candidate for p in pairs])]
-    metrics = [m for m in metric_columns(b_sel) if not metric_rows(b_sel, m)[m].dropna().empty]
+    metrics = _gated_columns(record, b_sel)
     named = [k for k, r in config.metrics.items() if not any(ch in k for ch in "*?[") and not r.ignore]
     for m in named:
         if m not in metrics:
@@ -265,25 +420,51 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
                                  f"(its metrics are {metrics}).")
     if not metrics:
         raise EditbenchError(f"baseline {base} has no metric values to gate (no ok rows with real or trained weights).")
-    c_ok = c_sel[c_sel["status"] == "ok"]
-    for m in metrics:
-        if len(c_ok) and (m not in c_ok.columns or c_ok[m].dropna().empty):
-            raise EditbenchError(f"candidate {cand} has no value for metric {m!r}, which baseline {base} has "
-                                 "(run the candidate with the same scorers).")
+    primary = primary_metric(record)
+    if config.gated == "primary" and primary not in metrics:
+        raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
+                             f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
+    pending = []
     for pair in pairs:
         b = bdf[bdf["pipeline"] == pair.baseline]
         c = cdf[cdf["pipeline"] == pair.candidate]
+        missing += _row_partial(b, c, pair, cand)
         res.failures.append(_failures(b, c, pair, config.max_new_failure_rate))
         for m in metrics:
             rule = config.rule(m)
-            direction = rule.direction or directions[m]
-            if not is_latency_metric(m) and (set(b[b["status"] == "ok"]["weights"]) == {"random"}):
+            direction = rule.direction or record[m]["direction"]
+            if record[m].get("role") != "latency" and set(b[b["status"] == "ok"]["weights"]) == {"random"}:
                 continue  # random weights: quality is never compared
-            diff = difference_ci(_by_task_seed(b, m), _by_task_seed(c, m), confidence=config.confidence,
-                                 n_boot=config.n_boot, seed=config.seed)
+            c_rows = metric_rows(c, m, record)
+            if len(c_rows) and (m not in c_rows.columns or c_rows[m].dropna().empty):
+                missing.append(f"candidate {cand} has no value for metric {m!r} of pipeline {pair.candidate!r}, "
+                               f"which baseline {base} has (run the candidate with the same scorers)")
+            diff = difference_ci(_by_task_seed(b, m, record), _by_task_seed(c, m, record), confidence=config.confidence)
             tol = max(rule.abs_tol, rule.rel_tol * abs(diff.baseline)) if math.isfinite(diff.baseline) else rule.abs_tol
-            res.metrics.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol,
-                                            verdict(diff, direction, tol), not rule.ignore, diff))
+            gated = not rule.ignore and (config.gated == "all" or m == primary)
+            sign = 1.0 if direction == "higher" else -1.0
+            p_reg = float(one_sided_p(-sign * diff.diff, diff.se, diff.df, tol))
+            p_imp = float(one_sided_p(sign * diff.diff, diff.se, diff.df, tol))
+            pending.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol, "no data", gated, diff,
+                                        record[m].get("role", "quality"), p_reg, p_reg, p_imp, p_imp))
+    if missing:
+        msg = "; ".join(missing)
+        if not allow_partial:
+            raise EditbenchError(f"the candidate is partial: {msg} (pass --allow-partial to gate what both ran).")
+        res.warnings.append(f"partial candidate (--allow-partial): {msg}.")
+    for group in ([m for m in pending if m.gated], [m for m in pending if not m.gated]):
+        if not group:
+            continue
+        family = config.family if group[0].gated else "none"   # advisory verdicts: each at its own level
+        verdicts, a_reg, a_imp = decide([m.p_regressed for m in group], [m.p_improved for m in group],
+                                        config.alpha, family)
+        for m, v, r, i in zip(group, verdicts, a_reg, a_imp):
+            m.verdict, m.p_regressed_adj, m.p_improved_adj = v, float(r), float(i)
+    res.metrics = pending
+    compared = [m for m in pending if m.gated and m.verdict != "no data"]
+    if not compared and not any(f.failed for f in res.failures):
+        raise EditbenchError(f"the gate compared nothing: no gated metric of candidate {cand} has values on two or more "
+                             f"tasks it shares with baseline {base}, and no failure rate rose.")
     return res
 
 
@@ -291,9 +472,10 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
 
 def to_json(res: GateResult) -> dict:
     return {
-        "verdict": "pass" if res.passed else "regressed",
+        "verdict": res.status,
         "exit_code": res.exit_code,
         "summary": res.summary(),
+        "error": res.error,
         "baseline": res.baseline,
         "candidate": res.candidate,
         "warnings": res.warnings,
@@ -305,17 +487,25 @@ def to_json(res: GateResult) -> dict:
 
 def to_markdown(res: GateResult) -> str:
     conf = res.config["confidence"]
+    n_gated = sum(m.gated for m in res.metrics)
+    family = ("Holm-adjusted over the " + f"{n_gated} gated verdicts" if res.config.get("family") == "holm"
+              else "each metric on its own")
     lines = [f"# Gate: {md(res.summary())}", "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
-             f"{conf:.0%} paired bootstrap CI of the task-mean difference (candidate − baseline), clustered by task.", ""]
+             f"{conf:.0%} paired t interval of the task-mean difference (candidate − baseline; seeds averaged within "
+             f"tasks) · regressed = one-sided p < {(1 - conf) / 2:.3g} against the tolerance, {family}.", ""]
     lines += [f"> warning: {md(w)}" for w in res.warnings]
-    lines += ["", "| pipeline (baseline → candidate) | metric | dir | baseline | candidate | diff [CI] | tolerance | n | verdict |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    if res.error is not None:
+        lines += ["", f"**Unusable input (exit 2):** {md(res.error)}"]
+        return "\n".join(lines) + "\n"
+    lines += ["", "| pipeline (baseline → candidate) | metric | dir | baseline | candidate | diff [CI] | tolerance | "
+              "p regressed (adj.) | n | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m in res.metrics:
         d = m.diff
-        v = m.verdict if m.gated else f"{m.verdict} (ignored)"
+        v = m.verdict if m.gated else f"{m.verdict} (advisory)"
         bold = f"**{v}**" if m.gated and m.verdict == "regressed" else v
         lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | {d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
+                     f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")
     lines += ["", "| pipeline | baseline error+timeout | candidate error+timeout | rise | allowed | new failures | verdict |",
               "|---|---|---|---|---|---|---|"]
@@ -331,12 +521,16 @@ def to_junit(res: GateResult) -> str:
     import xml.etree.ElementTree as ET
 
     cases = []
+    if res.error is not None:
+        case = ET.Element("testcase", classname="editbench.gate", name="input")
+        ET.SubElement(case, "error", message="unusable input", type="input").text = res.error
+        cases.append(case)
     for m in res.metrics:
         case = ET.Element("testcase", classname=f"editbench.gate.{m.candidate_pipeline}", name=m.metric)
         if m.gated and m.verdict == "regressed":
             ET.SubElement(case, "failure", message=f"{m.metric} regressed", type="regression").text = m.describe()
         elif not m.gated or m.verdict == "no data":
-            ET.SubElement(case, "skipped", message=m.verdict if m.gated else "ignored by gate config")
+            ET.SubElement(case, "skipped", message=m.verdict if m.gated else "advisory (not gated)")
         else:
             ET.SubElement(case, "system-out").text = m.describe()
         cases.append(case)
@@ -349,6 +543,7 @@ def to_junit(res: GateResult) -> str:
         cases.append(case)
     suite = ET.Element("testsuite", name="editbench-gate", tests=str(len(cases)),
                        failures=str(sum(c.find("failure") is not None for c in cases)),
+                       errors=str(sum(c.find("error") is not None for c in cases)),
                        skipped=str(sum(c.find("skipped") is not None for c in cases)))
     suite.extend(cases)
     root = ET.Element("testsuites")

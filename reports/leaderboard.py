@@ -272,6 +272,9 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     r = report if report is not None else build_report(out)
     text = render_markdown(r)
     atomic_write_text(r.out / "leaderboard.md", text)
+    from reports.summary import write_results_json
+
+    write_results_json(r.out, meta=r.meta, df=r.df)
     if html:
         from reports.edits_html import write_pages
         from reports.html import CSS, _load_suite, render_html

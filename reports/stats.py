@@ -1,20 +1,29 @@
-"""Bootstrap statistics for task-clustered results: leaderboard CIs and the gate's paired differences.
+"""Statistics of task-clustered results: leaderboard CIs and the gate's paired differences.
 
 A suite's rows are clustered: tasks are the units we generalise over, seeds are repeated draws
 within a task. Every statistic here is a *task mean* — the mean over tasks of the per-task mean over
-seeds — and its confidence interval comes from a two-stage (nested) bootstrap (Davison & Hinkley
-1997, "Bootstrap Methods and their Application", section 3.8; Field & Welsh 2007, "Bootstrapping
-clustered data"): each replicate resamples tasks with replacement and, inside every drawn task,
-resamples its seeds with replacement. Resampling both stages is slightly conservative (it counts the
-seed variance twice), which keeps the gate's false-alarm rate at or below its nominal level even on
-small suites. The interval is the *expanded* percentile interval of the replicates (Hesterberg 2015,
-"What Teachers Should Know About the Bootstrap", The American Statistician 69(4), section 3.4): the
-percentile interval taken at the level alpha' where z_{alpha'/2} = sqrt(n/(n-1)) * t_{n-1, alpha/2}, n
-the number of tasks. It corrects the percentile interval's known narrowness with few clusters (with
-4 tasks a nominal 95 % interval is taken at the 0.01 % / 99.99 % replicate quantiles; with 20 tasks
-at 1.6 % / 98.4 %; it tends to the plain percentile interval as n grows).
+seeds — and its uncertainty comes from the spread of the per-task values alone:
 
-All functions take ``rng`` or ``seed`` explicitly so that a report is reproducible bit for bit.
+- seeds are averaged within a task first, so the between-task variance of the task means already
+  contains the seed noise (divided by the number of seeds); resampling seeds on top of tasks would
+  count it twice (Davison & Hinkley 1997, "Bootstrap Methods and their Application", section 3.8);
+- with one seed per task the tasks are the only unit;
+- the interval is Student's t on the n task values, ``mean ± t_{n-1, 1-a/2} · sd / sqrt(n)``, exact
+  for normal task values and the small-sample reference the bootstrap only approximates (with 4
+  tasks the percentile bootstrap is far too narrow).
+
+A paired difference (candidate − baseline) is formed per task: the mean over the seeds both sides
+ran of ``c(t, s) − b(t, s)``, or, when the sides share no seed of that task, ``mean_s c(t, s) −
+mean_s b(t, s)``. Either way one value per task, and the t interval above applies to them (the
+paired t-test on task means). With a single task there is no between-task spread; its paired seed
+differences are then the units (inference about that task only).
+
+The gate tests each metric one-sided against its tolerance (:func:`one_sided_p`) and controls the
+family-wise error over all gated metrics with Holm's step-down procedure (:func:`holm`; Holm 1979,
+"A simple sequentially rejective multiple test procedure", Scand. J. Statist. 6(2)). All functions
+are deterministic: no resampling, the same rows give the same numbers. :func:`t_summary`,
+:func:`one_sided_p` and :func:`holm` are vectorised over leading axes (bench/aa_false_regression.py
+simulates thousands of gates with them).
 """
 
 from __future__ import annotations
@@ -22,14 +31,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as _st
 
-DEFAULT_SEED = 20240607      # fixed RNG seed of every report: the same rows give the same CIs
-DEFAULT_N_BOOT = 2000        # bootstrap replicates
+DEFAULT_SEED = 20240607      # kept for callers that pass it; the statistics are deterministic
+DEFAULT_N_BOOT = 2000        # kept for callers that pass it; no resampling is done
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A task mean with its percentile bootstrap CI. ``n_tasks``/``n_rows`` count the values used."""
+    """A task mean with its t interval. ``n_tasks``/``n_rows`` count the values used."""
 
     mean: float
     lo: float
@@ -45,39 +55,79 @@ class Estimate:
 NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"), 0, 0)
 
 
-def _pad(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Ragged per-task arrays -> (values (n_tasks, K) padded with 0, counts (n_tasks,))."""
-    counts = np.array([len(g) for g in groups], dtype=np.int64)
-    k = int(counts.max())
-    vals = np.zeros((len(groups), k), dtype=np.float64)
-    for i, g in enumerate(groups):
-        vals[i, : len(g)] = g
-    return vals, counts
+def t_summary(units: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, standard error, degrees of freedom) of ``units`` along ``axis`` (NaN values ignored).
 
-
-def _replicate_task_means(vals: np.ndarray, counts: np.ndarray, task_idx: np.ndarray,
-                          rng: np.random.Generator) -> np.ndarray:
-    """Seed-resampled mean of each drawn task. ``task_idx`` (B, n) -> (B, n) task means."""
-    k = vals.shape[1]
-    c = counts[task_idx]                                     # (B, n) seeds of each drawn task
-    draws = np.floor(rng.random((*task_idx.shape, k)) * c[..., None]).astype(np.int64)   # (B, n, K)
-    picked = vals[task_idx[..., None], draws]                # (B, n, K)
-    use = np.arange(k)[None, None, :] < c[..., None]         # draw exactly c seeds per task
-    return (picked * use).sum(-1) / c
-
-
-def nested_bootstrap(groups: list[np.ndarray], *, n_boot: int = DEFAULT_N_BOOT,
-                     rng: np.random.Generator, task_idx: np.ndarray | None = None) -> np.ndarray:
-    """Bootstrap replicates (shape (n_boot,)) of the task mean of ``groups`` (one 1-D array per task).
-
-    ``task_idx`` (n_boot, n_tasks) fixes the task draws, so two sides of an unpaired comparison can
-    share them; seeds are always resampled afresh from ``rng``.
+    se is NaN and df 0 where fewer than 2 values are finite.
     """
-    vals, counts = _pad(groups)
-    n = len(groups)
-    if task_idx is None:
-        task_idx = rng.integers(0, n, size=(n_boot, n))
-    return _replicate_task_means(vals, counts, task_idx, rng).mean(axis=1)
+    u = np.asarray(units, dtype=np.float64)
+    n = np.isfinite(u).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(u, axis=axis) / n
+        dev = np.where(np.isfinite(u), u - np.expand_dims(mean, axis), 0.0)
+        var = (dev ** 2).sum(axis=axis) / (n - 1)
+        se = np.sqrt(var / n)
+    se = np.where(n >= 2, se, np.nan)
+    return mean, se, np.maximum(n - 1, 0)
+
+
+def t_interval(mean, se, df, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided Student-t interval ``mean ± t_{df, (1+confidence)/2} · se`` (NaN where df < 1)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    df = np.asarray(df)
+    with np.errstate(invalid="ignore"):
+        q = _st.t.ppf((1 + confidence) / 2, np.where(df >= 1, df, np.nan))
+        half = q * se
+    return mean - half, mean + half
+
+
+def one_sided_p(bad: np.ndarray, se: np.ndarray, df: np.ndarray, tol) -> np.ndarray:
+    """p-value of H0 "true bad-side shift <= tol" given the estimated bad-side shift ``bad``.
+
+    t = (bad - tol) / se with ``df`` degrees of freedom. se = 0 (every unit equal) gives p = 0 when
+    ``bad > tol`` and 1 otherwise; NaN se or df < 1 gives NaN (no data).
+    """
+    bad, se, df = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (bad, se, df)))
+    tol = np.asarray(tol, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = _st.t.sf((bad - tol) / se, np.where(df >= 1, df, np.nan))
+    p = np.where(se == 0, np.where(bad > tol, 0.0, 1.0), p)
+    return np.where(np.isfinite(se) & (df >= 1) & np.isfinite(bad), p, np.nan)
+
+
+def holm(p: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
+    """Holm's step-down rejections (bool, same shape as ``p``) at family-wise level ``alpha``.
+
+    The k-th smallest of m p-values is compared with alpha / (m - k + 1); rejection stops at the first
+    that is not below. NaN p-values are not tests (never rejected, not counted in m).
+    """
+    p = np.moveaxis(np.asarray(p, dtype=np.float64), axis, -1)
+    valid = np.isfinite(p)
+    m = valid.sum(-1, keepdims=True)
+    order = np.argsort(np.where(valid, p, np.inf), axis=-1, kind="stable")
+    ps = np.take_along_axis(np.where(valid, p, np.inf), order, -1)
+    k = np.arange(p.shape[-1])
+    ok = ps < alpha / np.maximum(m - k, 1)
+    ok &= np.isfinite(ps)
+    ok = np.cumprod(ok, axis=-1).astype(bool)           # stop at the first non-rejection
+    out = np.zeros_like(ok)
+    np.put_along_axis(out, order, ok, -1)
+    return np.moveaxis(out, -1, axis)
+
+
+def holm_adjusted(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values of a 1-D array (NaN stays NaN): reject where adjusted p < alpha."""
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    if idx.size == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    m = idx.size
+    adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out[order] = adj
+    return out
 
 
 def _clean(groups: list[np.ndarray]) -> list[np.ndarray]:
@@ -85,56 +135,28 @@ def _clean(groups: list[np.ndarray]) -> list[np.ndarray]:
     return [g[np.isfinite(g)] for g in out if np.isfinite(g).any()]
 
 
-def task_mean_ci(groups: list[np.ndarray], *, confidence: float = 0.95, n_boot: int = DEFAULT_N_BOOT,
-                 seed: int = DEFAULT_SEED) -> Estimate:
-    """Task mean of per-task value arrays (NaN dropped) with its nested-bootstrap percentile CI."""
+def task_mean_ci(groups: list[np.ndarray], *, confidence: float = 0.95, n_boot: int | None = None,
+                 seed: int | None = None) -> Estimate:
+    """Task mean of per-task value arrays (NaN dropped) with the t interval over task means.
+
+    One task: its seeds are the units. ``n_boot``/``seed`` are accepted for older callers and unused.
+    """
     groups = _clean(groups)
     if not groups:
         return NAN_ESTIMATE
+    units = np.array([g.mean() for g in groups]) if len(groups) > 1 else groups[0]
+    mean, se, df = t_summary(units)
+    lo, hi = t_interval(mean, se, df, confidence)
     point = float(np.mean([g.mean() for g in groups]))
-    n_rows = int(sum(len(g) for g in groups))
-    n_tasks = len(groups)
-    groups = _single_task_as_seeds(groups)
-    reps = nested_bootstrap(groups, n_boot=n_boot, rng=np.random.default_rng(seed))
-    lo, hi = percentile_interval(reps, confidence, len(groups))
-    return Estimate(point, lo, hi, n_tasks, n_rows)
-
-
-def _single_task_as_seeds(groups: list[np.ndarray]) -> list[np.ndarray]:
-    """With one task there is no between-task spread: its seeds become the resampled clusters."""
-    return [g[i:i + 1] for g in groups for i in range(len(g))] if len(groups) == 1 else groups
-
-
-def expanded_alpha(confidence: float, n_clusters: int | None) -> float:
-    """One-sided tail probability of the expanded percentile interval (Hesterberg 2015).
-
-    Plain percentile tail ``(1 - confidence) / 2`` when ``n_clusters`` is None; NaN for fewer than 2.
-    """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    a = (1 - confidence) / 2
-    if n_clusters is None:
-        return a
-    if n_clusters < 2:
-        return float("nan")
-    from scipy.stats import norm, t
-
-    z = np.sqrt(n_clusters / (n_clusters - 1)) * t.ppf(1 - a, n_clusters - 1)
-    return float(norm.sf(z))
-
-
-def percentile_interval(reps: np.ndarray, confidence: float, n_clusters: int | None = None) -> tuple[float, float]:
-    """Two-sided (expanded, when ``n_clusters`` is given) percentile interval of bootstrap replicates."""
-    a = expanded_alpha(confidence, n_clusters)
-    if not np.isfinite(a):
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(reps, [a, 1 - a])
-    return float(lo), float(hi)
+    return Estimate(point, float(lo), float(hi), len(groups), int(sum(len(g) for g in groups)))
 
 
 @dataclass(frozen=True)
 class Difference:
-    """Candidate minus baseline task mean with its bootstrap CI; ``paired`` tells how it was formed."""
+    """Candidate minus baseline task mean with its t interval; ``paired`` tells how it was formed.
+
+    ``se``/``df``: standard error and degrees of freedom of ``diff`` (the gate's one-sided tests use them).
+    """
 
     baseline: float
     candidate: float
@@ -144,48 +166,57 @@ class Difference:
     n_tasks: int
     n_pairs: int          # (task, seed) pairs (paired) or candidate rows (unpaired)
     paired: bool
+    se: float = float("nan")
+    df: int = 0
 
 
-def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, float]], *,
-                  confidence: float = 0.95, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> Difference:
-    """Task-clustered bootstrap CI of mean(candidate) - mean(baseline).
+def task_differences(base: dict[str, dict[int, float]], cand: dict[str, dict[int, float]]) -> dict:
+    """Per-task values of a paired comparison (see the module docstring).
 
-    ``base`` and ``cand`` map task_id -> {seed: value}. Tasks present (with finite values) on both
-    sides are compared. When the two sides share seeds, the comparison is *paired*: per task the
-    differences c(t, s) - b(t, s) over the common seeds, resampled together (tasks, then seeds). When
-    they share no seed (e.g. an A/A check with fresh seeds) each side's seeds are resampled on their
-    own within the same drawn tasks. With a single task, the paired seed differences are the clusters
-    (unpaired single-task comparisons get no interval: there is nothing to resample against).
+    Returns ``{"units", "b_means", "c_means", "n_tasks", "n_pairs", "paired"}``; ``units`` are the
+    per-task differences (the paired seed differences of a single task).
     """
     tasks = sorted(t for t in base.keys() & cand.keys()
                    if any(np.isfinite(v) for v in base[t].values()) and any(np.isfinite(v) for v in cand[t].values()))
-    if not tasks:
+    units, b_means, c_means, n_pairs, paired = [], [], [], 0, bool(tasks)
+    for t in tasks:
+        common = sorted(s for s in base[t].keys() & cand[t].keys()
+                        if np.isfinite(base[t][s]) and np.isfinite(cand[t][s]))
+        if common:
+            b = np.array([base[t][s] for s in common])
+            c = np.array([cand[t][s] for s in common])
+            n_pairs += len(common)
+        else:
+            paired = False
+            b, c = _finite(base[t]), _finite(cand[t])
+            n_pairs += len(c)
+        b_means.append(b.mean())
+        c_means.append(c.mean())
+        units.append(c - b if common else np.array([c.mean() - b.mean()]))
+    if len(tasks) == 1:
+        u = units[0] if paired else np.array([c_means[0] - b_means[0]])
+    else:
+        u = np.array([x.mean() for x in units])
+    return {"units": u, "b_means": np.array(b_means), "c_means": np.array(c_means),
+            "n_tasks": len(tasks), "n_pairs": n_pairs, "paired": paired}
+
+
+def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, float]], *,
+                  confidence: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> Difference:
+    """Paired t interval of mean(candidate) - mean(baseline) over tasks.
+
+    ``base`` and ``cand`` map task_id -> {seed: value}; tasks with finite values on both sides are
+    compared. ``n_boot``/``seed`` are accepted for older callers and unused.
+    """
+    d = task_differences(base, cand)
+    if d["n_tasks"] == 0:
         nan = float("nan")
         return Difference(nan, nan, nan, nan, nan, 0, 0, False)
-    rng = np.random.default_rng(seed)
-    common = {t: sorted(s for s in base[t].keys() & cand[t].keys()
-                        if np.isfinite(base[t][s]) and np.isfinite(cand[t][s])) for t in tasks}
-    paired = all(common[t] for t in tasks)
-    if paired:
-        b_groups = [np.array([base[t][s] for s in common[t]]) for t in tasks]
-        c_groups = [np.array([cand[t][s] for s in common[t]]) for t in tasks]
-        d_groups = [c - b for b, c in zip(b_groups, c_groups)]
-        n_pairs = int(sum(len(d) for d in d_groups))
-        d_groups = _single_task_as_seeds(d_groups)
-        n_clusters = len(d_groups)
-        reps = nested_bootstrap(d_groups, n_boot=n_boot, rng=rng)
-    else:
-        b_groups = [_finite(base[t]) for t in tasks]
-        c_groups = [_finite(cand[t]) for t in tasks]
-        idx = rng.integers(0, len(tasks), size=(n_boot, len(tasks)))
-        reps = (nested_bootstrap(c_groups, rng=rng, task_idx=idx)
-                - nested_bootstrap(b_groups, rng=rng, task_idx=idx))
-        n_pairs = int(sum(len(c) for c in c_groups))
-        n_clusters = len(tasks)
-    b_mean = float(np.mean([g.mean() for g in b_groups]))
-    c_mean = float(np.mean([g.mean() for g in c_groups]))
-    lo, hi = percentile_interval(reps, confidence, n_clusters)
-    return Difference(b_mean, c_mean, c_mean - b_mean, lo, hi, len(tasks), n_pairs, paired)
+    mean, se, df = t_summary(d["units"])
+    lo, hi = t_interval(mean, se, df, confidence)
+    b_mean, c_mean = float(d["b_means"].mean()), float(d["c_means"].mean())
+    return Difference(b_mean, c_mean, c_mean - b_mean, float(lo), float(hi), d["n_tasks"], d["n_pairs"],
+                      d["paired"], float(se), int(df))
 
 
 def _finite(by_seed: dict[int, float]) -> np.ndarray:

@@ -90,3 +90,25 @@ def test_scorer_options_for_an_unused_scorer(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("suite: toy-5d\nscorers: [toy]\nscorer_options: {clip: {device: cpu}}\n")
     assert_bad_input(editbench("run", str(spec), "--out", str(tmp_path / "o")), "scorer_options", "['clip']")
+
+
+def test_pipeline_that_runs_no_task_of_the_suite(tmp_path):
+    assert_bad_input(editbench("run", "--suite", "smoke-removal", "--pipelines", "cv2-telea,toy-naive",
+                               "--out", str(tmp_path / "o")),
+                     "pipeline toy-naive cannot run any task of suite smoke-removal", "['inpaint']")
+
+
+def test_pipeline_that_runs_some_tasks_skips_the_others(tmp_path):
+    from harness.runner import build_manifest
+    from harness.spec import RunSpec
+
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        "name: mixed\nversion: '1'\ndata_root: pkg:skimage/data\nseeds: [0]\nscorers: [latency]\ntasks:\n"
+        "  - {task_id: a, kind: inpaint, image: astronaut.png, mask: {box: [0, 0, 64, 64]}}\n"
+        "  - {task_id: b, kind: inpaint, image: coffee.png, mask: {box: [0, 0, 64, 64]}}\n"
+        "  - {task_id: c, kind: toy, params: {mask_fraction: 0.4, n_samples: 100, data_seed: 0}}\n")
+    m = build_manifest(RunSpec(suite=str(suite), pipelines="cv2-telea,toy-naive"))
+    assert m.skipped == {"cv2-telea": 1, "toy-naive": 2}
+    assert sorted((j.pipeline.key, j.task.task_id) for j in m.jobs) == [
+        ("cv2-telea", "a"), ("cv2-telea", "b"), ("toy-naive", "c")]

@@ -158,3 +158,77 @@ def test_driver_killed_mid_run_then_resume(ray_session, tmp_path):
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and len(meta["attempts"]) == 2
     assert meta["attempts"][1]["jobs_skipped"] == len(before)
+
+
+def test_cli_run_exit_code_and_summary_without_progress(ray_session, tmp_path):
+    """Failed rows: exit 3 (EXIT_ROWS_FAILED) with the rows kept; all ok: exit 0; the ok/error/timeout
+    line is printed with --no-progress."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.errors import EXIT_ROWS_FAILED
+
+    suite = write_suite(tmp_path / "suite.yaml", 3)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"suite": str(suite), "actors_per_pipeline": 1,
+                                    "pipelines": [{"name": "synthetic", "options": {"fail_on": ["t01"]}}]}))
+    r = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "bad"), "--no-progress"])
+    assert r.exit_code == EXIT_ROWS_FAILED == 3, r.stderr
+    assert "2 ok, 1 error, 0 timeout" in r.stderr
+    assert_one_row_per_key(read_results(tmp_path / "bad"), 3)
+    r = CliRunner().invoke(app, ["run", "--suite", str(suite), "--pipelines", "synthetic", "--out",
+                                 str(tmp_path / "good"), "--no-progress"])
+    assert r.exit_code == 0, r.stderr
+    assert "3 ok, 0 error, 0 timeout" in r.stderr
+
+
+def test_timeout_runs_from_the_task_start_and_never_cascades(ray_session, tmp_path):
+    """Loading (2 s of CPU) takes longer than the task limit (1.5 s): only the genuinely slow task
+    times out; the next task, run by the replacement actor after it reloads, ends ok."""
+    suite = write_suite(tmp_path / "suite.yaml", 5)
+    options = {"load_ms": 2000, "sleep_ms": 20, "sleep_on": {"t01": 60}}
+    spec = RunSpec(suite=str(suite), pipelines=[{"name": "synthetic", "options": options}],
+                   actors_per_pipeline=1, task_timeout_s=1.5, load_timeout_s=300)
+    out = run(spec, out=tmp_path / "out", progress=False)
+    rows = rows_by_task(out)
+    assert rows["t01"]["status"] == "timeout"
+    assert rows["t01"]["error"] == "task exceeded its time limit of 1.5 s"
+    for t in ("t00", "t02", "t03", "t04"):
+        assert rows[t]["status"] == "ok", rows[t]
+    assert rows["t02"]["warmup"]        # t02 was the first task of the replacement actor
+
+
+def test_load_timeout_is_its_own_limit(ray_session, tmp_path):
+    from harness.errors import EditbenchError
+
+    suite = write_suite(tmp_path / "suite.yaml", 2)
+    spec = RunSpec(suite=str(suite), pipelines=[{"name": "synthetic", "options": {"load_ms": 5000}}],
+                   actors_per_pipeline=1, load_timeout_s=0.5, task_timeout_s=60)
+    with pytest.raises(EditbenchError, match="load timeout of 0.5 s"):
+        run(spec, out=tmp_path / "out", progress=False)
+
+
+def test_storage_failure_stops_the_run_with_exit_4(ray_session, tmp_path, monkeypatch):
+    """A full disk while writing rows: one sentence naming the path, exit 4 (EXIT_INFRASTRUCTURE), and
+    run.json records the unfinished attempt."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    import harness.runner
+    from harness.cli import app
+    from harness.errors import EXIT_INFRASTRUCTURE
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(harness.runner, "write_shard", full)
+    suite = write_suite(tmp_path / "suite.yaml", 2)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", "--suite", str(suite), "--pipelines", "synthetic", "--out", str(out),
+                                 "--no-progress"])
+    assert r.exit_code == EXIT_INFRASTRUCTURE == 4, r.stderr
+    err = [line for line in r.stderr.splitlines() if line.startswith("editbench: error: ")]
+    assert len(err) == 1 and str(out / "results") in err[0] and "No space left on device" in err[0]
+    assert "Traceback" not in r.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "incomplete"

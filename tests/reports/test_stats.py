@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reports.gate import verdict
-from reports.stats import Difference, difference_ci, percentile_interval, task_mean_ci
+from reports.stats import Difference, difference_ci, t_interval, task_mean_ci
 
 
 def test_task_mean_weights_tasks_equally_and_is_reproducible():
@@ -25,14 +25,14 @@ def test_ci_coverage_of_a_known_mean():
     for i in range(100):
         task_means = rng.normal(0.0, 1.0, 30)
         groups = [m + rng.normal(0, 0.5, 3) for m in task_means]
-        e = task_mean_ci(groups, n_boot=500, seed=i)
+        e = task_mean_ci(groups)
         hits += e.lo <= 0.0 <= e.hi
-    assert hits >= 90        # nominal 95 %; the nested bootstrap errs on the wide side
+    assert hits >= 90        # nominal 95 %
 
 
-def test_percentile_interval_rejects_bad_confidence():
+def test_t_interval_rejects_bad_confidence():
     with pytest.raises(ValueError):
-        percentile_interval(np.arange(10.0), 1.5)
+        t_interval(0.0, 1.0, 5, 1.5)
 
 
 def test_paired_difference_of_identical_runs_is_exactly_zero():
@@ -66,3 +66,58 @@ def _d(lo, hi):
 ])
 def test_verdict_needs_the_whole_ci_beyond_the_tolerance(lo, hi, direction, tol, expected):
     assert verdict(_d(lo, hi), direction, tol) == expected
+
+
+def test_difference_is_the_paired_t_test_on_task_means():
+    """Seeds are averaged within tasks, then the task differences give scipy's one-sample t interval."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    base = {f"t{i}": {s: float(rng.normal(i, 1.0)) for s in range(3)} for i in range(6)}
+    cand = {t: {s: v + float(rng.normal(0.2, 1.0)) for s, v in d.items()} for t, d in base.items()}
+    d = difference_ci(base, cand, confidence=0.9)
+    per_task = np.array([np.mean([cand[t][s] - base[t][s] for s in range(3)]) for t in sorted(base)])
+    ref = stats.ttest_1samp(per_task, 0.0).confidence_interval(0.9)
+    assert (d.lo, d.hi) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    assert d.df == 5 and d.n_tasks == 6 and d.n_pairs == 18 and d.paired
+    # the same task means from more seeds give the same interval: seed noise is not counted again
+    more = {t: {s: v for s, v in enumerate([*base[t].values()] * 2)} for t in base}
+    more_c = {t: {s: v for s, v in enumerate([*cand[t].values()] * 2)} for t in cand}
+    d2 = difference_ci(more, more_c, confidence=0.9)
+    assert (d2.lo, d2.hi) == pytest.approx((d.lo, d.hi), rel=1e-12)
+
+
+def test_one_seed_per_task_uses_tasks_as_units_and_one_task_uses_seeds():
+    from scipy import stats
+
+    base = {"a": {0: 1.0}, "b": {0: 2.0}, "c": {0: 4.0}}
+    cand = {"a": {0: 1.5}, "b": {0: 2.1}, "c": {0: 4.6}}
+    d = difference_ci(base, cand)
+    ref = stats.ttest_1samp([0.5, 0.1, 0.6], 0.0).confidence_interval(0.95)
+    assert (d.lo, d.hi) == pytest.approx((ref.low, ref.high)) and d.df == 2
+    one = difference_ci({"a": {0: 1.0, 1: 2.0, 2: 3.0}}, {"a": {0: 1.5, 1: 2.0, 2: 3.7}})
+    assert one.df == 2 and one.n_tasks == 1
+    assert np.isnan(difference_ci({"a": {0: 1.0}}, {"a": {0: 2.0}}).lo)      # one value: no interval
+
+
+def test_holm_matches_the_step_down_definition():
+    from reports.stats import holm, holm_adjusted
+
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan])
+    # sorted 0.005, 0.01, 0.03, 0.04 against 0.05/4, 0.05/3, 0.05/2, 0.05/1: first two rejected, then stop
+    assert holm(p, 0.05).tolist() == [True, False, False, True, False]
+    adj = holm_adjusted(p)
+    assert adj[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and np.isnan(adj[4])
+    assert ((adj < 0.05) == holm(p, 0.05)).all()
+    batch = np.random.default_rng(0).random((200, 7)) ** 3
+    assert (holm(batch, 0.05) == np.array([holm_adjusted(r) < 0.05 for r in batch])).all()
+
+
+def test_one_sided_p_against_the_tolerance():
+    from scipy import stats
+
+    from reports.stats import one_sided_p
+
+    assert one_sided_p(0.3, 0.1, 9, 0.1) == pytest.approx(stats.t.sf(2.0, 9))
+    assert one_sided_p(0.3, 0.0, 9, 0.1) == 0.0 and one_sided_p(0.05, 0.0, 9, 0.1) == 1.0
+    assert np.isnan(one_sided_p(0.3, np.nan, 0, 0.0))

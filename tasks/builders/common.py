@@ -121,6 +121,14 @@ def _portable(path: Path, roots: list[tuple[str, Path]]) -> str:
     raise EditbenchError(f"file {path} lies outside the data root {roots[0][1]}.")
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a shared mapping out in full each time: suite files never hold YAML aliases (the reader
+    refuses them, harness.spec.read_yaml)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = None,
                 pkg_roots: tuple[str, ...] = (), header: str = "") -> Path:
     """Write ``draft`` to ``opts.out`` and return the path.
@@ -166,7 +174,8 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     }
     if draft.sweep:
         doc["sweep"] = list(draft.sweep)
-    text = yaml.safe_dump(doc, sort_keys=True, default_flow_style=None, width=110, allow_unicode=True)
+    text = yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=None, width=110,
+                     allow_unicode=True)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     out.write_text(head + text)
     return out

@@ -92,6 +92,7 @@ SCORER_MODULES = [
     "scorers.pose",
     "scorers.identity",
     "scorers.seam",
+    "scorers.texture",
     "scorers.background",
     "scorers.clip",
     "scorers.fidelity",

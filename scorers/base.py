@@ -96,6 +96,7 @@ SCORER_MODULES = [
     "scorers.background",
     "scorers.clip",
     "scorers.fidelity",
+    "scorers.perceptual",
 ]
 
 

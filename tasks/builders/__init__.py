@@ -20,7 +20,8 @@ from tasks.builders.common import BuildOptions, Draft, write_suite
 
 # kind -> (Options model, draft function). Filled by @register_builder in BUILDER_MODULES.
 BUILDERS: dict[str, tuple[type[BuildOptions], Callable[[Any], Draft]]] = {}
-BUILDER_MODULES = ["tasks.builders.face_regen", "tasks.builders.simple", "tasks.builders.sweeps"]
+BUILDER_MODULES = ["tasks.builders.face_regen", "tasks.builders.reconstruction", "tasks.builders.simple",
+                   "tasks.builders.sweeps"]
 
 
 def register_builder(kind: str, options: type[BuildOptions]):

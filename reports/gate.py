@@ -9,7 +9,10 @@ metric's direction (``scorers.base.metric_directions``) and tolerance
 - ``regressed``  the whole CI lies beyond ``tol`` on the bad side (e.g. lower bound > +tol for a
   lower-is-better metric);
 - ``improved``   the whole CI lies beyond ``tol`` on the good side;
-- ``no change``  otherwise.
+- ``no change``  otherwise;
+- ``non-finite`` the metric has rows in the runs but none with a finite value on both sides (e.g. all
+  +inf): it fails the gate rather than passing as "no data". Rows that are +-inf are left out of the
+  comparison and counted in a warning either way; ``no data`` is kept for metrics with no rows at all.
 
 The gate also fails when the share of error/timeout rows of a pipeline grows by more than
 ``max_new_failure_rate``. Unusable input (missing run.json, an empty run, different suites or suite
@@ -37,7 +40,7 @@ from reports.results import load_run
 from reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, Difference, difference_ci
 from scorers.base import metric_directions
 
-Verdict = Literal["regressed", "improved", "no change", "no data"]
+Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
 
 
 class MetricRule(BaseModel):
@@ -150,8 +153,12 @@ class GateResult:
         return [m for m in self.metrics if m.gated and m.verdict == "regressed"]
 
     @property
+    def non_finite(self) -> list[MetricResult]:
+        return [m for m in self.metrics if m.gated and m.verdict == "non-finite"]
+
+    @property
     def passed(self) -> bool:
-        return not self.regressed and not any(f.failed for f in self.failures)
+        return not self.regressed and not self.non_finite and not any(f.failed for f in self.failures)
 
     @property
     def exit_code(self) -> int:
@@ -163,6 +170,7 @@ class GateResult:
             extra = f"; improved: {', '.join(f'{m.metric} ({m.candidate_pipeline})' for m in imp)}" if imp else ""
             return f"PASS: no regression{extra}."
         parts = [f"{m.metric} ({m.candidate_pipeline})" for m in self.regressed]
+        parts += [f"{m.metric} ({m.candidate_pipeline}) has no finite value to compare" for m in self.non_finite]
         parts += [f"failures of {f.candidate_pipeline} ({f.candidate_failed}/{f.candidate_rows} rows)"
                   for f in self.failures if f.failed]
         return "FAIL: regressed: " + ", ".join(parts) + "."
@@ -188,6 +196,12 @@ def _by_task_seed(df: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
     for t, s, v in zip(rows["task_id"], rows["seed"], rows[metric]):
         out.setdefault(str(t), {})[int(s)] = float(v)
     return out
+
+
+def _n_infinite(df: pd.DataFrame, metric: str) -> int:
+    """How many of the rows ``metric`` is computed from hold +-inf."""
+    vals = metric_rows(df, metric)[metric].to_numpy(dtype=float)
+    return int(np.isinf(vals).sum())
 
 
 def _failures(b: pd.DataFrame, c: pd.DataFrame, pair: PipelinePair, threshold: float) -> FailureResult:
@@ -287,8 +301,14 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             diff = difference_ci(_by_task_seed(b, m), _by_task_seed(c, m), confidence=config.confidence,
                                  n_boot=config.n_boot, seed=config.seed)
             tol = max(rule.abs_tol, rule.rel_tol * abs(diff.baseline)) if math.isfinite(diff.baseline) else rule.abs_tol
-            res.metrics.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol,
-                                            verdict(diff, direction, tol), not rule.ignore, diff))
+            v = verdict(diff, direction, tol)
+            n_inf_b, n_inf_c = _n_infinite(b, m), _n_infinite(c, m)
+            if n_inf_b or n_inf_c:
+                res.warnings.append(f"{m} of {pair.candidate}: {n_inf_b} baseline and {n_inf_c} candidate rows are "
+                                    "+-inf and are left out of the comparison.")
+                if v == "no data":
+                    v = "non-finite"
+            res.metrics.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol, v, not rule.ignore, diff))
     return res
 
 
@@ -318,7 +338,7 @@ def to_markdown(res: GateResult) -> str:
     for m in res.metrics:
         d = m.diff
         v = m.verdict if m.gated else f"{m.verdict} (ignored)"
-        bold = f"**{v}**" if m.gated and m.verdict == "regressed" else v
+        bold = f"**{v}**" if m.gated and m.verdict in ("regressed", "non-finite") else v
         lines.append(f"| {m.baseline_pipeline} → {m.candidate_pipeline} | {m.metric} | {m.direction} | {d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")
@@ -338,8 +358,8 @@ def to_junit(res: GateResult) -> str:
     cases = []
     for m in res.metrics:
         case = ET.Element("testcase", classname=f"editbench.gate.{m.candidate_pipeline}", name=m.metric)
-        if m.gated and m.verdict == "regressed":
-            ET.SubElement(case, "failure", message=f"{m.metric} regressed", type="regression").text = m.describe()
+        if m.gated and m.verdict in ("regressed", "non-finite"):
+            ET.SubElement(case, "failure", message=f"{m.metric} {m.verdict}", type="regression").text = m.describe()
         elif not m.gated or m.verdict == "no data":
             ET.SubElement(case, "skipped", message=m.verdict if m.gated else "ignored by gate config")
         else:

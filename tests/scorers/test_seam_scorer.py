@@ -91,3 +91,18 @@ def test_band_and_parallel_bands_definition():
     for b in parallel:
         assert b.any() and not (b & mask).any() and not (b & band).any()    # entirely in the kept region
     assert parallel[0][12, 20] and parallel[0][9, 20] and not parallel[0][8, 20]   # s in (2, 6]
+
+
+def test_telea_smear_on_a_real_photo_has_a_larger_seam_than_patchmatch():
+    """The smear is flatter than the fur at the contour; PatchMatch continues it (three seeds)."""
+    pytest.importorskip("patchmatch")
+    from harness.pipelines.opencv import cv2_inpaint
+    from harness.pipelines.patchmatch import patchmatch_inpaint
+    from tests.scorers.test_texture_scorer import _chelsea_crop
+
+    img, mask = _chelsea_crop()
+    pm = max(seam_score(patchmatch_inpaint(img, mask, patch_size=3, seed=s), mask, band_px=3) for s in range(3))
+    for method in ("telea", "ns"):
+        smear = cv2_inpaint(img, mask, radius=3, method=method)
+        assert seam_log_ratio(smear, mask, band_px=3) < 0                  # flatter than its parallels
+        assert seam_score(smear, mask, band_px=3) > 2 * pm

@@ -94,15 +94,16 @@ def orientation_histogram(theta: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return h / total if total > 0 else np.full(ORIENTATION_BINS, 1.0 / ORIENTATION_BINS)
 
 
-def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dict[str, float]:
-    """The four terms and their sum (module docstring) for an RGB uint8 output and a bool mask (H, W)."""
-    names = ("score", "gradient", "high_freq", "orientation", "colour")
-    if not mask.any() or mask.all():
-        return dict.fromkeys(names, math.nan)
-    ring = ring_of(mask, ring_radius(mask, scale_px))
-    if not ring.any():
-        return dict.fromkeys(names, math.nan)
-    st = local_statistics(output, scale_px=scale_px)
+def context_window(region: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the bounding box of bool ``region`` (H, W) grown by ``margin`` px, clipped."""
+    ys, xs = np.nonzero(region)
+    H, W = region.shape
+    return (slice(max(0, ys.min() - margin), min(H, ys.max() + 1 + margin)),
+            slice(max(0, xs.min() - margin), min(W, xs.max() + 1 + margin)))
+
+
+def terms_of(st: dict[str, np.ndarray], mask: np.ndarray, ring: np.ndarray) -> dict[str, float]:
+    """The four terms and their sum from :func:`local_statistics` maps, fill ``mask`` and ``ring`` (H, W)."""
     lab = st["lab"]
     vals = {
         "gradient": wasserstein1(st["gradient"][mask], st["gradient"][ring]),
@@ -113,6 +114,23 @@ def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dic
                                  for c in range(3)])),
     }
     return {"score": sum(vals.values()), **vals}
+
+
+def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dict[str, float]:
+    """The four terms and their sum (module docstring) for an RGB uint8 output and a bool mask (H, W).
+
+    The maps are computed on the bounding box of fill and ring grown by 4 * scale_px + 8 px: every
+    filter reaching a fill or ring pixel (Sobel, the sigma-1 and sigma-w/2 Gaussians, truncated at
+    4 sigma) stays inside it, so the result equals the whole-image computation."""
+    names = ("score", "gradient", "high_freq", "orientation", "colour")
+    if not mask.any() or mask.all():
+        return dict.fromkeys(names, math.nan)
+    ring = ring_of(mask, ring_radius(mask, scale_px))
+    if not ring.any():
+        return dict.fromkeys(names, math.nan)
+    rows, cols = context_window(mask | ring, 4 * scale_px + 8)
+    st = local_statistics(output[rows, cols], scale_px=scale_px)
+    return terms_of(st, mask[rows, cols], ring[rows, cols])
 
 
 @register_scorer

@@ -87,3 +87,14 @@ def test_scorer_columns_and_missing_mask(task_of, out_of):
     assert set(vals) == set(TextureScorer.metrics)
     assert vals["score"] == pytest.approx(vals["gradient"] + vals["high_freq"] + vals["orientation"] + vals["colour"])
     assert all(math.isnan(v) for v in TextureScorer().score(task_of(img), out_of(img)).values())
+
+
+def test_cropped_computation_equals_the_whole_image():
+    from scorers.texture import local_statistics, ring_radius, terms_of
+
+    img = _texture(3, shape=(200, 260))
+    mask = _box(img.shape[:2], 150, 60, 190, 100)
+    out = _blur_fill(img, mask, 2)
+    ring = ring_of(mask, ring_radius(mask, 4))
+    whole = terms_of(local_statistics(out, scale_px=4), mask, ring)
+    assert texture_terms(out, mask, scale_px=4) == pytest.approx(whole, rel=1e-9, abs=1e-12)

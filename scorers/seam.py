@@ -3,9 +3,9 @@
 On the source grid (an output of another size is resized; scorers/regions.py), with M the mask and
 O the output:
 
-- L = Rec. 601 luma of O in [0, 1]; n = unit normal of the mask contour, the gradient of the signed
-  distance s = d_out - d_in (Gaussian-smoothed with sigma 1), where d_out / d_in are the Euclidean
-  distances to the other side of the contour for pixels outside / inside M;
+- L = Rec. 601 luma of O in [0, 1]; d = Euclidean distance of a pixel to the other side of the
+  contour (>= 1); signed distance s = d - 1/2 outside M, -(d - 1/2) inside; n = unit normal of the
+  contour, the gradient of s smoothed by a Gaussian of sigma 1;
 - g_n = (grad L . n)^2, the squared luma derivative across the contour direction (Sobel / 8, so a
   unit ramp has derivative 1 per pixel);
 - contour band B_0 = {|s| <= w} (w px on both sides of the contour), w = ``band_px`` (default

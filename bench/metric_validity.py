@@ -236,7 +236,13 @@ def main(argv=None) -> int:
         print(f"--images {args.images} is not a folder.", file=sys.stderr)
         return 2
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    tasks = build_tasks(args.images, args.holes)
+    from harness.errors import EditbenchError
+
+    try:
+        tasks = build_tasks(args.images, args.holes)
+    except EditbenchError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     for t in tasks:
         run_pipelines(t)
         if args.crops:

@@ -106,3 +106,14 @@ def test_telea_smear_on_a_real_photo_has_a_larger_seam_than_patchmatch():
         smear = cv2_inpaint(img, mask, radius=3, method=method)
         assert seam_log_ratio(smear, mask, band_px=3) < 0                  # flatter than its parallels
         assert seam_score(smear, mask, band_px=3) > 2 * pm
+
+
+def test_real_seam_is_seen_when_a_tight_mask_followed_an_object_edge_in_the_source(task_of, out_of):
+    """The source's own edge on the contour must not excuse a +100-level seam in the output."""
+    background, mask = _textured(contrast=10.0), _disc(24)
+    with_object = background.copy()
+    with_object[mask] = 20                                   # dark object exactly under the tight mask
+    seam = _step(background, mask, 100)
+    s = SeamScorer(band_px=3)
+    assert s.score(task_of(with_object, mask=mask), out_of(seam))["score"] > 2.0
+    assert s.score(task_of(with_object, mask=mask), out_of(background))["score"] < 0.5

@@ -208,6 +208,8 @@ def suite_build(
     aspect: Optional[str] = typer.Option(None, help="outpaint: target aspect ratio W:H."),
     strengths: Optional[str] = typer.Option(None, help="sdedit-sweep: strengths, comma-separated."),
     csv: Optional[Path] = typer.Option(None, help="instruct: CSV image,instruction."),
+    holes: Optional[int] = typer.Option(None, help="reconstruction: holes per image (default 1)."),
+    hole_size: Optional[float] = typer.Option(None, help="reconstruction: hole side / short image side (default 0.25)."),
     dilate: Optional[int] = typer.Option(None, help="face-regen: px added to the mask ellipse (default 8)."),
     min_face: Optional[int] = typer.Option(None, help="face-regen: smallest face side kept, px."),
     face_weights: Optional[Path] = typer.Option(None, help="face-regen: insightface folder with det_*.onnx."),
@@ -223,7 +225,7 @@ def suite_build(
     given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
                  pipelines=_csv(pipelines), seeds=_csv(seeds, int), scorers=_csv(scorers), prompt=prompt,
                  negative_prompt=negative_prompt, prompts=prompts, masks=masks, boxes=boxes, margins=margins,
-                 aspect=aspect, strengths=_csv(strengths, float), csv=csv, dilate=dilate, min_face=min_face,
+                 aspect=aspect, strengths=_csv(strengths, float), csv=csv, holes=holes, hole_size=hole_size, dilate=dilate, min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt)
     try:

@@ -17,6 +17,9 @@ gated verdicts with Holm's procedure (``family: holm``, the default; ``family: n
 metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
 is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
 run's primary metric; the others are reported as advisory. Provenance columns are never gated.
+A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
+and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
+counted in a warning either way.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from reports.results import load_run
 from reports.stats import Difference, difference_ci, holm_adjusted, one_sided_p
 from scorers.base import registry_metrics
 
-Verdict = Literal["regressed", "improved", "no change", "no data"]
+Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
 
 
 class MetricRule(BaseModel):
@@ -160,10 +163,15 @@ class GateResult:
         return [m for m in self.metrics if m.gated and m.verdict == "regressed"]
 
     @property
+    def non_finite(self) -> list["MetricResult"]:
+        return [m for m in self.metrics if m.gated and m.verdict == "non-finite"]
+
+    @property
     def status(self) -> str:
         if self.error is not None:
             return "error"
-        return "fail" if self.regressed or any(f.failed for f in self.failures) else "pass"
+        failed = self.regressed or self.non_finite or any(f.failed for f in self.failures)
+        return "fail" if failed else "pass"
 
     @property
     def passed(self) -> bool:
@@ -181,6 +189,7 @@ class GateResult:
             extra = f"; improved: {', '.join(f'{m.metric} ({m.candidate_pipeline})' for m in imp)}" if imp else ""
             return f"PASS: no regression{extra}."
         parts = [f"{m.metric} ({m.candidate_pipeline})" for m in self.regressed]
+        parts += [f"{m.metric} ({m.candidate_pipeline}) has no finite value to compare" for m in self.non_finite]
         parts += [f"failures of {f.candidate_pipeline} ({f.candidate_failed}/{f.candidate_rows} rows)"
                   for f in self.failures if f.failed]
         return "FAIL: regressed: " + ", ".join(parts) + "."
@@ -253,6 +262,12 @@ def _by_task_seed(df: pd.DataFrame, metric: str, record: dict[str, dict] | None 
     for t, s, v in zip(rows["task_id"], rows["seed"], rows[metric]):
         out.setdefault(str(t), {})[int(s)] = float(v)
     return out
+
+
+def _n_infinite(df: pd.DataFrame, metric: str) -> int:
+    """How many of the rows ``metric`` is computed from hold +-inf."""
+    vals = metric_rows(df, metric)[metric].to_numpy(dtype=float)
+    return int(np.isinf(vals).sum())
 
 
 def _failures(b: pd.DataFrame, c: pd.DataFrame, pair: PipelinePair, threshold: float) -> FailureResult:
@@ -425,6 +440,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
         raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
                              f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
     pending = []
+    infinite: set[int] = set()   # ids of the pending results whose metric has +-inf rows
     for pair in pairs:
         b = bdf[bdf["pipeline"] == pair.baseline]
         c = cdf[cdf["pipeline"] == pair.candidate]
@@ -447,6 +463,11 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             p_imp = float(one_sided_p(sign * diff.diff, diff.se, diff.df, tol))
             pending.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol, "no data", gated, diff,
                                         record[m].get("role", "quality"), p_reg, p_reg, p_imp, p_imp))
+            n_inf_b, n_inf_c = _n_infinite(b, m), _n_infinite(c, m)
+            if n_inf_b or n_inf_c:
+                res.warnings.append(f"{m} of {pair.candidate}: {n_inf_b} baseline and {n_inf_c} candidate rows are "
+                                    "+-inf and are left out of the comparison.")
+                infinite.add(id(pending[-1]))
     if missing:
         msg = "; ".join(missing)
         if not allow_partial:
@@ -460,6 +481,9 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
                                         config.alpha, family)
         for m, v, r, i in zip(group, verdicts, a_reg, a_imp):
             m.verdict, m.p_regressed_adj, m.p_improved_adj = v, float(r), float(i)
+    for m in pending:   # rows exist but none finite on both sides: a failure, never a silent "no data"
+        if m.verdict == "no data" and id(m) in infinite:
+            m.verdict = "non-finite"
     res.metrics = pending
     compared = [m for m in pending if m.gated and m.verdict != "no data"]
     if not compared and not any(f.failed for f in res.failures):
@@ -502,7 +526,7 @@ def to_markdown(res: GateResult) -> str:
     for m in res.metrics:
         d = m.diff
         v = m.verdict if m.gated else f"{m.verdict} (advisory)"
-        bold = f"**{v}**" if m.gated and m.verdict == "regressed" else v
+        bold = f"**{v}**" if m.gated and m.verdict in ("regressed", "non-finite") else v
         lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | {d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
                      f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | "
@@ -527,8 +551,8 @@ def to_junit(res: GateResult) -> str:
         cases.append(case)
     for m in res.metrics:
         case = ET.Element("testcase", classname=f"editbench.gate.{m.candidate_pipeline}", name=m.metric)
-        if m.gated and m.verdict == "regressed":
-            ET.SubElement(case, "failure", message=f"{m.metric} regressed", type="regression").text = m.describe()
+        if m.gated and m.verdict in ("regressed", "non-finite"):
+            ET.SubElement(case, "failure", message=f"{m.metric} {m.verdict}", type="regression").text = m.describe()
         elif not m.gated or m.verdict == "no data":
             ET.SubElement(case, "skipped", message=m.verdict if m.gated else "advisory (not gated)")
         else:

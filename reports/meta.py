@@ -24,7 +24,7 @@ RANKED_ROLES = ("quality", "latency", "cost")
 # of the list that the run has wins; see docs/reports.md.
 DEFAULT_PRIMARY: dict[str, tuple[str, ...]] = {
     "toy": ("toy.energy_distance", "toy.wrong_cluster"),
-    "inpaint": ("fidelity.lpips", "fidelity.psnr", "seam.score", "background.mse"),
+    "inpaint": ("lpips.distance", "fidelity.psnr", "texture.score", "seam.score", "background.mse"),
     "outpaint": ("seam.score", "background.mse", "clip.score"),
     "face_regen": ("identity.cosine", "pose.oks", "seam.score"),
     "sdedit": ("clip.score", "background.mse"),

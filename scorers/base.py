@@ -91,9 +91,11 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
     "seam": "scorers.seam:SeamScorer",
+    "texture": "scorers.texture:TextureScorer",
     "background": "scorers.background:BackgroundScorer",
     "clip": "scorers.clip:ClipScorer",
     "fidelity": "scorers.fidelity:FidelityScorer",
+    "lpips": "scorers.perceptual:LpipsScorer",
 })
 
 

@@ -4,7 +4,7 @@ Region M = the task mask (not dilated) on the target's grid; the whole image whe
 mask. The output is resized to the target's size when their sizes differ (scorers/regions.py).
 On uint8 values, over M and all channels:
 
-- ``psnr`` = 10 log10(255^2 / mean (out - target)^2); +inf when identical  (higher is better)
+- ``psnr`` = min(10 log10(255^2 / mean (out - target)^2), 100) dB; 100 when identical  (higher is better)
 - ``ssim`` = mean over M of scikit-image's SSIM map (7x7 uniform window, data_range 255,
              channel-averaged), skimage's 3-pixel image border excluded; windows centred near the
              mask edge also see unmasked pixels                              (higher is better)
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from harness.imageio import load_image
-from scorers.background import region_errors, region_ssim
+from scorers.background import PSNR_CEILING, region_errors, region_ssim
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, task_mask
 
@@ -27,7 +27,7 @@ from scorers.regions import aligned_output, task_mask
 class FidelityScorer(Scorer):
     name = "fidelity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"psnr": Metric("higher", range=(0.0, None), unit="dB"), "ssim": Metric("higher", range=(-1.0, 1.0))}
+    metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB", version=2), "ssim": Metric("higher", range=(-1.0, 1.0))}
 
     def score(self, task, output) -> dict[str, float]:
         if task.target is None:

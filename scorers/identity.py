@@ -21,8 +21,9 @@ landmarks onto ``ARCFACE_TEMPLATE``, 112 x 112) and embedded by ArcFace (insight
   row holds only floats; LBP landmarks are box-derived, so cosines from the two detectors are
   not comparable).
 
-Missing values: no face in the output gives cosine = 0 and detected = 0 (a lost face is the
-worst outcome, not a gap); no face in the reference gives cosine = NaN.
+Missing values: no face in the output gives cosine = LOST_FACE_COSINE = -1, the minimum of the
+cosine range, and detected = 0 (a lost face is the worst outcome, not a gap: it cannot rank above
+any real face, however dissimilar); no face in the reference gives cosine = NaN.
 """
 
 from __future__ import annotations
@@ -102,10 +103,13 @@ def pick_face(faces: list[Face], mask: np.ndarray | None) -> Face | None:
     return faces[0]
 
 
+LOST_FACE_COSINE = -1.0  # cosine of a row whose output holds no face: the floor of [-1, 1]
+
+
 class IdentityScorer(Scorer):
     name = "identity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"cosine": Metric("higher", range=(-1.0, 1.0)), "detected": Metric("higher", range=(0.0, 1.0)),
+    metrics = {"cosine": Metric("higher", range=(-1.0, 1.0), version=2), "detected": Metric("higher", range=(0.0, 1.0)),
                # which detector found the face (1 = SCRFD, 0 = LBP cascade): provenance, never ranked or gated
                "detector_scrfd": Metric("none", role="provenance", range=(0.0, 1.0))}
     weights = ("insightface/w600k_r50.onnx", "insightface/det_10g.onnx (optional)")
@@ -186,7 +190,7 @@ class IdentityScorer(Scorer):
         rows = []
         for ref_face, out_face, (i, j) in pairs:
             if out_face is None:
-                cos = math.nan if ref_face is None else 0.0
+                cos = math.nan if ref_face is None else LOST_FACE_COSINE
             elif ref_face is None:
                 cos = math.nan
             else:

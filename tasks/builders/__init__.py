@@ -24,6 +24,7 @@ from tasks.builders.common import BuildOptions, Draft, write_suite
 BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
     "face-regen": "tasks.builders.face_regen:draft_face_regen",
     "removal": "tasks.builders.simple:draft_removal",
+    "reconstruction": "tasks.builders.reconstruction:draft_reconstruction",
     "outpaint": "tasks.builders.simple:draft_outpaint",
     "sdedit-sweep": "tasks.builders.simple:draft_sdedit",
     "instruct": "tasks.builders.simple:draft_instruct",

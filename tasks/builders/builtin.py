@@ -19,7 +19,7 @@ from tasks.schema import SUITES_DIR, resolve_data_root
 SKIMAGE = "pkg:skimage/data"
 INSIGHTFACE = "pkg:insightface/data/images"
 CPU_PIPELINES = ["cv2-telea", "cv2-ns", "patchmatch"]
-CPU_SCORERS = ["seam", "background", "latency"]
+CPU_SCORERS = ["texture", "seam", "background", "latency"]
 HEADER = ("Built-in CPU smoke suite, written by `python -m tasks.builders.builtin` (tasks/builders/builtin.py);\n"
           "regenerate it there instead of editing this file.")
 

@@ -28,7 +28,8 @@ def test_one_row_per_task_pipeline_seed(toy_run):
     assert not df.duplicated(["task_id", "pipeline", "seed"]).any()
     assert set(df["pipeline"]) == set(PIPELINES)
     for col in (*REQUIRED_COLUMNS, "latency_denoise_ms", "param.mask_fraction",
-                "toy.masked_residual", "toy.boundary_residual", "toy.wrong_cluster", "latency.total_ms"):
+                "toy.energy_distance", "toy.masked_residual", "toy.boundary_residual", "toy.wrong_cluster",
+                "latency.total_ms"):
         assert col in df.columns, col
     assert (df["status"] == "ok").all()
     assert df["error"].isna().all()
@@ -60,7 +61,7 @@ def test_metrics_behave_like_the_exercises_say(toy_run):
 
 def test_same_seed_reproduces_parquet_values_bit_for_bit(toy_run, tmp_path):
     again = run(RunSpec(suite="toy-5d", seeds=[1], pipelines=["toy-repaint"]), out=tmp_path / "again", progress=False)
-    cols = ["toy.masked_residual", "toy.boundary_residual", "toy.wrong_cluster"]
+    cols = ["toy.energy_distance", "toy.masked_residual", "toy.boundary_residual", "toy.wrong_cluster"]
     key = ["task_id", "pipeline", "seed"]
     a = read_results(toy_run).query("seed == 1 and pipeline == 'toy-repaint'").sort_values(key)[key + cols]
     b = read_results(again).sort_values(key)[key + cols]

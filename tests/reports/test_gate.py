@@ -52,8 +52,13 @@ def test_aa_false_regression_rate_over_100_resampled_seed_comparisons(toy_runs):
         fails += res.exit_code == 1
         for m in res.metrics:
             per_metric[m.metric] = per_metric.get(m.metric, 0) + (m.verdict == "regressed")
-    assert len(per_metric) == 4
-    assert fails <= 5, (fails, per_metric)
+    assert len(per_metric) == 5   # four toy metrics and latency
+    # Each metric's false-regression rate stays near the nominal level; the family of five (three of
+    # them correlated residual-like toy metrics) fails somewhere more often: 6-7 of 100 here, where the
+    # four metrics before toy.energy_distance gave <= 5. With 2 seeds per side the unpaired bootstrap is
+    # anti-conservative (99 % intervals still give 6/100), which a per-metric bound does not hide.
+    assert max(per_metric.values()) <= 5, per_metric
+    assert fails <= 8, (fails, per_metric)
 
 
 def test_partial_candidate_is_exit_2_unless_allowed(toy_runs, tmp_path):
@@ -170,3 +175,26 @@ def _aa(tmp_path):
     p = tmp_path / "aa.yaml"
     p.write_text(AA_CONFIG)
     return p
+
+
+def _rows(values: dict[tuple[str, int], float], metric: str = "background.psnr"):
+    import pandas as pd
+
+    return pd.DataFrame([{"task_id": t, "seed": s, "pipeline": "p", "status": "ok", "weights": "real",
+                          "warmup": False, metric: v} for (t, s), v in values.items()])
+
+
+def test_all_infinite_metric_fails_the_gate_instead_of_passing_as_no_data():
+    keys = [(f"t{i}", s) for i in range(4) for s in (0, 1)]
+    base = _rows({k: np.inf for k in keys})                      # e.g. PSNR of identical pixels before its ceiling
+    cand = _rows({k: 20.0 for k in keys})
+    res = compare(base, cand)
+    (m,) = res.metrics
+    assert m.verdict == "non-finite" and m.gated and res.exit_code == 1
+    assert "no finite value" in res.summary()
+    assert any("8 baseline and 0 candidate rows are +-inf" in w for w in res.warnings)
+    # some infinite rows: compared on the finite ones, and said so
+    mixed = _rows({k: (np.inf if k[0] == "t0" else 30.0) for k in keys})
+    res = compare(mixed, _rows({k: 30.0 for k in keys}))
+    assert res.metrics[0].verdict == "no change" and res.metrics[0].diff.n_tasks == 3
+    assert any("2 baseline and 0 candidate rows" in w for w in res.warnings)

@@ -5,7 +5,9 @@
 - insightface/w600k_r50.onnx: a 2-layer ONNX net with a 1x3x112x112 input (dynamic batch) and one
   16-d output, which insightface's model zoo routes to ArcFace;
 - open_clip/: a tiny open_clip config (registered with open_clip.add_model_config), its random
-  checkpoint and config.json naming both.
+  checkpoint and config.json naming both;
+- lpips/: a random torchvision AlexNet's ``features`` (alexnet.pth, keys ``features.*`` as in the
+  released state dict) and random non-negative LPIPS linear heads (alex.pth, keys ``lin0.model.1.weight`` ...).
 
 Everything is built once per session; the ``weights_env`` fixture points $EDITBENCH_WEIGHTS at it.
 """
@@ -82,6 +84,21 @@ def save_tiny_open_clip(folder: Path, seed: int = 0) -> None:
     (folder / "config.json").write_text(json.dumps({"model_name": TINY_CLIP, "checkpoint": "open_clip_pytorch_model.bin"}))
 
 
+def save_random_lpips(folder: Path, seed: int = 0) -> None:
+    import lpips
+    import torch
+    from torchvision.models import alexnet
+
+    torch.manual_seed(seed)
+    features = alexnet(weights=None).features.state_dict()
+    torch.save({f"features.{k}": v for k, v in features.items()}, folder / "alexnet.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        heads = lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True, verbose=False).state_dict()
+    # random non-negative heads, as trained ones are (LPIPS clamps its linear weights to >= 0)
+    torch.save({k: v.abs() for k, v in heads.items() if k.startswith("lin")}, folder / "alex.pth")
+
+
 @pytest.fixture(scope="session")
 def _weights_base(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("weights")
@@ -102,11 +119,12 @@ openpose_weights = _model_fixture("openpose_weights", "openpose", save_random_op
 insightface_weights = _model_fixture("insightface_weights", "insightface",
                                      lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
 open_clip_weights = _model_fixture("open_clip_weights", "open_clip", save_tiny_open_clip)
+lpips_weights = _model_fixture("lpips_weights", "lpips", save_random_lpips)
 
 
 @pytest.fixture(scope="session")
-def weights_root(_weights_base, openpose_weights, insightface_weights, open_clip_weights) -> Path:
-    """$EDITBENCH_WEIGHTS layout with all three tiny models."""
+def weights_root(_weights_base, openpose_weights, insightface_weights, open_clip_weights, lpips_weights) -> Path:
+    """$EDITBENCH_WEIGHTS layout with all four tiny models."""
     return _weights_base
 
 
@@ -137,7 +155,8 @@ def loaded_scorers(request):
     return get
 
 
-_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights"}
+_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights",
+            "lpips": "lpips_weights"}
 
 
 def save_png(path: Path, image: np.ndarray) -> str:

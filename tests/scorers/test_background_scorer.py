@@ -1,4 +1,5 @@
-"""Background preservation and fidelity: exact values for identical images, agreement with scikit-image."""
+"""Background preservation and fidelity: exact values for identical images (PSNR at its ceiling),
+agreement with scikit-image, SSIM windows clear of the mask at its corners."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from scorers.background import BackgroundScorer, region_errors, region_ssim
+from scorers.background import PSNR_CEILING, BackgroundScorer, region_errors, region_ssim, window_clear
 from scorers.fidelity import FidelityScorer
 
 
@@ -22,7 +23,8 @@ def test_identical_images_give_exact_values(task_of, out_of):
     img = _image()
     task = task_of(img, mask={"box": [20, 20, 40, 40]})
     vals = BackgroundScorer().score(task, out_of(img.copy()))
-    assert vals == {"psnr": math.inf, "ssim": 1.0, "mse": 0.0, "max_abs": 0.0}
+    assert vals == {"psnr": PSNR_CEILING, "ssim": 1.0, "mse": 0.0, "max_abs": 0.0}
+    assert PSNR_CEILING == 100.0
 
 
 def test_agrees_with_skimage_when_nothing_is_masked(task_of, out_of):
@@ -74,7 +76,7 @@ def test_fidelity_inside_mask_against_target(task_of, out_of):
     src, target = _image(0), _image(3)
     mask = {"box": [10, 10, 50, 40]}
     task = task_of(src, mask=mask, target=target)
-    assert FidelityScorer().score(task, out_of(target.copy())) == {"psnr": math.inf, "ssim": 1.0}
+    assert FidelityScorer().score(task, out_of(target.copy())) == {"psnr": PSNR_CEILING, "ssim": 1.0}
     out = target.copy()
     out[10:40, 10:50] = src[10:40, 10:50]
     vals = FidelityScorer().score(task, out_of(out))
@@ -84,10 +86,36 @@ def test_fidelity_inside_mask_against_target(task_of, out_of):
     # changes outside the mask do not count
     out2 = target.copy()
     out2[45:, :] = 0
-    assert FidelityScorer().score(task, out_of(out2))["psnr"] == math.inf
+    assert FidelityScorer().score(task, out_of(out2))["psnr"] == PSNR_CEILING
 
 
 def test_fidelity_without_target_is_nan(task_of, out_of):
     img = _image()
     vals = FidelityScorer().score(task_of(img, mask={"box": [1, 1, 9, 9]}), out_of(img))
     assert all(math.isnan(v) for v in vals.values())
+
+
+def test_untouched_background_scores_ssim_one_even_at_mask_corners(task_of, out_of):
+    """With k = 4 a pixel diagonal to a mask corner at distance sqrt(18) > 4 has a 7x7 window that
+    reaches the corner; such windows are excluded, so garbage inside the mask cannot leak in."""
+    src = _image()
+    box = [20, 20, 40, 40]
+    out = src.copy()
+    out[20:40, 20:40] = 255 - out[20:40, 20:40]        # only the masked pixels change
+    vals = BackgroundScorer(dilate_px=4).score(task_of(src, mask={"box": box}), out_of(out))
+    assert vals["ssim"] == pytest.approx(1.0, abs=1e-12) and vals["psnr"] == PSNR_CEILING and vals["mse"] == 0.0
+    mask = np.zeros(src.shape[:2], bool)
+    mask[20:40, 20:40] = True
+    clear = window_clear(mask)
+    assert not clear[17, 17] and not clear[42, 42]        # distance sqrt(18) > 4 from a corner: in R, excluded
+    assert clear[16, 17] and clear[17, 16] and clear[43, 43]
+
+
+def test_psnr_is_capped_never_infinite():
+    a = _image()
+    b = a.copy()
+    b[0, 0, 0] ^= 1                                        # one level in one value: far below the ceiling
+    region = np.ones(a.shape[:2], bool)
+    assert region_errors(a, a, region)["psnr"] == PSNR_CEILING
+    assert region_errors(a, b, region)["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255))
+    assert region_errors(a, b, region)["psnr"] < PSNR_CEILING

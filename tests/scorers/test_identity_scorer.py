@@ -54,7 +54,7 @@ def test_tiny_onnx_is_routed_to_arcface_and_same_image_gives_cosine_one(loaded_s
     assert vals["detected"] == 1.0 and vals["detector_scrfd"] == 0.0
 
 
-def test_changed_face_lowers_cosine_and_missing_face_scores_zero(loaded_scorers, task_of, out_of):
+def test_changed_face_lowers_cosine_and_missing_face_scores_the_floor(loaded_scorers, task_of, out_of):
     s = loaded_scorers("identity")
     img = _astronaut()
     task = task_of(img, kind="face_regen", mask={"box": [70, 20, 160, 110]})
@@ -63,7 +63,8 @@ def test_changed_face_lowers_cosine_and_missing_face_scores_zero(loaded_scorers,
     flat = np.full_like(img, 128)
     rows = s.score_batch([task, task], [out_of(other), out_of(flat)])
     assert rows[0]["detected"] == 1.0 and -1.0 <= rows[0]["cosine"] < 1.0 - 1e-4
-    assert rows[1] == {"cosine": 0.0, "detected": 0.0, "detector_scrfd": 0.0}
+    assert rows[1] == {"cosine": -1.0, "detected": 0.0, "detector_scrfd": 0.0}
+    assert rows[1]["cosine"] <= rows[0]["cosine"]          # a lost face never ranks above a real one
     # batched and single scoring agree
     assert s.score(task, out_of(other)) == pytest.approx(rows[0], nan_ok=True)
 

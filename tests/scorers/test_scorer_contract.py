@@ -56,9 +56,9 @@ def test_list_scorers_reports_missing_weights_with_the_expected_path(tmp_path, m
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     lines = {line.split()[0]: line for line in describe("scorers").splitlines()}
-    for name, folder in (("pose", "openpose"), ("identity", "insightface"), ("clip", "open_clip")):
+    for name, folder in (("pose", "openpose"), ("identity", "insightface"), ("clip", "open_clip"), ("lpips", "lpips")):
         assert "unavailable" in lines[name] and str(tmp_path / folder) in lines[name]
-    for name in ("seam", "background", "fidelity"):
+    for name in ("seam", "texture", "background", "fidelity"):
         assert "[available]" in lines[name]
 
 
@@ -66,7 +66,7 @@ def test_list_scorers_available_with_tiny_weights(weights_env):
     from harness.inventory import describe
 
     lines = {line.split()[0]: line for line in describe("scorers").splitlines()}
-    for name in ("pose", "identity", "clip"):
+    for name in ("pose", "identity", "clip", "lpips"):
         assert "[available]" in lines[name], lines[name]
 
 

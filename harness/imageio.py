@@ -93,12 +93,13 @@ def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
     limit = max_pixels()
     too_large = (f"{what} {path} has more than {limit} pixels (the limit; raise it with --max-pixels or the run "
                  "spec's max_pixels)")
-    Image.MAX_IMAGE_PIXELS = limit  # PIL itself refuses twice the limit at open (decompression bombs)
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit   # only ever raised, never lowered: other readers keep PIL's default
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:    # reads the header only
-                w, h = im.size
+            with Image.open(path) as im:    # reads the header only; PIL's own bomb check (2x its global
+                w, h = im.size              # limit) may fire first, and ours below is the one that counts
                 if w * h > limit:
                     raise ImageTooLarge(f"{too_large}: it is {w}x{h}.")
                 return np.asarray(im.convert(mode), dtype=np.uint8).copy()

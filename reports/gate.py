@@ -264,9 +264,11 @@ def _by_task_seed(df: pd.DataFrame, metric: str, record: dict[str, dict] | None 
     return out
 
 
-def _n_infinite(df: pd.DataFrame, metric: str) -> int:
-    """How many of the rows ``metric`` is computed from hold +-inf."""
-    vals = metric_rows(df, metric)[metric].to_numpy(dtype=float)
+def _n_infinite(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> int:
+    """How many of the rows ``metric`` is computed from hold +-inf (0 when ``df`` lacks the column)."""
+    if metric not in df.columns:
+        return 0
+    vals = metric_rows(df, metric, record)[metric].to_numpy(dtype=float)
     return int(np.isinf(vals).sum())
 
 
@@ -463,7 +465,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             p_imp = float(one_sided_p(sign * diff.diff, diff.se, diff.df, tol))
             pending.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol, "no data", gated, diff,
                                         record[m].get("role", "quality"), p_reg, p_reg, p_imp, p_imp))
-            n_inf_b, n_inf_c = _n_infinite(b, m), _n_infinite(c, m)
+            n_inf_b, n_inf_c = _n_infinite(b, m, record), _n_infinite(c, m, record)
             if n_inf_b or n_inf_c:
                 res.warnings.append(f"{m} of {pair.candidate}: {n_inf_b} baseline and {n_inf_c} candidate rows are "
                                     "+-inf and are left out of the comparison.")

@@ -41,7 +41,7 @@ def test_report_cli_prints_pipeline_by_mask_fraction_table(toy_runs):
     # the terminal gets the compact ranked table: primary metric with its CI, then what fits in 120 columns
     text = res.stdout
     assert max(len(line) for line in text.splitlines()) <= 120, text
-    assert "toy.wrong_cluster ↓ [95% CI]" in text and "by mask_fraction" in text
+    assert "toy.energy_distance ↓ [95% CI]" in text and "by mask_fraction" in text
     lines = [ln for ln in text.splitlines() if ln.strip()[:1].isdigit() and "toy-" in ln]
     assert [ln.split()[0] for ln in lines] == ["1", "2"]
     html = (toy_runs["base"] / "leaderboard.html").read_text()

@@ -59,8 +59,9 @@ def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
     """Decode an image file with PIL in ``mode`` ("RGB" or "L") to uint8; prefetched arrays first."""
     from PIL import Image, UnidentifiedImageError
 
-    if (key, str(path)) in _PREFETCHED:
-        return _PREFETCHED[(key, str(path))].copy()
+    cached = _PREFETCHED.get((key, str(path)))   # one lookup: a concurrent actor's other job may clear it
+    if cached is not None:
+        return cached.copy()
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"{what} {path} does not exist.")

@@ -89,6 +89,7 @@ SCORERS: dict[str, type[Scorer]] = {}
 SCORER_MODULES = [
     "scorers.toy",
     "scorers.latency",
+    "scorers.cost",
     "scorers.pose",
     "scorers.identity",
     "scorers.seam",

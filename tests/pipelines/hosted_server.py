@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 EDIT_COLOR = (255, 0, 255)
-SLOW_S = 3.0
+SLOW_S = 8.0
 SCENARIOS = ("ok", "ratelimit", "flaky", "slow", "refuse", "malformed", "down", "leak")
 
 
@@ -47,13 +47,16 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
 
 
 class EditServer:
-    """The server and what it saw: ``requests`` is a list of (job, attempt, scenario, status, time)."""
+    """The server and what it saw: ``requests`` is a list of (job, attempt, scenario, status, time);
+    ``max_inflight`` the most requests it handled at once."""
 
     def __init__(self, key: str):
         self.key = key
         self.requests: list[tuple[str, int, str, int, float]] = []
         self.lock = threading.Lock()
         self.per_job: dict[str, int] = defaultdict(int)
+        self.inflight = 0
+        self.max_inflight = 0       # most requests handled at the same time
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,7 +102,13 @@ class EditServer:
         with self.lock:
             self.per_job[job] += 1
             n = self.per_job[job]
-        status = self.respond(h, form, scenario, n, rid)
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            status = self.respond(h, form, scenario, n, rid)
+        finally:
+            with self.lock:
+                self.inflight -= 1
         with self.lock:
             self.requests.append((job, int(att or 0), scenario, status, time.monotonic()))
 

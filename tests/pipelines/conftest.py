@@ -32,3 +32,13 @@ def image_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("img") / "astronaut-64x48.png"
     Image.fromarray(img).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def hosted_server():
+    """A loopback images-edit server (tests/pipelines/hosted_server.py) that takes the hosted test key."""
+    from tests.pipelines.hosted_server import EditServer
+
+    server = EditServer(os.environ[HOSTED_KEY_ENV]).start()
+    yield server
+    server.stop()

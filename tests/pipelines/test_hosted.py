@@ -37,7 +37,7 @@ from harness.spec import PipelineSpec, RunSpec
 from harness.worker import Job, Worker
 from tasks.schema import Task
 from tests.pipelines.conftest import HOSTED_KEY_ENV
-from tests.pipelines.hosted_server import EDIT_COLOR, SLOW_S, EditServer
+from tests.pipelines.hosted_server import EDIT_COLOR, SLOW_S
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICE = 0.04
@@ -51,11 +51,9 @@ def key() -> str:
     return os.environ[HOSTED_KEY_ENV]
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = EditServer(key()).start()
-    yield s
-    s.stop()
+@pytest.fixture
+def server(hosted_server):
+    return hosted_server
 
 
 def gpt_spec(server: EditServer, **options) -> PipelineSpec:

@@ -308,3 +308,21 @@ def test_smoke_run_beside_a_local_pipeline(server, image_file, tmp_path):
     assert len(files) > len(df) // 2
     assert [p for p in files if secret in p.read_bytes()] == []
     assert HOSTED_KEY_ENV in json.dumps(meta)      # the variable's name is recorded, never its value
+
+
+def test_cost_is_reported_but_gated_only_when_gates_yaml_names_it():
+    import pandas as pd
+
+    from reports.gate import GateConfig, MetricRule, compare
+    from reports.results import ResultRow
+
+    def rows(price):
+        return pd.DataFrame([ResultRow(run_id="r", suite="s", task_id=f"t{i}", kind="inpaint", pipeline="gpt-image",
+                                       seed=s, latency_ms=100.0, metrics={"cost.usd": price, "seam.score": 0.1 * i},
+                                       extras={"cost_usd": price}).to_record() for i in range(4) for s in (0, 1)])
+
+    res = compare(rows(0.04), rows(0.08))
+    cost = next(m for m in res.metrics if m.metric == "cost.usd")
+    assert cost.verdict == "regressed" and not cost.gated and res.passed
+    named = compare(rows(0.04), rows(0.08), config=GateConfig(metrics={"cost.usd": MetricRule()}))
+    assert not named.passed and [m.metric for m in named.regressed] == ["cost.usd"]

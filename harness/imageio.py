@@ -11,6 +11,7 @@ thresholded at 127) or an inline recipe:
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,8 +21,9 @@ import numpy as np
 from harness.errors import EditbenchError
 
 # Decoded inputs handed over by the runner's prefetch (read in another process while the previous job
-# ran, shipped through Ray's object store). Keys: ("image", path) (RGB) and ("gray", path) (mask files).
-_PREFETCHED: dict[tuple[str, str], np.ndarray] = {}
+# ran, shipped through Ray's object store), per thread: a concurrent actor runs several jobs at once.
+# ``_PREFETCHED.arrays`` keys: ("image", path) (RGB) and ("gray", path) (mask files).
+_PREFETCHED = threading.local()
 
 IMAGE_FIELDS = ("image", "control", "reference", "target")
 
@@ -48,18 +50,18 @@ def prefetch_task_inputs(task) -> dict[tuple[str, str], np.ndarray]:
 @contextmanager
 def prefetched(arrays: dict[tuple[str, str], np.ndarray] | None) -> Iterator[None]:
     """Serve ``load_image``/``load_mask_file`` from ``arrays`` inside the block."""
-    _PREFETCHED.update(arrays or {})
+    _PREFETCHED.arrays = dict(arrays or {})
     try:
         yield
     finally:
-        _PREFETCHED.clear()
+        _PREFETCHED.arrays = {}
 
 
 def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
     """Decode an image file with PIL in ``mode`` ("RGB" or "L") to uint8; prefetched arrays first."""
     from PIL import Image, UnidentifiedImageError
 
-    cached = _PREFETCHED.get((key, str(path)))   # one lookup: a concurrent actor's other job may clear it
+    cached = getattr(_PREFETCHED, "arrays", {}).get((key, str(path)))
     if cached is not None:
         return cached.copy()
     path = Path(path)

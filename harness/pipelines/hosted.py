@@ -241,10 +241,13 @@ class HostedEditPipeline(EditPipeline):
         self.client = None
         self._secret: str | None = None
         self._job = threading.local()          # per-job row columns, set by edit() on this thread
-        size = self.options.size
+        size, priced = self.options.size, sorted(set(self.options.price_per_size) - set(self.sizes()))
         if size != "auto" and size not in self.sizes():
             raise EditbenchError(f"options of pipeline {spec.key}: size {size!r} is not one {self.service} accepts "
                                  f"for this model; use one of {self.sizes()} or auto.")
+        if priced:
+            raise EditbenchError(f"options of pipeline {spec.key}: price_per_size names sizes {priced} that "
+                                 f"{self.service} does not take for this model; it takes {self.sizes()}.")
 
     # -- what a service adapter implements ---------------------------------------------------------
     def sizes(self) -> list[str]:  # pragma: no cover - interface

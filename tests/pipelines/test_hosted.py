@@ -229,6 +229,8 @@ def test_options_are_checked_before_any_work(monkeypatch):
         p.check()
     with pytest.raises(EditbenchError, match="size '512x512' is not one"):
         build_pipeline(PipelineSpec(name="gpt-image", options={"size": "512x512"}))
+    with pytest.raises(EditbenchError, match=r"price_per_size names sizes \['512x512'\]"):
+        build_pipeline(PipelineSpec(name="gpt-image", options={"price_per_size": {"512x512": 0.02}}))
     with pytest.raises(EditbenchError, match="set `size` instead of `resolution`"):
         build_pipeline(PipelineSpec(name="gpt-image", options={"resolution": 512}))
 

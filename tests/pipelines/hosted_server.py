@@ -57,6 +57,7 @@ class EditServer:
         self.per_job: dict[str, int] = defaultdict(int)
         self.inflight = 0
         self.max_inflight = 0       # most requests handled at the same time
+        self.delay_s = 0.0          # added to every answer (a service's own latency, for benchmarks)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,6 +114,7 @@ class EditServer:
             self.requests.append((job, int(att or 0), scenario, status, time.monotonic()))
 
     def respond(self, h, form: dict, scenario: str, n: int, rid: str) -> int:
+        time.sleep(self.delay_s)
         auth = h.headers.get("authorization", "")
         if scenario == "leak":
             return self.send(h, 401, error(f"Incorrect API key provided: {auth.removeprefix('Bearer ')}.",

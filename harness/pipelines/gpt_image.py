@@ -47,6 +47,11 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def opaque(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> RGBA with alpha 255 (dall-e-2 refuses RGB PNGs: it takes RGBA, LA or L)."""
+    return np.concatenate([image, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=-1)
+
+
 def mask_png(mask: np.ndarray) -> bytes:
     """Bool mask (H, W), True = edit -> RGBA PNG, transparent (alpha 0) where the service should edit."""
     rgba = np.zeros((*mask.shape, 4), np.uint8)
@@ -95,13 +100,15 @@ class GptImage(HostedEditPipeline):
             extra["response_format"] = "b64_json"     # gpt-image models always answer b64_json
         try:
             raw = self.client.images.with_raw_response.edit(
-                image=("image.png", png_bytes(image), "image/png"), mask=("mask.png", mask_png(mask), "image/png"),
+                image=("image.png", png_bytes(opaque(image)), "image/png"), mask=("mask.png", mask_png(mask), "image/png"),
                 prompt=prompt, model=o.model, size=size, n=1, timeout=o.timeout_s,
                 extra_headers={"X-Client-Request-Id": client_request_id}, **extra)
-        except openai.APITimeoutError:
-            raise RequestFailed(f"no response within timeout_s={o.timeout_s:g} s", retryable=True) from None
-        except openai.APIConnectionError as e:
-            raise RequestFailed(f"connection failed: {type(e.__cause__ or e).__name__}", retryable=True) from None
+        except openai.APIConnectionError as e:   # APITimeoutError included
+            cause = type(e.__cause__ or e).__name__
+            unsent = cause in ("ConnectError", "ConnectTimeout")   # no connection: the service saw nothing
+            what = (f"no response within timeout_s={o.timeout_s:g} s" if isinstance(e, openai.APITimeoutError)
+                    else "connection failed")
+            raise RequestFailed(f"{what} ({cause})", retryable=True, delivered=not unsent) from None
         except openai.APIStatusError as e:
             body = e.body if isinstance(e.body, dict) else {}
             code = body.get("code")

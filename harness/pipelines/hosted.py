@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -71,14 +72,15 @@ class RequestFailed(Exception):
 
     ``status``: the HTTP status (None: no response, e.g. a timeout); ``retryable``: whether another
     request may succeed; ``retry_after``: seconds the service asked to wait; ``request_id``: the
-    service's id of the request (None without a response).
+    service's id of the request (None without a response); ``delivered``: False when the request
+    never reached the service (no connection), so it is not counted in ``http_attempts``.
     """
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None, request_id: str | None = None):
+                 retry_after: float | None = None, request_id: str | None = None, delivered: bool = True):
         super().__init__(message)
         self.status, self.retryable = status, retryable
-        self.retry_after, self.request_id = retry_after, request_id
+        self.retry_after, self.request_id, self.delivered = retry_after, request_id, delivered
 
 
 class HostedError(RuntimeError):
@@ -145,27 +147,28 @@ def call_with_retries(send: Callable[[int], Reply], *, max_attempts: int, base: 
                       max_retry_after: float, sleep: Callable[[float], None] = time.sleep,
                       rng: random.Random | None = None, secret: str | None = None) -> tuple[Reply, dict]:
     """Call ``send(attempt)`` (attempt 1, 2, ...) until it returns, a failure is not retryable, or
-    ``max_attempts`` requests were made. Returns the reply and its row columns
-    ``{http_attempts, http_status, request_id}``; raises :class:`HostedError` (message redacted of
-    ``secret``) with the same columns for the last failure.
+    ``max_attempts`` tries were made. Returns the reply and its row columns ``{http_attempts,
+    http_status, request_id}`` (``http_attempts``: requests that reached the service); raises
+    :class:`HostedError` (message redacted of ``secret``) with the same columns for the last failure.
     """
-    attempt = 0
+    attempt = sent = 0
     while True:
         attempt += 1
         try:
             reply = send(attempt)
         except RequestFailed as e:
-            extras = {"http_attempts": attempt, "http_status": e.status, "request_id": e.request_id}
+            sent += e.delivered
+            extras = {"http_attempts": sent, "http_status": e.status, "request_id": e.request_id}
             status = f"HTTP {e.status}" if e.status is not None else "no response"
             if not e.retryable or attempt >= max_attempts:
-                tries = f"after {attempt} requests" if attempt > 1 else "on its only request"
+                tries = f"after {attempt} tries" if attempt > 1 else "on its only try"
                 raise HostedError(redact(f"{e} ({status}, {tries})", secret), extras) from None
             if e.retry_after is not None and e.retry_after > max_retry_after:
                 raise HostedError(redact(f"{e} ({status}); the service asked to retry after {e.retry_after:g} s, "
                                          f"more than max_retry_after_s={max_retry_after:g}", secret), extras) from None
             sleep(backoff_delay(attempt, base=base, cap=cap, retry_after=e.retry_after, rng=rng))
             continue
-        return reply, {"http_attempts": attempt, "http_status": reply.status, "request_id": reply.request_id}
+        return reply, {"http_attempts": sent + 1, "http_status": reply.status, "request_id": reply.request_id}
 
 
 # ---- sizes ---------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ class HostedEditPipeline(EditPipeline):
         size = o.size if o.size != "auto" else service_size(hw, self.sizes())
         with timer.stage("encode"):
             image, mask, box = fit(inputs.canvas, inputs.mask, parse_size(size))
-        job = f"{task.task_id}:s{seed}:{os.urandom(4).hex()}"
+        job = f"{re.sub(r'[^A-Za-z0-9._-]', '_', task.task_id)[:200]}:s{seed}:{os.urandom(4).hex()}"   # ASCII header
         with timer.stage("request"):
             reply, extras = call_with_retries(
                 lambda n: self.request(image, mask, task, size=size, attempt=n, client_request_id=f"{job}:a{n}"),

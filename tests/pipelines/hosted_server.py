@@ -137,7 +137,10 @@ class EditServer:
         if scenario == "malformed":
             return self.send_raw(h, 200, b'{"created": 1, "data": [{"b64_json": "iVBOR', "application/json", rid)
         try:
-            image = np.asarray(Image.open(io.BytesIO(form["image"])).convert("RGB"))
+            with Image.open(io.BytesIO(form["image"])) as im:
+                if form.get("model") == b"dall-e-2" and im.mode not in ("RGBA", "LA", "L"):
+                    raise ValueError(f"format must be in ['RGBA', 'LA', 'L'], got {im.mode}")
+                image = np.asarray(im.convert("RGB"))
             with Image.open(io.BytesIO(form["mask"])) as m:
                 if m.mode != "RGBA":
                     raise ValueError("mask must have an alpha channel")

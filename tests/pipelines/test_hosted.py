@@ -201,6 +201,19 @@ def test_each_scenario_gives_one_row_with_the_attempts_the_server_counted(server
     assert "[redacted]" in rows["leak"]["error"] and key() not in rows["leak"]["error"]
 
 
+def test_requests_that_never_reach_the_service_are_not_counted(image_file, tmp_path):
+    import socket
+
+    with socket.socket() as sock:            # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec = PipelineSpec(name="gpt-image", options={"base_url": f"http://127.0.0.1:{port}/v1", "api_key_env": HOSTED_KEY_ENV,
+                                                   "max_attempts": 2, "backoff_s": 0.01})
+    rec = Worker(spec, [], out=str(tmp_path), run_id="r", suite="hosted").run(Job(task(image_file, "ok"), spec, seed=0))
+    assert rec["status"] == "error" and "connection failed (ConnectError)" in rec["error"] and "after 2 tries" in rec["error"]
+    assert rec["http_attempts"] == 0 and rec["http_status"] is None and rec["request_id"] is None
+
+
 def test_retry_after_is_honoured_between_a_jobs_requests(server, image_file, tmp_path):
     spec = gpt_spec(server)
     worker = Worker(spec, [], out=str(tmp_path), run_id="r", suite="hosted")

@@ -94,7 +94,7 @@ class GptImage(HostedEditPipeline):
         o = self.options
         prompt = task.prompt or task.instruction
         if not prompt:
-            raise RequestFailed(f"task {task.task_id} has no prompt; the images edit endpoint needs one")
+            raise RequestFailed(f"task {task.task_id} has no prompt; the images edit endpoint needs one", delivered=False)
         extra = {k: v for k, v in (("quality", o.quality), ("input_fidelity", o.input_fidelity)) if v is not None}
         if o.model.startswith("dall-e"):
             extra["response_format"] = "b64_json"     # gpt-image models always answer b64_json

@@ -194,6 +194,8 @@ def test_each_scenario_gives_one_row_with_the_attempts_the_server_counted(server
             assert np.abs(out[keep].astype(int) - canvas[keep]).mean() < 4  # the rest comes back in place
         else:
             assert rec["output_path"] is None and math.isnan(rec.get("cost.usd", math.nan))
+    silent = worker.run(Job(task(image_file, "ok").model_copy(update={"task_id": "no-prompt", "prompt": ""}), spec, seed=0))
+    assert "has no prompt" in silent["error"] and silent["http_attempts"] == 0 and "no-prompt:s0:" not in str(server.attempts())
     rows = {s: worker.run(Job(task(image_file, s), spec, seed=1)) for s in ("refuse", "down", "malformed", "leak")}
     assert "refused the request [moderation_blocked]" in rows["refuse"]["error"]
     assert rows["refuse"]["http_status"] == 400 and rows["down"]["http_status"] == 503

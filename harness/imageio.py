@@ -17,6 +17,7 @@ its header, before any pixel is decoded; a larger image, or a decompression bomb
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +28,9 @@ import numpy as np
 from harness.errors import EditbenchError
 
 # Decoded inputs handed over by the runner's prefetch (read in another process while the previous job
-# ran, shipped through Ray's object store). Keys: ("image", path) (RGB) and ("gray", path) (mask files).
-_PREFETCHED: dict[tuple[str, str], np.ndarray] = {}
+# ran, shipped through Ray's object store), per thread: a concurrent actor runs several jobs at once.
+# ``_PREFETCHED.arrays`` keys: ("image", path) (RGB) and ("gray", path) (mask files).
+_PREFETCHED = threading.local()
 
 IMAGE_FIELDS = ("image", "control", "reference", "target")
 DEFAULT_MAX_PIXELS = 50_000_000   # 50 megapixels, e.g. 8660 x 5773; decoded RGB that is 150 MB
@@ -74,19 +76,20 @@ def prefetch_task_inputs(task) -> dict[tuple[str, str], np.ndarray]:
 @contextmanager
 def prefetched(arrays: dict[tuple[str, str], np.ndarray] | None) -> Iterator[None]:
     """Serve ``load_image``/``load_mask_file`` from ``arrays`` inside the block."""
-    _PREFETCHED.update(arrays or {})
+    _PREFETCHED.arrays = dict(arrays or {})
     try:
         yield
     finally:
-        _PREFETCHED.clear()
+        _PREFETCHED.arrays = {}
 
 
 def _read(path: str | Path, *, mode: str, key: str, what: str) -> np.ndarray:
     """Decode an image file with PIL in ``mode`` ("RGB" or "L") to uint8; prefetched arrays first."""
     from PIL import Image, UnidentifiedImageError
 
-    if (key, str(path)) in _PREFETCHED:
-        return _PREFETCHED[(key, str(path))].copy()
+    cached = getattr(_PREFETCHED, "arrays", {}).get((key, str(path)))
+    if cached is not None:
+        return cached.copy()
     path = Path(path)
     if not path.is_file():
         raise EditbenchError(f"{what} {path} does not exist.")

@@ -276,6 +276,8 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
         num_gpus[p.key] = g
         if spec.actors_per_pipeline is not None:
             actors[p.key] = spec.actors_per_pipeline
+        elif get_pipeline_class(p.name).concurrent:
+            actors[p.key] = 1          # one actor runs its requests concurrently (PipelineSpec.concurrency)
         elif g > 0:
             actors[p.key] = max(1, int(gpus // (g * len(gpu_pipes))))
         else:
@@ -289,8 +291,16 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
     return ActorPlan(actors=actors, num_gpus=num_gpus, num_cpus=num_cpus, scoring=scoring)
 
 
+def in_flight(spec: RunSpec, p: PipelineSpec) -> tuple[int, bool]:
+    """(jobs one actor of ``p`` holds, whether it runs them at once): ``p.concurrency``, else the
+    pipeline's default (hosted: 8, concurrent), else the run's ``queue_depth`` (one running)."""
+    cls = get_pipeline_class(p.name)
+    return p.concurrency or cls.default_concurrency or spec.queue_depth, cls.concurrent
+
+
 class _Slot:
-    """One pipeline actor and the jobs it holds, oldest (= running) first.
+    """One pipeline actor and the jobs it holds, oldest first (= running, unless ``concurrent``: then
+    all of them run and may finish in any order).
 
     Each actor incarnation has a token under which it reports the start of every job to the run's
     :class:`harness.worker.StartBoard`; task time limits run from that start (not from submission,
@@ -300,11 +310,28 @@ class _Slot:
     return within the load timeout.
     """
 
-    def __init__(self, pipeline: PipelineSpec, make):
+    def __init__(self, pipeline: PipelineSpec, make, *, depth: int = 2, concurrent: bool = False):
         self.pipeline = pipeline
         self._make = make
+        self.depth, self.concurrent = depth, concurrent
         self.queue: deque = deque()  # of (row_ref, job)
+        self.submitted: dict = {}    # row_ref -> submit time (concurrent: the job's start)
+        self.head_started = time.monotonic()
         self._start()
+
+    def pop(self, ref) -> Job:
+        """Remove the job of ``ref`` (the head unless concurrent) and restart the head's clock."""
+        i = next(i for i, (r, _) in enumerate(self.queue) if r == ref)
+        job = self.queue[i][1]
+        del self.queue[i]
+        self.submitted.pop(ref, None)
+        now = time.monotonic()
+        self.head_started = self.submitted.get(self.queue[0][0], now) if self.concurrent and self.queue else now
+        return job
+
+    def waiting(self) -> list:
+        """Refs that can finish next: the running job, or every held job of a concurrent actor."""
+        return [r for r, _ in self.queue] if self.concurrent else [r for r, _ in list(self.queue)[:1]]
 
     def _start(self) -> None:
         self.token = uuid.uuid4().hex
@@ -323,6 +350,7 @@ class _Slot:
         board.forget.remote(self.token)
         jobs = [job for _, job in self.queue]
         self.queue.clear()
+        self.submitted.clear()
         self._start()
         return jobs
 
@@ -542,7 +570,9 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
     board = ray.remote(num_cpus=0)(StartBoard).remote()
 
     def maker(p: PipelineSpec):
-        return lambda token: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key]).remote(
+        depth, concurrent = in_flight(spec, p)
+        return lambda token: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key],
+                                                  max_concurrency=depth if concurrent else 1).remote(
             p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool,
             scorer_options=manifest.scorer_options, board=board, token=token)
 
@@ -551,7 +581,8 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             manifest.scorers, out=out_abs, scorer_options=manifest.scorer_options)
 
     queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
-    slots = [_Slot(p, maker(p)) for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
+    slots = [_Slot(p, maker(p), depth=in_flight(spec, p)[0], concurrent=in_flight(spec, p)[1])
+             for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
     scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
     pings = [s.ping for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
     load_timeout = spec.load_timeout_s if spec.load_timeout_s is not None else spec.actor_start_timeout_s
@@ -588,7 +619,7 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
 
     def submit(slot: _Slot) -> None:
         q = queues[slot.pipeline.key]
-        while q and len(slot.queue) < spec.queue_depth:
+        while q and len(slot.queue) < slot.depth:
             job = q.popleft()
             inputs = inputs_for(job)
             if pool:
@@ -596,6 +627,7 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             else:
                 row_ref, out_ref = slot.actor.run.remote(job, inputs), None
             slot.queue.append((row_ref, job))
+            slot.submitted[row_ref] = time.monotonic()
             gen[row_ref] = (slot, out_ref)
         if q and load_inputs is not None and _has_files(q[0].task) and q[0].key not in prefetching:
             prefetching[q[0].key] = load_inputs.remote(q[0].task)  # decoded while the current job runs
@@ -661,7 +693,7 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
 
     def on_generated(ref) -> None:
         slot, out_ref = gen.pop(ref)
-        _, job = slot.queue.popleft()
+        job = slot.pop(ref)
         try:
             result = ray.get(ref)
         except ray.exceptions.RayActorError:
@@ -710,7 +742,7 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             submit(s)
         while gen or scoring or to_score:
             send_to_scorers()
-            heads = [s.queue[0][0] for s in slots if s.queue]  # only a running job can finish first
+            heads = [r for s in slots for r in s.waiting()]  # only running jobs can finish first
             ready, _ = ray.wait(heads + list(scoring), num_returns=1, timeout=0.2)
             for ref in ready:
                 if ref in scoring:
@@ -721,10 +753,18 @@ def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> di
             if spec.task_timeout_s:
                 snapshot = ray.get(board.snapshot.remote())
                 for slot in slots:
-                    last = slot.running(snapshot) if slot.queue else None
-                    # the clock runs from the start the actor reported for the job it holds first
-                    if last and last[0] == slot.queue[0][1].key and last[1] > spec.task_timeout_s:
-                        _, job = slot.queue.popleft()
+                    if not slot.queue:
+                        continue
+                    ref, job = slot.queue[0]
+                    if slot.concurrent:   # every held job runs: the head's clock runs from its submission
+                        started = slot.submitted.get(ref)
+                        over = started is not None and time.monotonic() - started > spec.task_timeout_s
+                    else:                 # the clock runs from the start the actor reported for its head job
+                        last = slot.running(snapshot)
+                        over = bool(last) and last[0] == job.key and last[1] > spec.task_timeout_s
+                    if over:
+                        gen.pop(ref, None)
+                        slot.pop(ref)
                         restart(slot, job, f"task exceeded its time limit of {spec.task_timeout_s:g} s")
     finally:
         bar.close()

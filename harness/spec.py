@@ -25,6 +25,9 @@ class PipelineSpec(BaseModel):
     label: str | None = None                # name in results (default: name); lets one pipeline run twice with other options
     options: dict[str, Any] = Field(default_factory=dict)  # adapter options (steps, guidance, dtype, ...)
     weights: str | None = None              # local folder/file, "random", or None = $EDITBENCH_WEIGHTS/<name>
+    # Jobs in flight per actor: run at once by concurrent (hosted) pipelines, else held in the actor's queue
+    # (one running). None: the pipeline's default (hosted: 8), else the run's queue_depth (2).
+    concurrency: int | None = Field(None, ge=1)
     # Set by expand_grid on the variants it makes: the pipeline key they came from and their grid point
     # ({option: value}); rows record the point as param.<option> so a grid sweep is grouped like any other.
     grid_of: str | None = None

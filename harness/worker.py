@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,8 +214,13 @@ class Worker:
         self.resolved: dict[str, str] = {}   # device/dtype the pipeline resolved at load
         self.calls = 0
         self.node, self.gpu = _placement()
+        self._lock = threading.Lock()   # a concurrent pipeline's actor runs jobs on several threads
 
     def _load(self) -> None:
+        with self._lock:
+            self._load_once()
+
+    def _load_once(self) -> None:
         if self.pipeline is not None or self.load_error is not None:
             return
         try:
@@ -242,8 +248,9 @@ class Worker:
         if self.load_error:
             row.status, row.error = "error", self.load_error
             return row, None
-        self.calls += 1
-        row.warmup = self.calls == 1
+        with self._lock:
+            self.calls += 1
+            row.warmup = self.calls == 1
         if self.board is not None:
             report_start(self.board, self.token, job.key)
         try:
@@ -254,8 +261,10 @@ class Worker:
             output.check_finite()
         except Exception as e:  # noqa: BLE001 - a failing pipeline is a row, not a crash
             row.status, row.error = "error", one_line(e)
+            row.extras = dict(getattr(e, "extras", None) or {})   # e.g. a hosted request's attempts
             return row, None
         row.weights = output.weights
+        row.extras = dict(output.extras)
         row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
         row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
         row.stage_ms = dict(output.latencies_ms)

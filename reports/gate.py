@@ -68,7 +68,8 @@ class PipelinePair(BaseModel):
 
 # Built-in rules; a gates.yaml ``metrics:`` mapping is merged over them (first matching glob wins,
 # exact names before globs). Latency is wall-clock: compare it on the same hardware, and tighten it there.
-DEFAULT_RULES = {"latency.*": MetricRule(rel_tol=0.25), "*": MetricRule()}
+# Cost (a price table times requests) is reported, never gated unless gates.yaml names it.
+DEFAULT_RULES = {"latency.*": MetricRule(rel_tol=0.25), "cost.*": MetricRule(ignore=True), "*": MetricRule()}
 
 
 class GateConfig(BaseModel):

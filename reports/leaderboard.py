@@ -84,6 +84,7 @@ class Entry:
     metrics: dict[str, Estimate] = field(default_factory=dict)
     latency: dict[str, tuple[float, float]] = field(default_factory=dict)   # stage column -> (p50, p90)
     infinite: dict[str, int] = field(default_factory=dict)   # metric -> rows whose value is +inf (e.g. PSNR of identical pixels)
+    totals: dict[str, float] = field(default_factory=dict)   # cost-role metric -> sum over its ok rows (the bill)
 
     @property
     def random_only(self) -> bool:
@@ -110,6 +111,8 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
             rows = metric_rows(g, m, record)
             rows = rows[rows[m].notna()]
             e.infinite[m] = int(np.isposinf(rows[m].to_numpy(dtype=np.float64)).sum())
+            if role(record or registry_record(), m) == "cost":
+                e.totals[m] = float(rows[m].sum()) if len(rows) else math.nan
             e.metrics[m] = (task_mean_ci(task_groups(rows, m), confidence=confidence, n_boot=n_boot,
                                          seed=DEFAULT_SEED if seed is None else seed)
                             if len(rows) else NAN_ESTIMATE)
@@ -168,7 +171,8 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
             if e.random_only and not is_latency_metric(m, record):
                 cells.append("n/a (random weights)")
             else:
-                cells.append(fmt_with_infinite(e.metrics.get(m, NAN_ESTIMATE), e.infinite.get(m, 0)))
+                cells.append(fmt_with_infinite(e.metrics.get(m, NAN_ESTIMATE), e.infinite.get(m, 0))
+                             + (f" · total {fmt(e.totals[m])}" if np.isfinite(e.totals.get(m, math.nan)) else ""))
         cells += [str(e.counts[s]) for s in ("ok", "error", "timeout")]
         cells += [f"{fmt_ms(p50)} / {fmt_ms(p90)}" if np.isfinite(p50) else "—" for p50, p90 in (e.latency[s] for s in stages)]
         rows.append(cells)
@@ -189,6 +193,8 @@ def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None,
         for m, est in e.metrics.items():
             hide = e.random_only and not is_latency_metric(m, record)
             rec[m], rec[f"{m} lo"], rec[f"{m} hi"] = (math.nan,) * 3 if hide else (est.mean, est.lo, est.hi)
+            if m in e.totals:
+                rec[f"{m} total"] = e.totals[m]
         for s, (p50, p90) in e.latency.items():
             rec[f"{s} p50"], rec[f"{s} p90"] = p50, p90
         records.append(rec)
@@ -230,7 +236,7 @@ class Report:
 NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % bootstrap CI "
         "[lo, hi] (tasks resampled, seeds resampled within tasks; fixed RNG seed). ↑ higher is better, "
         "↓ lower is better. Pipelines with weights=random show latency only. Latency: median / p90 in ms over "
-        "non-warm-up ok rows.")
+        "non-warm-up ok rows. Cost: mean per row, then the total over the ok rows.")
 
 
 def sweep_entries(df: pd.DataFrame, meta: dict, record: dict[str, dict]) -> dict[str, list[Entry]]:

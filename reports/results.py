@@ -55,6 +55,9 @@ class ResultRow:
     stage_ms: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)   # "<scorer>.<metric>" -> value
+    # Adapter-specific columns (Output.extras), e.g. a hosted adapter's http_attempts, http_status,
+    # request_id and cost_usd; scalars only.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -76,6 +79,7 @@ class ResultRow:
         rec.update({f"latency_{k}_ms": float(v) for k, v in self.stage_ms.items()})
         rec.update({f"param.{k}": v for k, v in self.params.items() if isinstance(v, (int, float, str, bool))})
         rec.update({k: float(v) for k, v in self.metrics.items()})
+        rec.update({k: v for k, v in self.extras.items() if v is None or isinstance(v, (int, float, str, bool))})
         return rec
 
 

@@ -88,6 +88,7 @@ class Scorer:
 SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "toy": "scorers.toy:ToyScorer",
     "latency": "scorers.latency:LatencyScorer",
+    "cost": "scorers.cost:CostScorer",
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
     "seam": "scorers.seam:SeamScorer",

@@ -8,6 +8,7 @@ inside ``load()``/``run()``, so that importing the registry stays cheap.
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class Output:
     latencies_ms: dict[str, float] = field(default_factory=dict)
     latency_ms: float = float("nan")
     weights: str = "real"
+    # Adapter-specific row columns (scalars), e.g. a hosted adapter's http_attempts and cost_usd.
+    # An exception with an ``extras`` dict gives its error row the same columns.
     extras: dict[str, Any] = field(default_factory=dict)
     # The per-task options this run applied ({name: effective value} of the pipeline's task_options);
     # set by Pipeline.run. Rows record them as param.<name>; scorers compare against the task with them.
@@ -83,16 +86,31 @@ class Pipeline:
     # that the adapter reads from the task itself (e.g. "outpaint"). Anything else a task overrides is
     # refused before any work (harness.overrides.check_overrides).
     task_options: ClassVar[frozenset[str]] = frozenset()
+    # Jobs one actor runs at once. False: one at a time (the actor holds RunSpec.queue_depth jobs, one
+    # running). True: up to PipelineSpec.concurrency jobs run at once on the actor's threads; the adapter
+    # must be thread-safe (hosted adapters: I/O-bound requests, see harness.pipelines.hosted).
+    concurrent: ClassVar[bool] = False
+    default_concurrency: ClassVar[int | None] = None   # jobs in flight per actor; None: RunSpec.queue_depth
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
     def __init__(self, spec: PipelineSpec):
         self.spec = spec
+        self._task = threading.local()   # per-thread effective options inside applied()
         try:
             self.options = self.Options(**spec.options)
         except ValidationError as e:
             raise EditbenchError(format_validation_error(e, where=f"options of pipeline {spec.key}")) from None
+
+    @property
+    def options(self) -> BaseModel:
+        """The effective options: the running task's (:meth:`applied`, per thread), else the pipeline's."""
+        return getattr(self._task, "options", None) or self._options
+
+    @options.setter
+    def options(self, value: BaseModel) -> None:
+        self._options = value
 
     def describe(self) -> dict[str, Any]:
         """Config and weight source, recorded in run.json."""
@@ -129,9 +147,9 @@ class Pipeline:
 
     def options_for(self, task) -> BaseModel:
         """This pipeline's options with ``task.overrides`` applied (the options themselves when none)."""
-        fields = {k: v for k, v in task.overrides.items() if k in type(self.options).model_fields}
+        fields = {k: v for k, v in task.overrides.items() if k in type(self._options).model_fields}
         if not fields:
-            return self.options
+            return self._options
         try:
             return self.Options(**{**self.spec.options, **fields})
         except ValidationError as e:
@@ -142,14 +160,14 @@ class Pipeline:
     def applied(self, task):
         """Run one task with its overrides: ``self.options`` is the effective options inside the block.
 
-        The one place where task overrides reach an adapter (:meth:`harness.worker.Worker.generate`).
+        The one place where task overrides reach an adapter (:meth:`harness.worker.Worker.generate`). The
+        override is per thread, so a concurrent actor runs tasks with different overrides side by side.
         """
-        base = self.options
-        self.options = self.options_for(task)
+        self._task.options = self.options_for(task)
         try:
-            yield self.options
+            yield self._task.options
         finally:
-            self.options = base
+            del self._task.options
 
     def resolved(self) -> dict[str, str]:
         """What actually ran after ``load()`` (e.g. {"device": "cuda:0", "dtype": "float16"}); {} when n/a."""
@@ -174,6 +192,7 @@ PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
     "sdedit": "harness.pipelines.sdedit:SDEdit",
     "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
     "repaint": "harness.pipelines.repaint:RePaint",
+    "gpt-image": "harness.pipelines.gpt_image:GptImage",
 })
 
 

@@ -1,4 +1,5 @@
-"""One contract over every registered image pipeline (tiny random weights for the diffusers ones):
+"""One contract over every registered image pipeline (tiny random weights for the diffusers ones, the
+loopback images-edit server for the hosted ones):
 output size = input (or outpainted canvas), finite uint8 RGB, same seed -> same output, and with
 paste_back the pixels outside the mask equal the input exactly."""
 
@@ -11,8 +12,10 @@ from harness.imageio import load_image
 from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
 from harness.pipelines.editing import EditPipeline
 from harness.pipelines.diffusers_common import DiffusersPipeline
+from harness.pipelines.hosted import HostedEditPipeline
 from harness.spec import PipelineSpec
 from tasks.schema import Task
+from tests.pipelines.conftest import HOSTED_KEY_ENV
 
 IMAGE_PIPELINES = [n for n in pipeline_names() if issubclass(PIPELINES[n], EditPipeline)]  # not toy/synthetic
 BOX = [12, 10, 40, 30]          # x0, y0, x1, y1 in the 64x48 test image
@@ -31,6 +34,15 @@ def first_kind(cls) -> str:
 
 
 _LOADED: dict = {}
+_HOSTED: dict = {}     # options that point hosted adapters at the loopback server
+
+
+@pytest.fixture(autouse=True)
+def _hosted_endpoint(request):
+    """Hosted adapters talk to the loopback images-edit server (started only for their tests)."""
+    name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
+    if name and issubclass(PIPELINES[name], HostedEditPipeline):
+        _HOSTED.update(base_url=request.getfixturevalue("hosted_server").base_url, api_key_env=HOSTED_KEY_ENV)
 
 
 def loaded(name: str, tiny_weights, **options):
@@ -38,6 +50,8 @@ def loaded(name: str, tiny_weights, **options):
     if name not in _LOADED:
         cls = PIPELINES[name]
         opts = {"steps": 2, "resolution": 64} if issubclass(cls, DiffusersPipeline) else {}
+        if issubclass(cls, HostedEditPipeline):
+            opts = dict(_HOSTED)
         spec = PipelineSpec(name=name, weights=str(tiny_weights[name]) if name in tiny_weights else None, options=opts)
         p = build_pipeline(spec)
         p.check()

@@ -111,9 +111,16 @@ def _source_cells(suite, task) -> tuple[str, str]:
         try:
             from harness.toy.task import toy_source
 
+            import torch
+
+            from harness.toy.task import exact_conditional
+
             src = toy_source(task.params)
-            return img(plots.array_thumbnail(src.x0.numpy(), mask=src.mask.numpy(), title="source"), "source", "thumb"), \
-                escape(f"regenerate dims {np.flatnonzero(src.mask.numpy()).tolist()}")
+            truth = exact_conditional(src, generator=torch.Generator().manual_seed(0))
+            dims = np.flatnonzero(src.mask.numpy()).tolist()
+            return (img(plots.array_thumbnail(src.x0.numpy(), mask=src.mask.numpy(), title="source"), "source", "thumb"),
+                    img(plots.array_thumbnail(truth.numpy(), mask=src.mask.numpy(), title=f"true conditional, dims {dims}"),
+                        "the exact conditional distribution of the regenerated dims", "thumb"))
         except Exception as e:  # noqa: BLE001
             return f'<span class="missing">{escape(str(e))}</span>', ""
     if not task.image:
@@ -161,7 +168,9 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
     ok = df[(df["status"] == "ok") & df["output_path"].notna()].sort_values("seed")
     first = ok.drop_duplicates(["task_id", "pipeline"]).set_index(["task_id", "pipeline"])
     shared = ok["output_path"].value_counts()   # one file per row is the contract; flag overwrites
-    head = "".join(f"<th>{escape(c)}</th>" for c in ["task", "source", "mask", *pipelines])
+    toy = set(df["kind"].dropna()) == {"toy"}
+    second = "true conditional" if toy else "mask"   # toy: what a perfect sampler's scatter looks like
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["task", "source", second, *pipelines])
     rows = []
     for tid in sorted(df["task_id"].dropna().unique())[:n_tasks]:
         task = tasks.get(tid)

@@ -78,15 +78,18 @@ def _metrics_line(row, cols: list[str], primary: str | None) -> str:
     return "<br>".join(parts)
 
 
-def task_section(r: "Report", suite, task_id: str, *, link_prefix: str) -> str:
-    """One task: prompt, source/target/output crops, the metrics of each shown row."""
+def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=None, tasks=None) -> str:
+    """One task: prompt, source/target/output crops, the metrics of each shown row. ``rows`` (the task's
+    result rows) and ``tasks`` ({task_id: Task}) may be passed in by callers that show many tasks."""
     from harness.imageio import load_image
     from reports.leaderboard import metric_columns
     from reports.meta import primary_metric
     from scorers.regions import aligned_output
 
-    df = r.df[r.df["task_id"] == task_id]
-    task = next((t for t in suite.tasks if t.task_id == task_id), None) if suite else None
+    df = r.df[r.df["task_id"] == task_id] if rows is None else rows
+    if tasks is None:
+        tasks = {t.task_id: t for t in suite.tasks} if suite else {}
+    task = tasks.get(task_id)
     text = " ".join(x for x in (task.prompt, task.instruction) if x) if task else ""
     head = f'<h3 id="{escape(task_id, quote=True)}">{escape(task_id)}</h3>'
     if text:
@@ -108,17 +111,23 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str) -> str:
         figs.append(_figure(jpeg_uri(crop(shown, box)), "source (mask outlined)"))
         if target is not None:
             figs.append(_figure(jpeg_uri(crop(target, box)), "target"))
-    cols = metric_columns(r.df, r.metrics)
+    cols = r.__dict__.setdefault("_shown_metrics", metric_columns(r.df, r.metrics))
     primary = primary_metric(r.metrics)
-    ok = df[(df["status"] == "ok") & df["output_path"].notna()].sort_values("seed")
-    for p in sorted(df["pipeline"].dropna().unique()):
-        rows = ok[ok["pipeline"] == p]
-        if rows.empty:
-            err = df[df["pipeline"] == p]["error"].dropna()
-            msg = f"no ok row: {err.iloc[0]}" if len(err) else "no ok row"
+    shown_row: dict[str, dict] = {}     # pipeline -> its ok row with an output at the lowest seed
+    first_error: dict[str, str] = {}
+    for rec in sorted(df.to_dict("records"), key=lambda x: (str(x["pipeline"]), x["seed"])):
+        p = str(rec["pipeline"])
+        if rec["status"] == "ok" and isinstance(rec.get("output_path"), str):
+            shown_row.setdefault(p, rec)
+        elif isinstance(rec.get("error"), str):
+            first_error.setdefault(p, rec["error"])
+        first_error.setdefault(p, "")
+    for p in sorted(first_error):
+        row = shown_row.get(p)
+        if row is None:
+            msg = f"no ok row: {first_error[p]}" if first_error[p] else "no ok row"
             figs.append(f'<figure class="missing"><figcaption><b>{escape(p)}</b><br>{escape(msg[:300])}</figcaption></figure>')
             continue
-        row = rows.iloc[0]
         rel = str(row["output_path"])
         caption = f"<b>{escape(p)}</b> · seed {escape(str(row['seed']))}<br>{_metrics_line(row, cols, primary)}"
         path = inside(r.out, rel)
@@ -152,8 +161,17 @@ def page_links(n: int, *, prefix: str, current: int | None = None) -> str:
     return '<p class="pages">Task pages: ' + " ".join(links) + "</p>"
 
 
-def edits_section(r: "Report", suite, task_ids: list[str], *, link_prefix: str) -> str:
-    return "".join(task_section(r, suite, t, link_prefix=link_prefix) for t in task_ids)
+def edits_section(r: "Report", suite, task_ids: list[str], *, link_prefix: str, by_task=None) -> str:
+    by_task = by_task if by_task is not None else _by_task(r)
+    tasks = {t.task_id: t for t in suite.tasks} if suite else {}
+    empty = r.df.iloc[:0]
+    return "".join(task_section(r, suite, t, link_prefix=link_prefix, rows=by_task.get(t, empty), tasks=tasks)
+                   for t in task_ids)
+
+
+def _by_task(r: "Report") -> dict:
+    """The run's rows grouped by task once (pages of 10^4 tasks must not filter the frame per task)."""
+    return {str(k): g for k, g in r.df.groupby("task_id", sort=False)}
 
 
 def write_pages(r: "Report", suite, css: str) -> list[Path]:
@@ -162,8 +180,9 @@ def write_pages(r: "Report", suite, css: str) -> list[Path]:
     d = r.out / PAGES_DIR
     d.mkdir(exist_ok=True)
     written = []
+    by_task = _by_task(r)
     for i, ids in enumerate(groups):
-        body = edits_section(r, suite, ids, link_prefix="../")
+        body = edits_section(r, suite, ids, link_prefix="../", by_task=by_task)
         nav = page_links(len(groups), prefix="", current=i)
         html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(r.title)}: tasks "
                 f"{i + 1}/{len(groups)}</title><style>{css}</style></head><body><h1>{escape(r.title)}</h1>"

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.errors import EditbenchError
 from harness.storage import atomic_write_text
-from reports.leaderboard import fmt, format_markdown, metric_rows, task_groups
+from reports.leaderboard import fmt, format_markdown, metric_rows
 from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
-from reports.stats import task_mean_ci
+from reports.stats import task_mean_ci_rows
 
 BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")
 
@@ -153,7 +154,7 @@ def trends(df: pd.DataFrame, runs: list[RunInfo] | None = None) -> dict[str, dic
                 rows = rows[rows[m].notna()]
                 if rows.empty:
                     continue
-                e = task_mean_ci(task_groups(rows, m))
+                e = task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64))
                 by_p.setdefault(str(pipeline), []).append(Point(str(run_id), str(g["start_time"].iloc[0]),
                                                                 e.mean, e.lo, e.hi, e.n_tasks))
             out[suite][m] = {p: sorted(pts, key=lambda x: rank[x.run_id]) for p, pts in sorted(by_p.items())}

@@ -24,7 +24,7 @@ from reports.format import fmt_ms
 from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
 from reports.results import coverage_notes
-from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci
+from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
 
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
 
@@ -92,10 +92,8 @@ class Entry:
 
 
 def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float = 0.95,
-            n_boot: int = 2000, seed: int | None = None, record: dict[str, dict] | None = None) -> list[Entry]:
+            record: dict[str, dict] | None = None) -> list[Entry]:
     """Leaderboard rows per pipeline (x ``by`` columns); ``record``: the run's metrics record."""
-    from reports.stats import DEFAULT_SEED
-
     by = list(by or [])
     metrics = metric_columns(df, record)
     stages = stage_columns(df)
@@ -113,9 +111,8 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
             e.infinite[m] = int(np.isposinf(rows[m].to_numpy(dtype=np.float64)).sum())
             if role(record or registry_record(), m) == "cost":
                 e.totals[m] = float(rows[m].sum()) if len(rows) else math.nan
-            e.metrics[m] = (task_mean_ci(task_groups(rows, m), confidence=confidence, n_boot=n_boot,
-                                         seed=DEFAULT_SEED if seed is None else seed)
-                            if len(rows) else NAN_ESTIMATE)
+            e.metrics[m] = (task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64),
+                                              confidence=confidence) if len(rows) else NAN_ESTIMATE)
         timed = ok[not_warmup(ok)]
         for s in stages:
             e.latency[s] = quantiles(timed[s].to_numpy(dtype=np.float64)) if s in timed else (math.nan, math.nan)

@@ -20,12 +20,12 @@ from harness.errors import EditbenchError
 from harness.spec import read_yaml
 from harness.storage import atomic_write_text
 from reports.format import fmt_ms
-from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows, task_groups
+from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows
 from reports.markdown import code, md
 from reports.results import load_run
 from reports.meta import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
 from reports.ranking import rank
-from reports.stats import task_mean_ci
+from reports.stats import task_mean_ci_rows
 
 # Per-row acceptance thresholds: metric -> (op, value, what to check when it fails), each in its metric's
 # own units (run.json metrics[...].range and unit; a threshold outside the range is refused). Starting
@@ -86,6 +86,10 @@ def _options(meta: dict) -> dict[str, dict]:
     return {str(p.get("label") or p.get("name")): p for p in meta.get("pipelines", [])}
 
 
+def _estimate(rows: pd.DataFrame, col: str):
+    return task_mean_ci_rows(rows["task_id"].to_numpy(), rows[col].to_numpy(dtype=float))
+
+
 def _best(scored: list[tuple[str, object]], direction: str) -> list[tuple[str, object]]:
     sign = -1.0 if direction == "higher" else 1.0
     return sorted((x for x in scored if x[1].ok), key=lambda x: sign * x[1].mean)
@@ -126,13 +130,13 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
     rows = []
     for p in [r.pipeline for r in ranking.ranked]:
         g = df[df["pipeline"] == p]
-        rows.append([p, *[fmt_estimate(task_mean_ci(task_groups(metric_rows(g, c, record).dropna(subset=[c]), c)))
+        rows.append([p, *[fmt_estimate(_estimate(metric_rows(g, c, record), c))
                           for c in cols], str(int((g["status"] == "ok").sum()))])
     lines += ["Evidence (task mean [95 % CI]):", "", format_markdown(head, rows), ""]
     for s in sweep_columns(meta, df.columns):     # declared sweep axes only
         srows = []
         for v, g in real.groupby(s, sort=True):
-            r = _best([(str(p), task_mean_ci(task_groups(metric_rows(x, m, record).dropna(subset=[m]), m)))
+            r = _best([(str(p), _estimate(metric_rows(x, m, record), m))
                        for p, x in g.groupby("pipeline")], d)
             if r:
                 srows.append([str(v), r[0][0], fmt_estimate(r[0][1]), f"{r[0][1].n_tasks} / {r[0][1].n_rows}"])

@@ -151,6 +151,24 @@ def task_mean_ci(groups: list[np.ndarray], *, confidence: float = 0.95, n_boot: 
     return Estimate(point, float(lo), float(hi), len(groups), int(sum(len(g) for g in groups)))
 
 
+def task_mean_ci_rows(task_ids, values, *, confidence: float = 0.95) -> Estimate:
+    """:func:`task_mean_ci` from row arrays (``task_ids[i]`` and ``values[i]`` of one row each), in a few
+    numpy passes instead of one array per task: the same statistic for reports of 10^5 tasks.
+    Non-finite values are dropped; a task without a finite value does not count."""
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v)
+    if not keep.any():
+        return NAN_ESTIMATE
+    tasks, inv = np.unique(np.asarray(task_ids)[keep], return_inverse=True)
+    v = v[keep]
+    counts = np.bincount(inv, minlength=len(tasks))
+    means = np.bincount(inv, weights=v, minlength=len(tasks)) / counts
+    units = means if len(tasks) > 1 else v
+    mean, se, df = t_summary(units)
+    lo, hi = t_interval(mean, se, df, confidence)
+    return Estimate(float(means.mean()), float(lo), float(hi), int(len(tasks)), int(v.size))
+
+
 @dataclass(frozen=True)
 class Difference:
     """Candidate minus baseline task mean with its t interval; ``paired`` tells how it was formed.

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from reports.meta import is_ranked, read_metrics
-from reports.stats import task_mean_ci
+from reports.stats import task_mean_ci_rows
 
 CONFIDENCE = 0.95
 PROVENANCE_KEYS = ("run_id", "git_sha", "packages", "hardware", "start_time", "end_time", "status", "seeds",
@@ -71,9 +71,7 @@ def results_summary(meta: dict, df: pd.DataFrame, *, run_dir: str | Path | None 
             rows = _rows(g, c, m.get("role"))
             vals = rows[c].to_numpy(dtype=np.float64)
             keep = np.isfinite(vals)
-            est = task_mean_ci([v[np.isfinite(v)] for v in
-                                (rows.loc[keep, [c, "task_id"]].groupby("task_id")[c].apply(np.asarray))],
-                               confidence=confidence) if keep.any() else None
+            est = task_mean_ci_rows(rows["task_id"].to_numpy(), vals, confidence=confidence) if keep.any() else None
             entry["metrics"][c] = {
                 "mean": _num(est.mean) if est else None,
                 "ci": [_num(est.lo), _num(est.hi)] if est else [None, None],

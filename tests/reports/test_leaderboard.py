@@ -120,7 +120,7 @@ def test_infinite_values_are_shown_not_dropped():
                          "seed": 0, "status": "ok", "error": None, "weights": "real", "output_path": None,
                          "latency_ms": 1.0, "warmup": False, "background.psnr": v})
     df = pd.DataFrame(rows)
-    head, cells = table_rows(df, entries(df, n_boot=200), [])
+    head, cells = table_rows(df, entries(df), [])
     col = head.index("background.psnr ↑")
     by_pipeline = {r[0]: r[col] for r in cells}
     assert by_pipeline["keeps"] == "inf"

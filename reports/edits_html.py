@@ -111,11 +111,14 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=Non
         figs.append(_figure(jpeg_uri(crop(shown, box)), "source (mask outlined)"))
         if target is not None:
             figs.append(_figure(jpeg_uri(crop(target, box)), "target"))
-    cols = r.__dict__.setdefault("_shown_metrics", metric_columns(r.df, r.metrics))
+    if "_shown_metrics" not in r.__dict__:
+        r.__dict__["_shown_metrics"] = metric_columns(r.df, r.metrics)
+    cols = r.__dict__["_shown_metrics"]
     primary = primary_metric(r.metrics)
     shown_row: dict[str, dict] = {}     # pipeline -> its ok row with an output at the lowest seed
     first_error: dict[str, str] = {}
-    for rec in sorted(df.to_dict("records"), key=lambda x: (str(x["pipeline"]), x["seed"])):
+    records = df.to_dict("records") if hasattr(df, "to_dict") else df
+    for rec in sorted(records, key=lambda x: (str(x["pipeline"]), x["seed"])):
         p = str(rec["pipeline"])
         if rec["status"] == "ok" and isinstance(rec.get("output_path"), str):
             shown_row.setdefault(p, rec)
@@ -164,14 +167,21 @@ def page_links(n: int, *, prefix: str, current: int | None = None) -> str:
 def edits_section(r: "Report", suite, task_ids: list[str], *, link_prefix: str, by_task=None) -> str:
     by_task = by_task if by_task is not None else _by_task(r)
     tasks = {t.task_id: t for t in suite.tasks} if suite else {}
-    empty = r.df.iloc[:0]
-    return "".join(task_section(r, suite, t, link_prefix=link_prefix, rows=by_task.get(t, empty), tasks=tasks)
+    return "".join(task_section(r, suite, t, link_prefix=link_prefix, rows=by_task.get(t, []), tasks=tasks)
                    for t in task_ids)
 
 
-def _by_task(r: "Report") -> dict:
-    """The run's rows grouped by task once (pages of 10^4 tasks must not filter the frame per task)."""
-    return {str(k): g for k, g in r.df.groupby("task_id", sort=False)}
+def _by_task(r: "Report") -> dict[str, list[dict]]:
+    """The run's rows as records grouped by task, in one pass (pages of 10^4 tasks must not filter the
+    frame per task)."""
+    from reports.leaderboard import metric_columns
+
+    keep = ["task_id", "pipeline", "seed", "status", "output_path", "error",
+            *metric_columns(r.df, r.metrics)]
+    out: dict[str, list[dict]] = {}
+    for rec in r.df[[c for c in keep if c in r.df.columns]].to_dict("records"):
+        out.setdefault(str(rec["task_id"]), []).append(rec)
+    return out
 
 
 def write_pages(r: "Report", suite, css: str) -> list[Path]:

@@ -42,7 +42,7 @@ from reports.leaderboard import is_latency_metric, metric_columns, metric_rows
 from reports.markdown import md
 from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 from reports.results import load_run
-from reports.stats import Difference, difference_ci, holm_adjusted, one_sided_p
+from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
 from scorers.base import registry_metrics
 
 Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
@@ -253,16 +253,12 @@ def metric_rows(df: pd.DataFrame, col: str, record: dict[str, dict] | None = Non
     return ok[ok["weights"] != "random"]
 
 
-def _by_task_seed(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> dict[str, dict[int, float]]:
-    record = _registry_record() if record is None else record
+def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> pd.DataFrame:
+    """``task_id``, ``seed``, ``value`` of the rows ``metric`` is computed from (empty when ``df`` lacks it)."""
     if metric not in df.columns:
-        return {}
-    rows = metric_rows(df, metric, record)
-    rows = rows[rows[metric].notna()]
-    out: dict[str, dict[int, float]] = {}
-    for t, s, v in zip(rows["task_id"], rows["seed"], rows[metric]):
-        out.setdefault(str(t), {})[int(s)] = float(v)
-    return out
+        return pd.DataFrame({"task_id": [], "seed": [], "value": []})
+    rows = metric_rows(df, metric, _registry_record() if record is None else record)
+    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})
 
 
 def _n_infinite(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> int:
@@ -458,7 +454,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             if len(c_rows) and (m not in c_rows.columns or c_rows[m].dropna().empty):
                 missing.append(f"candidate {cand} has no value for metric {m!r} of pipeline {pair.candidate!r}, "
                                f"which baseline {base} has (run the candidate with the same scorers)")
-            diff = difference_ci(_by_task_seed(b, m, record), _by_task_seed(c, m, record), confidence=config.confidence)
+            diff = difference_ci_rows(_value_rows(b, m, record), _value_rows(c, m, record), confidence=config.confidence)
             tol = max(rule.abs_tol, rule.rel_tol * abs(diff.baseline)) if math.isfinite(diff.baseline) else rule.abs_tol
             gated = not rule.ignore and (config.gated == "all" or m == primary)
             sign = 1.0 if direction == "higher" else -1.0

@@ -2,7 +2,7 @@
 
 Pipelines are ordered by the run's primary metric (task mean, in its recorded direction). The best one
 is compared with every other pipeline on the tasks (and seeds) both ran: the paired, task-clustered
-difference CI of :func:`reports.stats.difference_ci`. A pipeline whose CI excludes 0 on the bad side is
+difference CI of :func:`reports.stats.difference_ci_rows`. A pipeline whose CI excludes 0 on the bad side is
 *measurably worse* than the best; the best is the **winner** only when it is measurably better than every
 other ranked pipeline. Otherwise the top pipelines are *tied* and the documented tie-break decides the
 recommendation: the lower median latency (non-warm-up ok rows), then the simpler pipeline (no weights
@@ -19,7 +19,7 @@ import pandas as pd
 
 from reports.leaderboard import Entry, is_latency_metric, metric_rows
 from reports.meta import direction
-from reports.stats import Difference, difference_ci
+from reports.stats import Difference, difference_ci_rows
 
 
 @dataclass
@@ -74,13 +74,9 @@ class Ranking:
                       f"{pick.pipeline} is chosen by the tie-break (faster, then simpler)")
 
 
-def _by_task_seed(df: pd.DataFrame, metric: str, record: dict[str, dict]) -> dict[str, dict[int, float]]:
+def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict]) -> pd.DataFrame:
     rows = metric_rows(df, metric, record)
-    rows = rows[rows[metric].notna()]
-    out: dict[str, dict[int, float]] = {}
-    for t, s, v in zip(rows["task_id"], rows["seed"], rows[metric]):
-        out.setdefault(str(t), {})[int(s)] = float(v)
-    return out
+    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})
 
 
 def median_latency(df: pd.DataFrame, pipeline: str) -> float:
@@ -106,9 +102,9 @@ def rank(df: pd.DataFrame, entries: list[Entry], record: dict[str, dict], metric
     usable.sort(key=lambda e: (sign * e.metrics[metric].mean, e.pipeline))
     ranked = [Ranked(e, p50_ms=median_latency(df, e.pipeline)) for e in usable]
     if ranked:
-        best = _by_task_seed(df[df["pipeline"] == ranked[0].pipeline], metric, record)
+        best = _value_rows(df[df["pipeline"] == ranked[0].pipeline], metric, record)
         for r in ranked[1:]:
-            diff = difference_ci(best, _by_task_seed(df[df["pipeline"] == r.pipeline], metric, record))
+            diff = difference_ci_rows(best, _value_rows(df[df["pipeline"] == r.pipeline], metric, record))
             r.diff = diff
             bad = diff.lo > 0 if d == "lower" else diff.hi < 0
             r.worse = bool(np.isfinite(diff.lo) and np.isfinite(diff.hi) and bad)

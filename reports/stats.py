@@ -237,6 +237,37 @@ def difference_ci(base: dict[str, dict[int, float]], cand: dict[str, dict[int, f
                       d["paired"], float(se), int(df))
 
 
+def difference_ci_rows(base, cand, *, confidence: float = 0.95) -> Difference:
+    """:func:`difference_ci` from row frames (columns ``task_id``, ``seed``, ``value``; one row per
+    (task, seed)) in vectorised passes: the same statistic for gates over 10^5 tasks."""
+    import pandas as pd
+
+    b = base[np.isfinite(base["value"].to_numpy(dtype=np.float64))]
+    c = cand[np.isfinite(cand["value"].to_numpy(dtype=np.float64))]
+    bt = b.groupby("task_id", sort=True)["value"].agg(["mean", "size"])
+    ct = c.groupby("task_id", sort=True)["value"].agg(["mean", "size"])
+    tasks = bt.index.intersection(ct.index)
+    if len(tasks) == 0:
+        nan = float("nan")
+        return Difference(nan, nan, nan, nan, nan, 0, 0, False)
+    pairs = b.merge(c, on=["task_id", "seed"], suffixes=("_b", "_c"))   # only tasks both sides ran
+    pairs["d"] = pairs["value_c"] - pairs["value_b"]
+    common = pairs.groupby("task_id", sort=True).agg(b=("value_b", "mean"), c=("value_c", "mean"),
+                                                     u=("d", "mean"), n=("d", "size"))
+    lone = tasks.difference(common.index)   # tasks whose two sides share no seed
+    if len(lone):
+        other = pd.DataFrame({"b": bt.loc[lone, "mean"], "c": ct.loc[lone, "mean"], "n": ct.loc[lone, "size"]})
+        other["u"] = other["c"] - other["b"]
+        common = pd.concat([common, other]).sort_index()
+    paired = len(lone) == 0
+    units = pairs["d"].to_numpy() if (len(tasks) == 1 and paired) else common["u"].to_numpy()
+    mean, se, df = t_summary(units)
+    lo, hi = t_interval(mean, se, df, confidence)
+    b_mean, c_mean = float(common["b"].mean()), float(common["c"].mean())
+    return Difference(b_mean, c_mean, c_mean - b_mean, float(lo), float(hi), int(len(tasks)), int(common["n"].sum()),
+                      paired, float(se), int(df))
+
+
 def _finite(by_seed: dict[int, float]) -> np.ndarray:
     v = np.array(list(by_seed.values()), dtype=np.float64)
     return v[np.isfinite(v)]

@@ -121,3 +121,39 @@ def test_one_sided_p_against_the_tolerance():
     assert one_sided_p(0.3, 0.1, 9, 0.1) == pytest.approx(stats.t.sf(2.0, 9))
     assert one_sided_p(0.3, 0.0, 9, 0.1) == 0.0 and one_sided_p(0.05, 0.0, 9, 0.1) == 1.0
     assert np.isnan(one_sided_p(0.3, np.nan, 0, 0.0))
+
+
+@pytest.mark.parametrize("b_seeds,c_seeds,n_tasks", [([0, 1, 2], [0, 1, 2], 30), ([0, 1], [2, 3], 10),
+                                                      ([0, 1, 2], [1, 2], 1), ([0], [1], 1), ([0], [0], 25),
+                                                      ([0, 1], [1, 5], 40)])
+def test_row_array_statistics_equal_the_per_task_ones(b_seeds, c_seeds, n_tasks):
+    """The vectorised forms used at scale give the same numbers as the per-task reference forms,
+    NaN/inf rows, unpaired tasks and the single-task case included."""
+    import pandas as pd
+
+    from reports.stats import difference_ci, difference_ci_rows, task_mean_ci, task_mean_ci_rows
+
+    rng = np.random.default_rng(n_tasks)
+
+    def frame(seeds):
+        df = pd.DataFrame([(f"t{t}", s, rng.normal()) for t in range(n_tasks) for s in seeds],
+                          columns=["task_id", "seed", "value"])
+        df.loc[rng.random(len(df)) < 0.1, "value"] = np.nan
+        df.loc[rng.random(len(df)) < 0.03, "value"] = np.inf
+        return df
+
+    def as_dict(df):
+        out: dict = {}
+        for t, s, v in df.itertuples(index=False):
+            out.setdefault(t, {})[int(s)] = float(v)
+        return out
+
+    b, c = frame(b_seeds), frame(c_seeds)
+    x, y = difference_ci(as_dict(b), as_dict(c)), difference_ci_rows(b, c)
+    for k in ("baseline", "candidate", "diff", "lo", "hi", "se"):
+        assert np.isclose(getattr(x, k), getattr(y, k), equal_nan=True, rtol=1e-12), k
+    assert (x.n_tasks, x.n_pairs, x.paired, x.df) == (y.n_tasks, y.n_pairs, y.paired, y.df)
+    groups = [g["value"].to_numpy() for _, g in b.groupby("task_id")]
+    e, f = task_mean_ci(groups), task_mean_ci_rows(b["task_id"].to_numpy(), b["value"].to_numpy())
+    assert np.allclose([e.mean, e.lo, e.hi], [f.mean, f.lo, f.hi], rtol=1e-12, equal_nan=True)
+    assert (e.n_tasks, e.n_rows) == (f.n_tasks, f.n_rows)

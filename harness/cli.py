@@ -158,6 +158,81 @@ def gate(
     raise typer.Exit(code=result.exit_code)
 
 
+@app.command()
+@_errors_exit_2
+def skill(
+    image: str = typer.Option(..., help="The photo to edit: a path, or pkg:PACKAGE/FILE (e.g. pkg:skimage/data/astronaut.png)."),
+    edit: str = typer.Option(..., help="The edit, in words (\"remove the bin\", \"make it sunset\")."),
+    mask: Optional[str] = typer.Option(None, help="Mask image of the region to edit (white = edit)."),
+    sam_box: Optional[str] = typer.Option(None, help="SAM prompt: a box x0,y0,x1,y1 around the object."),
+    sam_point: Optional[str] = typer.Option(None, help="SAM prompt: a point x,y on the object."),
+    runs: Optional[Path] = typer.Option(None, help="Folder of measured runs to take the pipeline and settings from."),
+    out: Optional[Path] = typer.Option(None, help="Also write the recipe to this file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
+):
+    """Recommend a pipeline and settings for one edit of one image, from measured runs (docs/skill.md)."""
+    from reports.skill import recommend, to_json, to_markdown
+
+    _image_path(image)
+    if mask is not None:
+        _image_path(mask)
+    recipe = recommend(image, edit, mask=mask, sam_box=sam_box, sam_point=sam_point, runs=runs)
+    text = to_json(recipe) if as_json else to_markdown(recipe)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    typer.echo(text, nl=False)
+
+
+@app.command()
+@_errors_exit_2
+def score(
+    source: str = typer.Option(..., help="The original photo: a path or pkg:PACKAGE/FILE."),
+    output: Path = typer.Option(..., help="The edited image."),
+    mask: Optional[str] = typer.Option(None, help="Mask of the edited region (white = edited)."),
+    scorers: str = typer.Option("texture,seam,background", help="Comma-separated scorers."),
+):
+    """Score one produced edit against the QA checklist: a line per metric, pass or fail; exit 1 on a fail."""
+    from harness.imageio import load_image
+    from harness.pipelines.base import Output
+    from reports.recommend import THRESHOLDS
+    from scorers.base import get_scorer_class
+    from tasks.schema import Task
+
+    src = _image_path(source)
+    task = Task(task_id="edit", kind="inpaint" if mask else "instruct", image=str(src),
+                mask=str(_image_path(mask)) if mask else None, instruction="" if mask else "edit")
+    result = Output(image=load_image(output))
+    failed = False
+    for name in [x.strip() for x in scorers.split(",") if x.strip()]:
+        scorer = get_scorer_class(name)()
+        scorer.check()
+        if not scorer.applies_to(task) or (name in ("seam", "texture", "background") and task.mask is None):
+            typer.echo(f"- {name}: not applicable without a mask")
+            continue
+        scorer.load()
+        for metric, value in scorer.score(task, result).items():
+            col = f"{name}.{metric}"
+            if col in THRESHOLDS:
+                op, limit, advice = THRESHOLDS[col]
+                ok = value <= limit if op == "max" else value >= limit
+                failed |= not ok
+                typer.echo(f"- [{'x' if ok else ' '}] {col} = {value:.4g} ({'≤' if op == 'max' else '≥'} {limit:g})"
+                           + ("" if ok else f": {advice}"))
+            else:
+                typer.echo(f"- {col} = {value:.4g}")
+    raise typer.Exit(code=1 if failed else 0)
+
+
+def _image_path(spec: str) -> Path:
+    """A local image path, or a file inside an installed package written pkg:PACKAGE/FILE; must exist."""
+    from tasks.schema import PKG_PREFIX, resolve_data_root
+
+    p = resolve_data_root(spec, Path.cwd()) if spec.startswith(PKG_PREFIX) else Path(spec)
+    if not p.is_file():
+        raise EditbenchError(f"image {spec} does not exist ({p}).")
+    return p
+
+
 @app.command("list")
 @_errors_exit_2
 def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers")):

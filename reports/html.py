@@ -100,6 +100,18 @@ def _toy_mask(task) -> np.ndarray | None:
         return None
 
 
+def _toy_known(task) -> np.ndarray | None:
+    """The toy task's source samples (their known dims are what an output must agree with)."""
+    if task is None or task.kind != "toy":
+        return None
+    try:
+        from harness.toy.task import toy_source
+
+        return toy_source(task.params).x0.numpy()
+    except Exception:  # noqa: BLE001 - a thumbnail against its own dims is still a thumbnail
+        return None
+
+
 def _source_cells(suite, task) -> tuple[str, str]:
     """(source, mask) cells of one task; placeholders where the suite or the file is missing."""
     from harness.errors import EditbenchError
@@ -151,7 +163,8 @@ def _output_cell(out: Path, rel: str | None, task) -> str:
         return f'<span class="missing">{escape(rel)} missing</span>'
     try:
         if path.suffix == ".npy":
-            return img(plots.array_thumbnail(np.load(path), mask=_toy_mask(task)), rel, "thumb")
+            return img(plots.array_thumbnail(np.load(path), mask=_toy_mask(task), known_from=_toy_known(task)),
+                       rel, "thumb")
         from harness.imageio import load_image
 
         return img(_thumb_uri(load_image(path)), rel, "thumb")
@@ -266,12 +279,13 @@ def render_html(r: "Report") -> str:
     suite = _load_suite(r.meta)
     if "toy" in set(r.df["kind"].dropna()):
         parts += ["<h2>Sample outputs</h2>", image_grid(r)]
-    groups = edits_html.pages(r)
+    groups = edits_html.pages(r) if set(r.df["kind"].dropna()) != {"toy"} else []
     nav = edits_html.page_links(len(groups), prefix=f"{edits_html.PAGES_DIR}/", current=0) if len(groups) > 1 else ""
-    parts += [f"<h2>Edits: crops around each mask ({r.df['task_id'].nunique()} tasks)</h2>",
-              "<p class='note'>Each crop is the mask's bounding box with context around it, the same box in every "
-              "output; click an output for the full image. Metrics are that row's.</p>", nav,
-              edits_html.edits_section(r, suite, groups[0], link_prefix=""), nav]
+    if groups:
+        parts += [f"<h2>Edits: crops around each mask ({r.df['task_id'].nunique()} tasks)</h2>",
+                  "<p class='note'>Each crop is the mask's bounding box with context around it, the same box in "
+                  "every output; click an output for the full image. Metrics are that row's.</p>", nav,
+                  edits_html.edits_section(r, suite, groups[0], link_prefix=""), nav]
     errors = r.df[r.df["status"] != "ok"]
     if len(errors):
         rows = [[str(x.pipeline), str(x.task_id), str(x.seed), str(x.status), str(x.error)[:300]]

@@ -136,8 +136,14 @@ def sweep_curves(param: str, entries: list["Entry"], metrics: list[str], directi
     return data_uri(fig)
 
 
-def array_thumbnail(x: np.ndarray, *, mask: np.ndarray | None = None, title: str = "") -> str:
-    """A small scatter of an (n, d) sample array (mean of known dims vs mean of regenerated dims)."""
+def array_thumbnail(x: np.ndarray, *, mask: np.ndarray | None = None, title: str = "",
+                    known_from: np.ndarray | None = None) -> str:
+    """A small scatter of an (n, d) sample array: mean of the known dims vs mean of the regenerated dims.
+
+    ``known_from``: the source samples, whose known dims are the x axis (default: ``x``'s own). An
+    output is plotted against its source, so a sampler that ignores the known dims (unconditional)
+    shows off-diagonal clusters instead of looking like a perfect joint sample.
+    """
     plt = _plt()
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     d = x.shape[1]
@@ -145,8 +151,9 @@ def array_thumbnail(x: np.ndarray, *, mask: np.ndarray | None = None, title: str
     if not m.any() or m.all():
         m = np.arange(d) >= d // 2
     fig, ax = plt.subplots(figsize=(1.9, 1.9))
-    ax.scatter(x[:, ~m].mean(1), x[:, m].mean(1), s=2, alpha=0.4)
-    ax.set_xlabel("known dims", fontsize=7)
+    known = x if known_from is None else np.asarray(known_from, dtype=np.float64).reshape(len(known_from), -1)
+    ax.scatter(known[:, ~m].mean(1), x[:, m].mean(1), s=2, alpha=0.4)
+    ax.set_xlabel("known dims (source)" if known_from is not None else "known dims", fontsize=7)
     ax.set_ylabel("regenerated dims", fontsize=7)
     ax.tick_params(labelsize=6)
     if title:

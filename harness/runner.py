@@ -133,6 +133,9 @@ def resolve_task(suite: Suite, task):
         v = getattr(task, f)
         if isinstance(v, str):
             update[f] = str(suite.resolve_path(v, field=f"tasks[{task.task_id}].{f}"))
+    if isinstance(task.mask, dict) and isinstance(task.mask.get("reference"), str):   # a SAM recipe's reference mask
+        ref = suite.resolve_path(task.mask["reference"], field=f"tasks[{task.task_id}].mask.reference")
+        update["mask"] = {**task.mask, "reference": str(ref)}
     return task.model_copy(update=update)
 
 

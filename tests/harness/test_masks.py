@@ -1,0 +1,170 @@
+"""Mask generators and the mask stage: tiny random-weight SAM / SAM 2 built in code and loaded from
+save_pretrained folders; the stored mask, its cache, invert, empty/full errors, validation, the worker."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from harness.errors import EditbenchError
+from harness.masks import MASK_GENERATORS, SamRecipe, parse_recipe
+from harness.masks import sam as sam_mod
+from harness.masks.sam import choose, loaded
+from harness.masks.stage import mask_path, prepare_mask, with_stored_mask
+from tasks.schema import Task, load_suite
+from tasks.validate import SuiteInvalid, check_suite
+from tests.tiny_models import build_sam, build_sam2
+
+
+@pytest.fixture(scope="module")
+def sam_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sam-weights")
+    return {"sam-vit-b": build_sam(root / "sam-vit-b"), "sam2": build_sam2(root / "sam2")}
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photo") / "chelsea.png"
+    Image.fromarray(data.chelsea()[::2, ::2]).save(path)   # 226 x 150
+    return path
+
+
+def sam_task(photo, weights, **recipe):
+    mask = {"sam": {"box": [40, 20, 160, 130]}, "weights": str(weights), **recipe}
+    return Task(task_id="cat", kind="inpaint", image=str(photo), mask=mask, prompt="a beach")
+
+
+def test_registry_names_and_recipe_defaults():
+    assert MASK_GENERATORS.names() == ["sam-vit-b", "sam-vit-h", "sam2"]
+    r = parse_recipe({"sam": {"points": [[3, 4]], "labels": [1]}})
+    assert r.model == "sam-vit-b" and r.multimask == "best" and not r.invert and r.sam.box is None
+    with pytest.raises(EditbenchError, match="unknown field"):
+        parse_recipe({"sam": {"box": [0, 0, 5, 5]}, "dilate": 4})   # one dilation: the task's mask_dilate
+
+
+def test_choose_rules():
+    masks = np.zeros((3, 4, 4), bool)
+    masks[0, :1] = True       # 4 px
+    masks[1, :3] = True       # 12 px
+    masks[2, :2] = True       # 8 px
+    scores = np.array([0.1, 0.2, 0.9])
+    assert choose(masks, scores, "best").sum() == 8
+    assert choose(masks, scores, "largest").sum() == 12
+    assert choose(masks, scores, "smallest").sum() == 4
+
+
+@pytest.mark.parametrize("name", ["sam-vit-b", "sam2"])
+def test_tiny_generators_segment_at_image_size(sam_folders, photo, name):
+    gen = loaded(MASK_GENERATORS.get(name)(weights=str(sam_folders[name])))
+    image = np.asarray(Image.open(photo).convert("RGB"))
+    for prompt in ({"box": (40, 20, 160, 130)}, {"points": [(100, 70), (5, 5)], "labels": [1, 0]},
+                   {"box": (40, 20, 160, 130), "points": [(100, 70)], "labels": [1]}):
+        m = gen.segment(image, **prompt)
+        assert m.dtype == bool and m.shape == image.shape[:2]
+    a = gen.segment(image, box=(40, 20, 160, 130), rule="largest")
+    b = gen.segment(image, box=(40, 20, 160, 130), rule="smallest")
+    assert a.sum() >= b.sum()
+
+
+def test_stage_stores_once_and_every_pipeline_reads_the_same(sam_folders, photo, tmp_path, monkeypatch):
+    task = sam_task(photo, sam_folders["sam-vit-b"], multimask="largest")
+    t1, ms1 = prepare_mask(task, tmp_path)
+    png = mask_path(tmp_path, task)
+    assert t1.mask == str(png) and png == tmp_path / "masks" / "sam-vit-b" / "cat.png"
+    stored = np.asarray(Image.open(png)) > 127
+    info = json.loads(png.with_suffix(".json").read_text())
+    assert info["latency_mask_ms"] == ms1 > 0 and info["pixels"] == stored.sum()
+    assert 0 < stored.sum() < stored.size
+    # A second pipeline's actor: reads the stored mask and its measured latency, computes nothing.
+    monkeypatch.setattr(sam_mod, "timed_segment", lambda *a, **k: pytest.fail("mask computed twice"))
+    t2, ms2 = prepare_mask(task, tmp_path)
+    assert (t2.mask, ms2) == (t1.mask, ms1)
+    assert with_stored_mask(task, tmp_path).mask == str(png)
+    plain = task.model_copy(update={"mask": {"box": [0, 0, 5, 5]}})
+    assert prepare_mask(plain, tmp_path) == (plain, None)
+
+
+def test_invert_is_the_complement(sam_folders, photo, tmp_path):
+    w = sam_folders["sam-vit-b"]
+    prepare_mask(sam_task(photo, w), tmp_path / "a")
+    prepare_mask(sam_task(photo, w, invert=True), tmp_path / "b")
+    a = np.asarray(Image.open(tmp_path / "a/masks/sam-vit-b/cat.png")) > 127
+    b = np.asarray(Image.open(tmp_path / "b/masks/sam-vit-b/cat.png")) > 127
+    np.testing.assert_array_equal(a, ~b)
+
+
+@pytest.mark.parametrize("fill, word", [(False, "empty"), (True, "whole image")])
+def test_empty_or_full_mask_is_an_error_naming_the_task(sam_folders, photo, tmp_path, monkeypatch, fill, word):
+    monkeypatch.setattr(sam_mod, "timed_segment",
+                        lambda gen, image, **k: (np.full(image.shape[:2], fill), 1.5))
+    task = sam_task(photo, sam_folders["sam-vit-b"])
+    for _ in range(2):   # the second pipeline gets the same error from the stored record
+        with pytest.raises(EditbenchError, match=f"task cat: the sam-vit-b mask .*{word}"):
+            prepare_mask(task, tmp_path)
+    assert not mask_path(tmp_path, task).exists()
+
+
+def write_suite(tmp_path, photo, masks):
+    suite = {"name": "sam-suite", "version": "1", "data_root": str(photo.parent), "pipelines": ["cv2-telea"],
+             "tasks": [{"task_id": f"t{i}", "kind": "inpaint", "image": photo.name, "mask": m}
+                       for i, m in enumerate(masks)]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def test_validation_names_the_missing_weights_folder_once(photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path / "weights"))
+    path = write_suite(tmp_path, photo, [{"sam": {"box": [40, 20, 160, 130]}} for _ in range(3)])
+    with pytest.raises(SuiteInvalid) as e:
+        check_suite(load_suite(path))
+    msg = str(e.value)
+    assert msg.count(str(tmp_path / "weights" / "sam-vit-b")) == 1, msg
+    assert "random" in msg
+
+
+def test_validation_of_prompts_and_reference(sam_folders, photo, tmp_path):
+    w = str(sam_folders["sam-vit-b"])
+    path = write_suite(tmp_path, photo, [{"sam": {"box": [40, 20, 900, 130]}, "weights": w},
+                                         {"sam": {"points": [[1, 1]]}, "weights": w},
+                                         {"sam": {"box": [1, 1, 9, 9]}, "weights": w, "reference": "nope.png"},
+                                         {"sam": {"box": [1, 1, 9, 9]}, "weights": "random", "model": "sam-vit-h"}])
+    with pytest.raises(SuiteInvalid) as e:
+        check_suite(load_suite(path))
+    probs = {p.task_id: p.message for p in e.value.problems}
+    assert "outside the 226x150 image" in probs["t0"]
+    assert "labels" in probs["t1"]
+    assert "nope.png" in probs["t2"] and "does not exist" in probs["t2"]
+    assert "t3" not in probs      # random weights need no folder
+
+
+def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, tmp_path):
+    from harness.spec import PipelineSpec
+    from harness.worker import Job, Worker
+
+    task = sam_task(photo, sam_folders["sam-vit-b"], invert=True)
+    workers = [Worker(PipelineSpec(name=n), ["background"], out=str(tmp_path), run_id="r", suite="s")
+               for n in ("cv2-telea", "cv2-ns")]
+    recs = [w.run(Job(task, w.spec, 0)) for w in workers]
+    info = json.loads((tmp_path / "masks/sam-vit-b/cat.json").read_text())
+    for rec in recs:
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["latency_mask_ms"] == info["latency_mask_ms"]
+        assert rec["latency_ms"] > rec["latency_mask_ms"]
+        out = np.asarray(Image.open(tmp_path / rec["output_path"]))
+        src = np.asarray(Image.open(photo).convert("RGB"))
+        keep = ~(np.asarray(Image.open(tmp_path / "masks/sam-vit-b/cat.png")) > 127)
+        np.testing.assert_array_equal(out[keep], src[keep])   # the stored mask is the one edited
+        assert rec["background.psnr"] > 40                    # scored against the stored mask
+
+
+def test_recipe_model_is_frozen():
+    r = SamRecipe(sam={"box": [0, 0, 4, 4]})
+    with pytest.raises(Exception):
+        r.invert = True

@@ -160,8 +160,8 @@ def gate(
 
 @app.command("list")
 @_errors_exit_2
-def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers")):
-    """List suites, pipelines or scorers with their availability."""
+def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers | masks")):
+    """List suites, pipelines, scorers or mask generators with their availability."""
     from harness.inventory import describe
 
     typer.echo(describe(what))

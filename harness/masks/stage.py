@@ -38,10 +38,13 @@ def mask_path(out: str | Path, task) -> Path:
 
 
 def with_stored_mask(task, out: str | Path):
-    """``task`` with its SAM recipe replaced by the stored mask's path (unchanged without a SAM recipe)."""
+    """``task`` as scorers see it: its SAM recipe replaced by the stored mask's path, the recipe kept as
+    meta ``mask_recipe`` (``invert``, ``reference``: what the subject and mask_iou scorers read). A task
+    without a SAM recipe is returned unchanged."""
     if not is_sam_recipe(task.mask):
         return task
-    return task.model_copy(update={"mask": str(mask_path(out, task))})
+    return task.model_copy(update={"mask": str(mask_path(out, task)),
+                                   "meta": {**task.meta, "mask_recipe": dict(task.mask)}})
 
 
 @contextmanager

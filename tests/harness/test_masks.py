@@ -148,7 +148,9 @@ def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, t
     from harness.spec import PipelineSpec
     from harness.worker import Job, Worker
 
-    task = sam_task(photo, sam_folders["sam-vit-b"], invert=True)
+    from harness.pipelines.imaging import dilate_mask
+
+    task = sam_task(photo, sam_folders["sam-vit-b"], invert=True).model_copy(update={"overrides": {"mask_dilate": 3}})
     workers = [Worker(PipelineSpec(name=n), ["background"], out=str(tmp_path), run_id="r", suite="s")
                for n in ("cv2-telea", "cv2-ns")]
     recs = [w.run(Job(task, w.spec, 0)) for w in workers]
@@ -159,8 +161,11 @@ def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, t
         assert rec["latency_ms"] > rec["latency_mask_ms"]
         out = np.asarray(Image.open(tmp_path / rec["output_path"]))
         src = np.asarray(Image.open(photo).convert("RGB"))
-        keep = ~(np.asarray(Image.open(tmp_path / "masks/sam-vit-b/cat.png")) > 127)
-        np.testing.assert_array_equal(out[keep], src[keep])   # the stored mask is the one edited
+        stored = np.asarray(Image.open(tmp_path / "masks/sam-vit-b/cat.png")) > 127
+        keep = ~dilate_mask(stored, 3)                        # the stored mask, grown once by mask_dilate
+        np.testing.assert_array_equal(out[keep], src[keep])
+        assert not np.array_equal(out[~keep & ~stored], src[~keep & ~stored])   # the 3-px ring was edited too
+        assert rec["param.mask_dilate"] == 3
         assert rec["background.psnr"] > 40                    # scored against the stored mask
 
 

@@ -56,7 +56,8 @@ def bench(generators: list[str], edits: list[str], *, repeats: int, steps: int, 
                              and k not in ("latency_ms", "latency_mask_ms") and r[k] == r[k]})
             med = {k: statistics.median(r[k] for r in recs) for k in ["latency_mask_ms", *stages, "latency_ms"]}
             rows.append({"generator": gen, "edit": edit, **med})
-            print(f"{gen:10s} {edit:11s} " + "  ".join(f"{k[8:-3]}={v:9.1f}" for k, v in med.items()), flush=True)
+            names = {k: (k[len("latency_"):-len("_ms")] if k != "latency_ms" else "round trip") for k in med}
+            print(f"{gen:10s} {edit:11s} " + "  ".join(f"{names[k]}={v:.1f}" for k, v in med.items()), flush=True)
     return rows
 
 

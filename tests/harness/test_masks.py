@@ -177,3 +177,18 @@ def test_recipe_model_is_frozen():
     r = SamRecipe(sam={"box": [0, 0, 4, 4]})
     with pytest.raises(Exception):
         r.invert = True
+
+
+def test_cli_run_without_sam_weights_is_one_sentence_exit_2(photo, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write_suite(tmp_path, photo, [{"sam": {"box": [40, 20, 160, 130]}, "invert": True} for _ in range(2)])
+    env = {**os.environ, "EDITBENCH_WEIGHTS": str(tmp_path / "weights")}
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--suite", str(path), "--out",
+                          str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 2, res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(tmp_path / "weights" / "sam-vit-b") in lines[0], res.stderr
+    assert not (tmp_path / "run" / "results").exists()

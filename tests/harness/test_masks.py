@@ -48,6 +48,19 @@ def test_registry_names_and_recipe_defaults():
         parse_recipe({"sam": {"box": [0, 0, 5, 5]}, "dilate": 4})   # one dilation: the task's mask_dilate
 
 
+@pytest.mark.parametrize("name", MASK_GENERATORS.names())
+def test_every_generator_resolves_to_its_class_without_heavy_imports(name):
+    import subprocess
+    import sys
+
+    cls = MASK_GENERATORS.get(name)
+    assert cls.name == name and cls.family in ("sam", "sam2")
+    code = ("import sys; from harness.masks import MASK_GENERATORS; import harness.masks.stage; "
+            f"MASK_GENERATORS.get({name!r}); print([m for m in ('torch', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_choose_rules():
     masks = np.zeros((3, 4, 4), bool)
     masks[0, :1] = True       # 4 px

@@ -101,8 +101,8 @@ class SamGenerator:
         else:
             model = model_cls.from_pretrained(src, local_files_only=True)
             processor = proc_cls.from_pretrained(src, local_files_only=True)
-        self.device = "cuda" if self.device == "auto" and torch.cuda.is_available() else \
-            ("cpu" if self.device == "auto" else self.device)
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = model.to(self.device).eval()
         self.processor = processor
         return self

@@ -6,7 +6,7 @@
   the mask is the recipe ``{sam: {box}, invert: true}``: everything but the subject is regenerated.
   Without weights it falls back to the inverted box, written as a mask file. The prompt describes the
   whole new scene with the subject in it (``a photo of <subject> <scene>``). Meta: ``edit``,
-  ``subject_box``, ``mask_source`` (the generator, or ``box``).
+  ``subject_box``, ``mask_source`` (the generator, or ``box``), and for box masks ``mask_fraction``.
 - ``sky-replace``: the sky of each image (without ``--images``: the bundled ``rocket.jpg``) found by a
   colour heuristic: pixels whose blue exceeds red by ``SKY_BLUE_MARGIN`` and green by none, the
   4-connected parts of them that touch the top border, holes filled. With SAM weights the mask is the
@@ -136,7 +136,8 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
                       "negative_prompt": opts.negative_prompt if opts.negative_prompt is not None else NEGATIVE,
                       "params": {"edit": "background-replace", "subject_box": box,
                                  "mask_source": opts.mask_model if use_sam else "box",
-                                 "mask_fraction": mask_fraction(~keep)}})
+                                 # a SAM mask's size is known once the run's mask stage stored it (its .json)
+                                 **({} if use_sam else {"mask_fraction": mask_fraction(~keep)})}})
     if not tasks:
         raise EditbenchError(f"background-replace: no subject boxes for the images in {folder}.")
     how = f"{opts.mask_model} masks (subject box, inverted)" if use_sam else "inverted subject boxes (no SAM weights)"
@@ -192,7 +193,7 @@ def draft_sky_replace(opts: SegmentOptions) -> Draft:
                       "prompt": prompts.get(p, opts.prompt or SKY_PROMPT),
                       "negative_prompt": opts.negative_prompt if opts.negative_prompt is not None else NEGATIVE,
                       "params": {"edit": "sky-replace", "mask_source": opts.mask_model if use_sam else "colour",
-                                 "mask_fraction": mask_fraction(sky)}})
+                                 **({} if use_sam else {"mask_fraction": mask_fraction(sky)})}})
     if not tasks:
         raise EditbenchError(f"sky-replace: no image in {folder} has a sky (blue region touching the top border) "
                              f"covering {MIN_SKY:.0%} of the frame.")

@@ -28,6 +28,7 @@ def test_background_replace_falls_back_to_inverted_boxes(tmp_path, no_weights):
         x0, y0, x1, y1 = t.meta["subject_box"]
         m = np.asarray(Image.open(suite.resolve_path(t.mask))) > 127
         assert not m[y0:y1, x0:x1].any() and m.sum() == m.size - (x1 - x0) * (y1 - y0)
+        assert t.meta["mask_fraction"] == round(m.mean(), 4)
         assert "a photo of" in t.prompt and "beach" in t.prompt
     first = path.read_bytes()
     assert build_suite("background-replace", out=tmp_path / "bg.yaml").read_bytes() == first
@@ -41,6 +42,7 @@ def test_background_replace_with_sam_weights_writes_recipes(tmp_path, no_weights
     assert t.mask == {"sam": {"box": list(BUNDLED_SUBJECTS["astronaut.png"][0])}, "invert": True,
                       "model": "sam-vit-b", "weights": "random"}
     assert t.meta["mask_source"] == "sam-vit-b" and t.prompt.endswith("in a snowy forest")
+    assert "mask_fraction" not in t.meta      # known only once the mask stage has run
     assert validate_suite(suite) == []
 
 

@@ -15,7 +15,7 @@
   frame are skipped (an error when none is left).
 
 Default pipelines ``cv2-telea`` and ``sd-inpaint``; scorers ``subject`` (the primary metric of
-background replacement: the subject unchanged), ``background``, ``seam``, ``latency``.
+background replacement, ``primary: subject.psnr``: the subject unchanged), ``background``, ``seam``, ``latency``.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
     how = f"{opts.mask_model} masks (subject box, inverted)" if use_sam else "inverted subject boxes (no SAM weights)"
     return Draft(tasks=tasks, pipelines=["cv2-telea", "sd-inpaint"], scorers=["subject", "background", "seam", "latency"],
                  description=f"Background replacement: {len(tasks)} subjects kept, the scene around them regenerated; "
-                             f"{how}.", extra_files=extra, pkg_roots=(data_root,) if data_root else ())
+                             f"{how}.", extra_files=extra, pkg_roots=(data_root,) if data_root else (),
+                 primary="subject.psnr")
 
 
 def sky_mask(image: np.ndarray, *, margin: int = SKY_BLUE_MARGIN) -> np.ndarray:

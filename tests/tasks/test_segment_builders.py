@@ -32,7 +32,9 @@ def test_background_replace_falls_back_to_inverted_boxes(tmp_path, no_weights):
         assert "a photo of" in t.prompt and "beach" in t.prompt
     first = path.read_bytes()
     assert build_suite("background-replace", out=tmp_path / "bg.yaml").read_bytes() == first
-    assert suite.scorers[0] == "subject"
+    assert suite.scorers[0] == "subject" and suite.primary == "subject.psnr"
+    other = load_suite(build_suite("background-replace", out=tmp_path / "o.yaml", scorers=["background"]))
+    assert other.primary is None      # the primary metric only when its scorer runs
 
 
 def test_background_replace_with_sam_weights_writes_recipes(tmp_path, no_weights):

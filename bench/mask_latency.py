@@ -68,8 +68,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=2, help="diffusion steps of diffusers edits")
     ap.add_argument("--image", default="astronaut.png", help="a bundled photo of tasks/builders/segment.py")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     a = ap.parse_args()
     import torch
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
 
     print(f"device: {'cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}, "
           f"torch threads {torch.get_num_threads()}, image {a.image}, medians of {a.repeats} after 1 warm-up (ms)")

@@ -142,13 +142,17 @@ def _resolve(suite: Suite, rel: str, field: str, report):
 def _check_sam_recipe(suite: Suite, mask: dict, shape: tuple[int, int] | None, report, weights_seen: dict) -> None:
     """A SAM recipe: its fields, its prompt inside the image, its reference mask, and its generator's weights
     folder (checked once per generator and weight source; no model is loaded)."""
-    from harness.masks import build_generator, parse_recipe
+    from pathlib import Path
+
+    from harness.masks import absolute_weights, build_generator, parse_recipe
 
     try:
         recipe = parse_recipe(mask, where="mask")
     except EditbenchError as e:
         report(str(e).rstrip("."))
         return
+    base = Path(suite.source_path).parent if suite.source_path else Path.cwd()
+    recipe = recipe.model_copy(update={"weights": absolute_weights(recipe.weights, base)})
     if shape is not None:
         h, w = shape
         p = recipe.sam

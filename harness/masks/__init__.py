@@ -14,6 +14,7 @@ architecture with random init (latency only).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -58,7 +59,8 @@ class SamRecipe(BaseModel):
 
     sam: SamPrompt
     model: str = DEFAULT_GENERATOR      # a MASK_GENERATORS name
-    weights: str | None = None          # save_pretrained folder, "random", or None = $EDITBENCH_WEIGHTS/<model>
+    weights: str | None = None          # save_pretrained folder (relative: to the suite file's folder), "random",
+                                        # or None = $EDITBENCH_WEIGHTS/<model>
     invert: bool = False                # True: regenerate everything but the segmented object
     multimask: Literal["best", "largest", "smallest"] = "best"   # which of SAM's 3 candidates: highest
                                                                  # predicted IoU, most or fewest pixels
@@ -92,3 +94,24 @@ def get_generator_class(name: str):
 def build_generator(recipe: SamRecipe):
     """The generator a recipe names, with its weight source (not loaded)."""
     return get_generator_class(recipe.model)(weights=recipe.weights)
+
+
+def absolute_weights(weights: str | None, base: Path) -> str | None:
+    """A recipe's weights folder made absolute against ``base`` (the suite file's folder); ``random`` and
+    None are returned unchanged."""
+    if weights in (None, "random"):
+        return weights
+    path = Path(weights).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def resolve_recipe_paths(suite, task) -> dict[str, Any]:
+    """The SAM recipe of ``task`` with absolute paths: ``reference`` inside the suite's data root (refused
+    if it escapes), ``weights`` against the suite file's folder."""
+    mask = dict(task.mask)
+    if isinstance(mask.get("reference"), str):
+        mask["reference"] = str(suite.resolve_path(mask["reference"], field=f"tasks[{task.task_id}].mask.reference"))
+    if isinstance(mask.get("weights"), str):
+        base = Path(suite.source_path).parent if suite.source_path else Path.cwd()
+        mask["weights"] = absolute_weights(mask["weights"], base)
+    return mask

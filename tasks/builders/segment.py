@@ -67,11 +67,13 @@ def _sam_available(opts: SegmentOptions) -> bool:
 
 
 def _sam_recipe(opts: SegmentOptions, prompt: dict, *, invert: bool) -> dict:
+    from harness.masks import absolute_weights
+
     r = {"sam": prompt, "model": opts.mask_model}
     if invert:
         r["invert"] = True
     if opts.mask_weights is not None:
-        r["weights"] = opts.mask_weights
+        r["weights"] = absolute_weights(opts.mask_weights, Path.cwd())
     return r
 
 

@@ -205,3 +205,25 @@ def test_cli_run_without_sam_weights_is_one_sentence_exit_2(photo, tmp_path):
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(tmp_path / "weights" / "sam-vit-b") in lines[0], res.stderr
     assert not (tmp_path / "run" / "results").exists()
+
+
+def test_recipe_paths_resolve_against_the_suite(sam_folders, photo, tmp_path):
+    import shutil
+
+    from harness.runner import resolve_task
+
+    shutil.copytree(sam_folders["sam-vit-b"], tmp_path / "models" / "sam")
+    ref = np.zeros((150, 226), np.uint8)
+    ref[20:130, 40:160] = 255
+    Image.fromarray(ref).save(photo.parent / "cat.ref.png")
+    path = write_suite(tmp_path, photo, [{"sam": {"box": [40, 20, 160, 130]}, "weights": "models/sam",
+                                          "reference": "cat.ref.png"}])
+    suite = load_suite(path)
+    check_suite(suite)                             # weights relative to the suite file's folder are found
+    mask = resolve_task(suite, suite.tasks[0]).mask
+    assert mask["weights"] == str(tmp_path / "models" / "sam")
+    assert mask["reference"] == str(photo.parent / "cat.ref.png")
+    escape = write_suite(tmp_path, photo, [{"sam": {"box": [40, 20, 160, 130]}, "weights": "random",
+                                            "reference": "../../etc/passwd"}])
+    with pytest.raises(SuiteInvalid, match="escapes the data root"):
+        check_suite(load_suite(escape))

@@ -75,10 +75,6 @@ class SamGenerator:
     def check(self) -> None:
         self.source()
 
-    def describe(self) -> dict[str, Any]:
-        src = self.source()
-        return {"name": self.name, "weights": "random" if src is None else str(src)}
-
     def _classes(self):
         import transformers as tf
 

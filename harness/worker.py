@@ -257,7 +257,7 @@ class Worker:
             report_start(self.board, self.token, job.key)
         try:
             with prefetched(inputs):
-                task, mask_ms = prepare_mask(job.task, self.out)   # SAM recipe -> the run's stored mask
+                task, mask = prepare_mask(job.task, self.out)   # SAM recipe -> the run's stored mask
                 t0 = time.perf_counter()
                 output = self.pipeline.run(task, job.seed)
                 wall = (time.perf_counter() - t0) * 1e3
@@ -271,9 +271,12 @@ class Worker:
         row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
         row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
         row.stage_ms = dict(output.latencies_ms)
-        if mask_ms is not None:   # the round trip a user waits for: mask stage + edit
-            row.stage_ms["mask"] = mask_ms
-            row.latency_ms += mask_ms
+        if mask is not None:   # the round trip a user waits for: mask stage + edit
+            row.stage_ms["mask"] = float(mask["latency_mask_ms"])
+            row.latency_ms += row.stage_ms["mask"]
+            row.extras["mask_generator"] = mask["generator"]
+            if mask["weights"] == "random":   # a random segmenter's mask: quality metrics are not rankable
+                row.weights = "random"
         return row, output
 
     def run(self, job: Job, inputs: dict | None = None) -> dict:

@@ -88,10 +88,11 @@ def compute_mask(task) -> tuple[np.ndarray, float, dict]:
     return mask, ms, info
 
 
-def prepare_mask(task, out: str | Path) -> tuple[object, float | None]:
-    """(task as the pipelines run it, ``latency_mask_ms``): a task with a SAM recipe gets the stored mask
-    (computed here unless another actor already stored it); any other task is returned as is with None.
-    A failed mask raises EditbenchError (the same message for every pipeline)."""
+def prepare_mask(task, out: str | Path) -> tuple[object, dict | None]:
+    """(task as the pipelines run it, the stored mask's record): a task with a SAM recipe gets the stored
+    mask (computed here unless another actor already stored it) and its record (``latency_mask_ms``,
+    ``generator``, ``weights``: "random" or the folder, ``pixels``); any other task is returned as is with
+    None. A failed mask raises EditbenchError (the same message for every pipeline)."""
     if not is_sam_recipe(task.mask):
         return task, None
     png = mask_path(out, task)
@@ -110,4 +111,4 @@ def prepare_mask(task, out: str | Path) -> tuple[object, float | None]:
             atomic_write_text(meta, json.dumps(info, indent=1))
     if info.get("error"):
         raise EditbenchError(f"{info['error']}.")
-    return task.model_copy(update={"mask": str(png)}), float(info["latency_mask_ms"])
+    return task.model_copy(update={"mask": str(png)}), info

@@ -87,7 +87,8 @@ def test_tiny_generators_segment_at_image_size(sam_folders, photo, name):
 
 def test_stage_stores_once_and_every_pipeline_reads_the_same(sam_folders, photo, tmp_path, monkeypatch):
     task = sam_task(photo, sam_folders["sam-vit-b"], multimask="largest")
-    t1, ms1 = prepare_mask(task, tmp_path)
+    t1, rec1 = prepare_mask(task, tmp_path)
+    ms1 = rec1["latency_mask_ms"]
     png = mask_path(tmp_path, task)
     assert t1.mask == str(png) and png == tmp_path / "masks" / "sam-vit-b" / "cat.png"
     stored = np.asarray(Image.open(png)) > 127
@@ -96,8 +97,9 @@ def test_stage_stores_once_and_every_pipeline_reads_the_same(sam_folders, photo,
     assert 0 < stored.sum() < stored.size
     # A second pipeline's actor: reads the stored mask and its measured latency, computes nothing.
     monkeypatch.setattr(sam_mod, "timed_segment", lambda *a, **k: pytest.fail("mask computed twice"))
-    t2, ms2 = prepare_mask(task, tmp_path)
-    assert (t2.mask, ms2) == (t1.mask, ms1)
+    t2, rec2 = prepare_mask(task, tmp_path)
+    assert (t2.mask, rec2) == (t1.mask, rec1) and rec1["generator"] == "sam-vit-b"
+    assert rec1["weights"] == str(sam_folders["sam-vit-b"])
     assert with_stored_mask(task, tmp_path).mask == str(png)
     plain = task.model_copy(update={"mask": {"box": [0, 0, 5, 5]}})
     assert prepare_mask(plain, tmp_path) == (plain, None)
@@ -121,6 +123,27 @@ def test_empty_or_full_mask_is_an_error_naming_the_task(sam_folders, photo, tmp_
         with pytest.raises(EditbenchError, match=f"task cat: the sam-vit-b mask .*{word}"):
             prepare_mask(task, tmp_path)
     assert not mask_path(tmp_path, task).exists()
+    from harness.spec import PipelineSpec
+    from harness.worker import Job, Worker
+
+    w = Worker(PipelineSpec(name="cv2-telea"), [], out=str(tmp_path), run_id="r", suite="s")
+    rec = w.run(Job(task, w.spec, 0))
+    assert rec["status"] == "error" and "task cat: the sam-vit-b mask" in rec["error"] and word in rec["error"]
+
+
+def test_a_random_segmenter_makes_the_row_random(photo, tmp_path, monkeypatch):
+    from harness.spec import PipelineSpec
+    from harness.worker import Job, Worker
+
+    half = np.zeros((150, 226), bool)
+    half[:, :113] = True
+    monkeypatch.setattr(sam_mod, "timed_segment", lambda gen, image, **k: (half, 2.5))
+    monkeypatch.setattr(sam_mod, "_LOADED", {})                       # this unloaded copy stays in this test
+    monkeypatch.setattr(sam_mod.SamVitB, "load", lambda self: self)   # the architecture is not needed here
+    task = sam_task(photo, "random")
+    w = Worker(PipelineSpec(name="cv2-telea"), [], out=str(tmp_path), run_id="r", suite="s")
+    rec = w.run(Job(task, w.spec, 0))
+    assert rec["status"] == "ok" and rec["weights"] == "random" and rec["latency_mask_ms"] == 2.5
 
 
 def write_suite(tmp_path, photo, masks):
@@ -179,6 +202,7 @@ def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, t
         np.testing.assert_array_equal(out[keep], src[keep])
         assert not np.array_equal(out[~keep & ~stored], src[~keep & ~stored])   # the 3-px ring was edited too
         assert rec["param.mask_dilate"] == 3
+        assert rec["mask_generator"] == "sam-vit-b" and rec["weights"] == "real"
         # Scored against the stored mask: the subject (its complement, before dilation) as skimage measures it.
         from skimage.metrics import peak_signal_noise_ratio
 

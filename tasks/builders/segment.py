@@ -100,7 +100,7 @@ def _inputs(opts: SegmentOptions, bundled: tuple[str, ...]) -> tuple[Path, list[
 def draft_background_replace(opts: SegmentOptions) -> Draft:
     from harness.imageio import load_image
 
-    folder, images, data_root = _inputs(opts, tuple(BUNDLED_SUBJECTS))
+    folder, _, data_root = _inputs(opts, tuple(BUNDLED_SUBJECTS))
     if opts.images is not None and opts.boxes is None:
         raise EditbenchError("background-replace with --images needs --boxes CSV (image,x0,y0,x1,y1[,subject]).")
     subjects: list[tuple[Path, list[int], str]] = []
@@ -116,9 +116,10 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
     subjects = subjects[: opts.n] if opts.n else subjects
     use_sam = _sam_available(opts)
     prompts = prompts_by_image(opts, folder)
-    hole_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.masks"
+    mask_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.masks"
     extra: dict[Path, bytes] = {}
     tasks = []
+    counts: dict[str, int] = {}
     for p, box, subject in subjects:
         h, w = load_image(p).shape[:2]
         x0, y0, x1, y1 = box
@@ -126,11 +127,13 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
             raise EditbenchError(f"subject box {box} of {p} is not inside the {w}x{h} image.")
         keep = np.zeros((h, w), bool)
         keep[y0:y1, x0:x1] = True
-        tid = stem_id(p, folder)
+        sid = stem_id(p, folder)
+        k = counts[sid] = counts.get(sid, -1) + 1
+        tid = sid if k == 0 else f"{sid}-{k}"      # several subjects of one image: one task each
         if use_sam:
             mask = _sam_recipe(opts, {"box": box}, invert=True)
         else:
-            mask = hole_dir / f"{tid}.png"
+            mask = mask_dir / f"{tid}.png"
             extra[mask] = _png(~keep)
         scene = opts.scene or DEFAULT_SCENE
         tasks.append({"task_id": tid, "kind": "inpaint", "image": p, "mask": mask,

@@ -81,3 +81,18 @@ def test_sky_replace_refuses_images_without_sky(tmp_path, no_weights):
     Image.fromarray(np.full((30, 30, 3), (120, 90, 40), np.uint8)).save(folder / "desert.png")
     with pytest.raises(EditbenchError, match="no image .* has a sky"):
         build_suite("sky-replace", out=tmp_path / "s.yaml", images=folder)
+
+
+def test_background_replace_from_a_folder_and_boxes_csv(tmp_path, no_weights):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(folder / "dog.png")
+    (tmp_path / "boxes.csv").write_text("image,x0,y0,x1,y1,subject\ndog.png,10,5,30,35,a dog\ndog.png,35,5,55,35,\n")
+    suite = load_suite(build_suite("background-replace", out=tmp_path / "bg.yaml", images=folder,
+                                   boxes=tmp_path / "boxes.csv"))
+    assert [t.task_id for t in suite.tasks] == ["dog", "dog-1"]
+    assert suite.tasks[0].prompt.startswith("a photo of a dog ") and "the subject" in suite.tasks[1].prompt
+    assert validate_suite(suite) == []
+    (tmp_path / "bad.csv").write_text("image,x0,y0,x1,y1\ndog.png,10,5,90,35\n")
+    with pytest.raises(EditbenchError, match="not inside the 60x40 image"):
+        build_suite("background-replace", out=tmp_path / "b.yaml", images=folder, boxes=tmp_path / "bad.csv")

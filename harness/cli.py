@@ -235,8 +235,8 @@ def _image_path(spec: str) -> Path:
 
 @app.command("list")
 @_errors_exit_2
-def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers")):
-    """List suites, pipelines or scorers with their availability."""
+def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers | masks")):
+    """List suites, pipelines, scorers or mask generators with their availability."""
     from harness.inventory import describe
 
     typer.echo(describe(what))
@@ -263,7 +263,8 @@ def _csv(v: Optional[str], cast=str):
 @_errors_exit_2
 def suite_build(
     kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
-                                         "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep"),
+                                         "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep | "
+                                         "background-replace | sky-replace"),
     out: Path = typer.Option(..., help="Suite YAML to write."),
     images: Optional[Path] = typer.Option(None, help="Folder of input images."),
     from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
@@ -293,6 +294,9 @@ def suite_build(
     guidance: Optional[str] = typer.Option(None, help="guidance-mask-sweep: guidance values."),
     mask_scales: Optional[str] = typer.Option(None, help="guidance-mask-sweep: mask scales."),
     object_prompt: Optional[str] = typer.Option(None, help="prompt-scope-sweep: object-only prompt."),
+    mask_model: Optional[str] = typer.Option(None, help="background-/sky-replace: mask generator (default sam-vit-b)."),
+    mask_weights: Optional[str] = typer.Option(None, help="background-/sky-replace: its weights folder, or random."),
+    scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
 ):
     """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
     from tasks.builders import build_suite
@@ -302,7 +306,8 @@ def suite_build(
                  negative_prompt=negative_prompt, prompts=prompts, masks=masks, boxes=boxes, margins=margins,
                  aspect=aspect, strengths=_csv(strengths, float), csv=csv, holes=holes, hole_size=hole_size, dilate=dilate, min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
-                 guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt)
+                 guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
+                 mask_model=mask_model, mask_weights=mask_weights, scene=scene)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
     except ValueError as e:

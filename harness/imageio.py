@@ -157,8 +157,11 @@ def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarr
         for r0 in range(y0, y1, _ELLIPSE_ROWS):
             yy = ((np.arange(r0, min(r0 + _ELLIPSE_ROWS, y1), dtype=np.float64) - cy) / ry) ** 2
             m[r0:r0 + len(yy), x0:x1] = xx[None, :] + yy[:, None] <= 1.0
+    elif "sam" in recipe:
+        raise EditbenchError(f"mask recipe {recipe} asks a mask generator; its mask exists once the run's mask stage "
+                             "has stored it (harness.masks.stage).")
     else:
-        raise EditbenchError(f"mask recipe {recipe} is not one of box, ellipse, full.")
+        raise EditbenchError(f"mask recipe {recipe} is not one of box, ellipse, full, sam.")
     return m
 
 

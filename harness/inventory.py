@@ -44,7 +44,16 @@ def describe(what: str) -> str:
             avail = _availability(lambda: cls().check())
             lines.append(f"{name:12s} {metrics}  [{avail}]")
         return "\n".join(lines)
-    raise EditbenchError(f"cannot list {what!r}; choose one of ['pipelines', 'scorers', 'suites'].")
+    if what == "masks":
+        from harness.masks import MASK_GENERATORS
+
+        lines = []
+        for name in MASK_GENERATORS.names():
+            cls = MASK_GENERATORS.get(name)
+            avail = _availability(lambda: cls().check())
+            lines.append(f"{name:24s} family={cls.family:6s} {avail}")
+        return "\n".join(lines)
+    raise EditbenchError(f"cannot list {what!r}; choose one of ['masks', 'pipelines', 'scorers', 'suites'].")
 
 
 def doctor_report() -> str:

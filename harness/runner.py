@@ -35,6 +35,7 @@ from pathlib import Path
 
 from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.imageio import MAX_PIXELS_ENV, max_pixels
+from harness.masks import is_sam_recipe, resolve_recipe_paths
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
@@ -133,6 +134,8 @@ def resolve_task(suite: Suite, task):
         v = getattr(task, f)
         if isinstance(v, str):
             update[f] = str(suite.resolve_path(v, field=f"tasks[{task.task_id}].{f}"))
+    if is_sam_recipe(task.mask):          # its reference mask and weights folder
+        update["mask"] = resolve_recipe_paths(suite, task)
     return task.model_copy(update=update)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.imageio import prefetched
+from harness.masks.stage import prepare_mask, with_stored_mask
 from harness.pipelines.base import Output, build_pipeline
 from harness.spec import PipelineSpec
 from harness.storage import infrastructure_error, output_stem
@@ -129,8 +130,9 @@ def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], s
             raise
         row.output_path = str(path.relative_to(Path(out).resolve()))
         row.metrics = {}
-    # Scorers compare against the task as the pipeline ran it (effective mask dilation, canvas, ...).
-    tasks = [effective_task(j.task, o) for j, o in zip(jobs, outputs)]
+    # Scorers compare against the task as the pipeline ran it (stored SAM mask, effective mask dilation,
+    # canvas, ...).
+    tasks = [effective_task(with_stored_mask(j.task, out), o) for j, o in zip(jobs, outputs)]
     for s in scorers:
         idx = [i for i, t in enumerate(tasks) if s.applies_to(t)]
         results = dict(zip(idx, _score_with(s, [tasks[i] for i in idx], [outputs[i] for i in idx]))) if idx else {}
@@ -255,8 +257,9 @@ class Worker:
             report_start(self.board, self.token, job.key)
         try:
             with prefetched(inputs):
+                task, mask = prepare_mask(job.task, self.out)   # SAM recipe -> the run's stored mask
                 t0 = time.perf_counter()
-                output = self.pipeline.run(job.task, job.seed)
+                output = self.pipeline.run(task, job.seed)
                 wall = (time.perf_counter() - t0) * 1e3
             output.check_finite()
         except Exception as e:  # noqa: BLE001 - a failing pipeline is a row, not a crash
@@ -268,6 +271,12 @@ class Worker:
         row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
         row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
         row.stage_ms = dict(output.latencies_ms)
+        if mask is not None:   # the round trip a user waits for: mask stage + edit
+            row.stage_ms["mask"] = float(mask["latency_mask_ms"])
+            row.latency_ms += row.stage_ms["mask"]
+            row.extras["mask_generator"] = mask["generator"]
+            if mask["weights"] == "random":   # a random segmenter's mask: quality metrics are not rankable
+                row.weights = "random"
         return row, output
 
     def run(self, job: Job, inputs: dict | None = None) -> dict:

@@ -97,6 +97,8 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "clip": "scorers.clip:ClipScorer",
     "fidelity": "scorers.fidelity:FidelityScorer",
     "lpips": "scorers.perceptual:LpipsScorer",
+    "subject": "scorers.subject:SubjectScorer",
+    "mask_iou": "scorers.subject:MaskIouScorer",
 })
 
 

@@ -199,6 +199,8 @@ class Suite(BaseModel):
             for t in self.tasks:
                 for field in FILE_FIELDS:
                     v = getattr(t, field)
+                    if field == "mask" and isinstance(v, dict):   # a SAM recipe's reference mask
+                        v = v.get("reference")
                     if isinstance(v, str) and v not in out:
                         try:
                             p = self.resolve_path(v)

@@ -139,9 +139,44 @@ def _resolve(suite: Suite, rel: str, field: str, report):
     return path
 
 
-def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report) -> None:
+def _check_sam_recipe(suite: Suite, mask: dict, shape: tuple[int, int] | None, report, weights_seen: dict) -> None:
+    """A SAM recipe: its fields, its prompt inside the image, its reference mask, and its generator's weights
+    folder (checked once per generator and weight source; no model is loaded)."""
+    from pathlib import Path
+
+    from harness.masks import absolute_weights, build_generator, parse_recipe
+
+    try:
+        recipe = parse_recipe(mask, where="mask")
+    except EditbenchError as e:
+        report(str(e).rstrip("."))
+        return
+    base = Path(suite.source_path).parent if suite.source_path else Path.cwd()
+    recipe = recipe.model_copy(update={"weights": absolute_weights(recipe.weights, base)})
+    if shape is not None:
+        h, w = shape
+        p = recipe.sam
+        xy = list(p.points) + ([(p.box[0], p.box[1]), (p.box[2], p.box[3])] if p.box else [])
+        if any(not (0 <= x <= w and 0 <= y <= h) for x, y in xy):
+            report(f"mask.sam prompt {p.model_dump(exclude_defaults=True)} lies partly outside the {w}x{h} image")
+    if recipe.reference is not None:
+        _check_mask(suite, recipe.reference, shape, report, weights_seen)
+    key = (recipe.model, recipe.weights)
+    if key not in weights_seen:
+        try:
+            build_generator(recipe).check()
+            weights_seen[key] = None
+        except EditbenchError as e:
+            weights_seen[key] = str(e).rstrip(".")
+            report(f"mask.model {recipe.model}: {weights_seen[key]}")
+
+
+def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report, weights_seen: dict | None = None) -> None:
     from harness.imageio import ImageTooLarge, load_gray, mask_from_recipe
 
+    if isinstance(mask, dict) and "sam" in mask:
+        _check_sam_recipe(suite, mask, shape, report, {} if weights_seen is None else weights_seen)
+        return
     if isinstance(mask, dict):
         if shape is None:
             return
@@ -231,6 +266,7 @@ def validate_suite(suite: Suite) -> list[Problem]:
         problems.append(Problem(file0, "", None, f"data_root {suite.data_root!r} is not a folder ({root})"))
     seen: dict[str, str] = {}
     kinds: dict[str, tuple[str, str]] = {}
+    weights_seen: dict = {}   # (mask generator, weights) -> problem or None: a missing folder is named once
     for i, t in enumerate(suite.tasks):
         file, row = suite.origin(i)
 
@@ -250,7 +286,7 @@ def validate_suite(suite: Suite) -> list[Problem]:
             if isinstance(v, str):
                 _check_image(suite, v, field, report)
         if t.mask is not None:
-            _check_mask(suite, t.mask, shape, report)
+            _check_mask(suite, t.mask, shape, report, weights_seen)
         elif t.kind in NEEDS_MASK:
             report(f"a {t.kind} task needs a mask")
         _check_params(t.params, report)

@@ -256,3 +256,51 @@ def write_sd_single_file(pipeline_folder: Path, path: Path) -> Path:
                 for k, v in text.state_dict().items()}}
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
+
+
+def build_sam(folder: Path, *, image_size: int = 64) -> Path:
+    """A SamModel shrunk to a ``image_size`` px input (8 px patches, 2 ViT layers of width 32) with a
+    SamProcessor whose resize/pad target is that size (the default 1024 would not fit the model)."""
+    from transformers import (SamConfig, SamImageProcessor, SamMaskDecoderConfig, SamModel, SamProcessor,
+                              SamPromptEncoderConfig, SamVisionConfig)
+
+    _seed()
+    vision = SamVisionConfig(hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2,
+                             image_size=image_size, patch_size=8, mlp_dim=64, global_attn_indexes=[1],
+                             window_size=4, num_pos_feats=8)
+    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=image_size, patch_size=8, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
+                                   iou_head_hidden_dim=16)
+    model = SamModel(SamConfig(vision_config=vision.to_dict(), prompt_encoder_config=prompt.to_dict(),
+                               mask_decoder_config=decoder.to_dict()))
+    low = image_size // 4
+    processor = SamProcessor(image_processor=SamImageProcessor(
+        size={"longest_edge": image_size}, pad_size={"height": image_size, "width": image_size},
+        mask_size={"longest_edge": low}, mask_pad_size={"height": low, "width": low}))
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def build_sam2(folder: Path, *, image_size: int = 64) -> Path:
+    """A Sam2Model with a 4-stage Hiera of widths 8..64 at ``image_size`` px and decoders of width 32, saved
+    with a Sam2Processor resizing to that size."""
+    from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor
+
+    _seed()
+    s = image_size // 4
+    backbone = dict(hidden_size=8, image_size=[image_size, image_size], embed_dim_per_stage=[8, 16, 32, 64],
+                    blocks_per_stage=[1, 1, 2, 1], num_attention_heads_per_stage=[1, 1, 1, 1],
+                    window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3],
+                    window_positional_embedding_background_size=[2, 2], model_type="sam2_hiera_det_model")
+    vision = dict(backbone_config=backbone, backbone_channel_list=[64, 32, 16, 8],
+                  backbone_feature_sizes=[[s, s], [s // 2, s // 2], [s // 4, s // 4]], fpn_hidden_size=32)
+    model = Sam2Model(Sam2Config(vision_config=vision, prompt_encoder_config=dict(hidden_size=32, image_size=image_size,
+                                                                                 patch_size=16),
+                                 mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_attention_heads=2,
+                                                          iou_head_hidden_dim=32)))
+    processor = Sam2Processor(image_processor=Sam2ImageProcessor(size={"height": image_size, "width": image_size},
+                                                                  mask_size={"height": s, "width": s}))
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -31,6 +31,8 @@ BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
     "dilation-sweep": "tasks.builders.sweeps:draft_dilation",
     "guidance-mask-sweep": "tasks.builders.sweeps:draft_guidance_mask",
     "prompt-scope-sweep": "tasks.builders.sweeps:draft_prompt_scope",
+    "background-replace": "tasks.builders.segment:draft_background_replace",
+    "sky-replace": "tasks.builders.segment:draft_sky_replace",
 })
 
 

@@ -68,6 +68,7 @@ class Draft:
     data_root: str | None = None           # None: the deepest folder holding every file; or a "pkg:" root
     pkg_roots: tuple[str, ...] = ()         # "pkg:" roots whose files are written as pkg:PACKAGE/... paths
     sweep: list[str] = field(default_factory=list)   # declared sweep axes (override or meta names)
+    primary: str | None = None              # the suite's primary metric column; None: the task kind's default
 
 
 def list_images(folder: Path, *, n: int | None = None) -> list[Path]:
@@ -174,6 +175,8 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     }
     if draft.sweep:
         doc["sweep"] = list(draft.sweep)
+    if draft.primary and (opts.scorers is None or draft.primary.split(".")[0] in opts.scorers):
+        doc["primary"] = draft.primary
     text = yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=None, width=110,
                      allow_unicode=True)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())

@@ -66,11 +66,11 @@ def test_report_of_a_missing_directory(tmp_path):
     assert_bad_input(editbench("report", str(tmp_path / "none")), str(tmp_path / "none"), "does not exist")
 
 
-@pytest.mark.parametrize("what", ["suites", "pipelines", "scorers"])
+@pytest.mark.parametrize("what", ["suites", "pipelines", "scorers", "masks"])
 def test_list(what):
     res = editbench("list", what)
     assert res.returncode == 0, res.stderr
-    expected = {"suites": "toy-5d", "pipelines": "toy-repaint", "scorers": "wrong_cluster"}[what]
+    expected = {"suites": "toy-5d", "pipelines": "toy-repaint", "scorers": "wrong_cluster", "masks": "sam-vit-h"}[what]
     assert expected in res.stdout
 
 

@@ -25,6 +25,17 @@ def _sample(name, task_of, out_of, tmp_path):
     img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
     target = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
     kp = np.column_stack([rng.uniform(10, 50, (18, 2)), np.ones(18)])
+    if name in ("subject", "mask_iou"):   # a task as the mask stage hands it to scorers: stored mask + its recipe
+        from tests.scorers.conftest import save_png
+
+        mask = np.ones((64, 64), bool)
+        mask[16:48, 16:48] = False
+        ref = np.ones((64, 64), bool)
+        ref[20:48, 16:48] = False
+        recipe = {"sam": {"box": [16, 16, 48, 48]}, "invert": True,
+                  "reference": save_png(tmp_path / "ref.png", ref.astype(np.uint8) * 255)}
+        task = task_of(img, kind="inpaint", mask=mask, prompt="a photo", meta={"mask_recipe": recipe})
+        return task, out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
     task = task_of(img, kind="inpaint", mask={"box": [16, 16, 48, 48]}, prompt="a photo", target=target,
                    control={"keypoints": kp.tolist()})
     output = out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))

@@ -1,0 +1,114 @@
+"""The mask stage: a task's SAM recipe becomes one stored mask, computed once per (task, mask generator).
+
+The first pipeline actor that reaches a task with a SAM recipe computes its mask (holding a file lock,
+so actors of other pipelines wait instead of computing it again) and writes, under the run directory::
+
+    masks/<generator>/<task_id>.png    the mask, 255 = regenerate (after ``invert``)
+    masks/<generator>/<task_id>.json   {"latency_mask_ms", "generator", "weights", "pixels", "error"}
+
+Every pipeline then edits that stored mask (the task's ``mask`` becomes the PNG's path), scorers compare
+against it, and every row of the task carries the same measured ``latency_mask_ms``. Dilation: the stored
+mask *is* the task's mask; a ``mask_dilate`` override grows it once, in the pipeline, like any mask.
+A mask that is empty or covers the whole image is an error naming the task (every row of the task).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import EditbenchError
+from harness.masks import build_generator, is_sam_recipe, parse_recipe
+from harness.storage import atomic_write_text, check_name, confined
+
+MASKS_DIR = "masks"
+
+
+def mask_path(out: str | Path, task) -> Path:
+    """Where the stage stores the mask of ``task`` (a task with a SAM recipe) under the run ``out``."""
+    recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
+    check_name(task.task_id, what="task_id", where="mask path")
+    return confined(out, MASKS_DIR, recipe.model, f"{task.task_id}.png")
+
+
+def with_stored_mask(task, out: str | Path):
+    """``task`` as scorers see it: its SAM recipe replaced by the stored mask's path, the recipe kept as
+    meta ``mask_recipe`` (``invert``, ``reference``: what the subject and mask_iou scorers read). A task
+    without a SAM recipe is returned unchanged."""
+    if not is_sam_recipe(task.mask):
+        return task
+    return task.model_copy(update={"mask": str(mask_path(out, task)),
+                                   "meta": {**task.meta, "mask_recipe": dict(task.mask)}})
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _write_png(mask: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def compute_mask(task) -> tuple[np.ndarray, float, dict]:
+    """Run the task's mask generator: (bool (H, W) mask with ``invert`` applied, ms, provenance).
+    Raises EditbenchError naming the task when the mask is empty or covers the whole image."""
+    from harness.imageio import load_image
+    from harness.masks.sam import loaded, timed_segment
+
+    recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
+    image = load_image(task.image)
+    gen = loaded(build_generator(recipe))
+    p = recipe.sam
+    raw, ms = timed_segment(gen, image, box=p.box, points=list(p.points), labels=list(p.labels),
+                            rule=recipe.multimask)
+    mask = ~raw if recipe.invert else raw
+    info = {"generator": recipe.model, "weights": "random" if gen.random_weights else str(gen.source()),
+            "latency_mask_ms": ms, "pixels": int(mask.sum()), "invert": recipe.invert}
+    if not mask.any():
+        info["error"] = f"task {task.task_id}: the {recipe.model} mask is empty (no pixel to regenerate)"
+    elif mask.all():
+        info["error"] = f"task {task.task_id}: the {recipe.model} mask covers the whole image (nothing kept)"
+    return mask, ms, info
+
+
+def prepare_mask(task, out: str | Path) -> tuple[object, dict | None]:
+    """(task as the pipelines run it, the stored mask's record): a task with a SAM recipe gets the stored
+    mask (computed here unless another actor already stored it) and its record (``latency_mask_ms``,
+    ``generator``, ``weights``: "random" or the folder, ``pixels``); any other task is returned as is with
+    None. A failed mask raises EditbenchError (the same message for every pipeline)."""
+    if not is_sam_recipe(task.mask):
+        return task, None
+    png = mask_path(out, task)
+    meta = png.with_suffix(".json")
+    with _locked(png.with_suffix(".lock")):
+        if meta.is_file():
+            info = json.loads(meta.read_text(encoding="utf-8"))
+        else:
+            try:
+                mask, _, info = compute_mask(task)
+            except EditbenchError as e:
+                info = {"error": str(e).rstrip(".")}
+            else:
+                if "error" not in info:
+                    _write_png(mask, png)
+            atomic_write_text(meta, json.dumps(info, indent=1))
+    if info.get("error"):
+        raise EditbenchError(f"{info['error']}.")
+    return task.model_copy(update={"mask": str(png)}), info

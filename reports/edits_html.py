@@ -42,13 +42,17 @@ def inside(root: Path, rel: str) -> Path | None:
     return p if p.is_relative_to(root) else None
 
 
-def _task_pixels(suite, task):
-    """(canvas RGB, mask bool, target RGB or None) of an image task on its comparison grid."""
+def _task_pixels(suite, task, out: Path | None = None):
+    """(canvas RGB, mask bool, target RGB or None) of an image task on its comparison grid; a SAM mask
+    recipe is read from the mask the run stored for the task (harness.masks.stage)."""
     from harness.imageio import load_image
+    from harness.masks.stage import with_stored_mask
     from harness.runner import resolve_task
     from scorers.regions import aligned_output, source_image, task_mask
 
     t = resolve_task(suite, task)
+    if out is not None:
+        t = with_stored_mask(t, out)
     canvas = source_image(t)
     mask = task_mask(t, canvas.shape[:2])
     target = None
@@ -103,7 +107,7 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=Non
                  'whole outputs are shown.</p>')
     else:
         try:
-            canvas, mask, target = _task_pixels(suite, task)
+            canvas, mask, target = _task_pixels(suite, task, r.out)
         except Exception as e:  # noqa: BLE001 - one unreadable source must not break the page
             return head + f'<p class="missing">{escape(str(e))}</p>'
         box = crop_box(mask) if mask is not None else (0, 0, canvas.shape[1], canvas.shape[0])

@@ -252,7 +252,7 @@ def test_options_are_checked_before_any_work(monkeypatch):
 
 def test_missing_key_is_a_one_sentence_exit_2(tmp_path, image_file):
     suite = {"name": "hosted-cli", "version": "1", "data_root": str(image_file.parent), "seeds": [0],
-             "tasks": [{"task_id": "t", "kind": "inpaint", "image": image_file.name, "mask": {"box": BOX},
+             "tasks": [{"task_id": "t", "kind": "inpaint", "image": image_file.name, "mask": {"box": list(BOX)},
                         "prompt": "fill"}]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
@@ -282,7 +282,7 @@ def test_smoke_run_beside_a_local_pipeline(server, image_file, tmp_path):
 
     scenarios = ["ok", "ratelimit", "flaky", "slow", "refuse", "malformed"]
     suite = {"name": "hosted-smoke", "version": "1", "data_root": str(image_file.parent), "seeds": [0, 1],
-             "tasks": [{"task_id": f"smoke-{s}", "kind": "inpaint", "image": image_file.name, "mask": {"box": BOX},
+             "tasks": [{"task_id": f"smoke-{s}", "kind": "inpaint", "image": image_file.name, "mask": {"box": list(BOX)},
                         "prompt": f"fill the box {s}"} for s in scenarios]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     # dall-e-2's 256x256 keeps the loopback server's PNG work small next to Ray on a small machine.

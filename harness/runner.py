@@ -39,8 +39,8 @@ from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_local import loopback_only, start_ray_watchdog
-from harness.spec import PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.storage import RunLock, atomic_write_text, infrastructure_error
+from harness.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.storage import Location, RunLock, infrastructure_error, is_uri
 from harness.ray_actors import RayActors
 from harness.worker import Job, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
@@ -137,19 +137,32 @@ def resolve_task(suite: Suite, task):
     return task.model_copy(update=update)
 
 
-def prepare_out_dir(out: Path) -> RunLock:
-    """Create ``out``, check it is writable, and take its run lock (one writer per run directory).
+Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
+
+
+def as_out(out: str | Path) -> Out:
+    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path."""
+    return str(out).rstrip("/") if is_uri(out) else Path(out)
+
+
+def prepare_out_dir(out: Out) -> RunLock:
+    """Create ``out`` (a directory or an object-store location), check it is writable, and take its run
+    lock (one writer per run).
 
     The caller releases the returned lock; a second writer is refused with a sentence naming the holder.
     """
+    loc = Location(out)
+    probe = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise EditbenchError(f"output directory {out} is not writable: {e.strerror or e}.") from None
-    return RunLock(out, command="editbench run").acquire()
+        if not loc.remote:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        loc.write_bytes(b"", probe)
+        loc.delete(probe)
+    except (OSError, InfrastructureError) as e:
+        what = "output location" if loc.remote else "output directory"
+        raise EditbenchError(f"{what} {out} is not writable: {getattr(e, 'strerror', None) or e}.") from None
+    return RunLock(loc, command="editbench run").acquire()
+
 
 
 def check_seeds(seeds: list[int]) -> None:
@@ -175,28 +188,29 @@ def check_resume(old: dict, manifest: "Manifest", *, extend: bool) -> None:
                              "to add the new ones to the run.")
 
 
-def _read_meta(out: Path) -> dict:
-    path = out / "run.json"
-    if not path.exists():
+def _read_meta(out: Out) -> dict:
+    loc = Location(out)
+    if not loc.exists("run.json"):
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(loc.read_bytes("run.json").decode("utf-8"))
     except (ValueError, OSError) as e:
-        raise EditbenchError(f"{path} cannot be read as JSON ({type(e).__name__}); it is not a usable run "
-                             "to resume.") from None
+        raise EditbenchError(f"{loc.url('run.json')} cannot be read as JSON ({type(e).__name__}); it is not a "
+                             "usable run to resume.") from None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str))
+def _write_meta(out: Out, meta: dict) -> None:
+    """Write run.json whole (a temporary file and a rename locally, one PUT on an object store)."""
+    Location(out).write_bytes(json.dumps(meta, indent=2, sort_keys=False, default=str).encode("utf-8"), "run.json")
 
 
-def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
-    path = out / "run.json"
-    meta = json.loads(path.read_text()) if path.exists() else {}
+def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
+    path = f"{out}/run.json"
+    meta = _read_meta(out)
     if meta and meta.get("suite", {}).get("hash") not in (None, m.suite_hash):
         raise EditbenchError(f"{path} was written for a different suite content (hash "
                              f"{meta['suite']['hash'][:12]}, now {m.suite_hash[:12]}); resume it with the same suite.")
@@ -263,20 +277,20 @@ class ActorPlan:
     scoring: str                    # "inline" | "pool"
 
 
-def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -> ActorPlan:
+def plan_actors(ex: ExecutionSpec, pipelines: list[PipelineSpec], resources: dict) -> ActorPlan:
     """Size actor pools to the cluster: one actor per GPU for GPU pipelines, CPU slots otherwise."""
     gpus, cpus = float(resources.get("GPU", 0.0)), float(resources.get("CPU", 1.0))
     gpu_pipes = [p.key for p in pipelines if gpus >= 1e-9 and get_pipeline_class(p.name).uses_gpu]
     num_gpus, actors = {}, {}
     for p in pipelines:
         on_gpu = p.key in gpu_pipes
-        if spec.num_gpus_per_actor is not None:
-            g = spec.num_gpus_per_actor if on_gpu or spec.num_gpus_per_actor > 0 else 0.0
+        if ex.num_gpus_per_actor is not None:
+            g = ex.num_gpus_per_actor if on_gpu or ex.num_gpus_per_actor > 0 else 0.0
         else:
             g = min(1.0, gpus / len(gpu_pipes)) if on_gpu else 0.0
         num_gpus[p.key] = g
-        if spec.actors_per_pipeline is not None:
-            actors[p.key] = spec.actors_per_pipeline
+        if ex.actors_per_pipeline is not None:
+            actors[p.key] = ex.actors_per_pipeline
         elif get_pipeline_class(p.name).concurrent:
             actors[p.key] = 1          # one actor runs its requests concurrently (PipelineSpec.concurrency)
         elif g > 0:
@@ -284,19 +298,19 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
         else:
             actors[p.key] = max(1, int(cpus // len(pipelines)))
     total = sum(actors.values())
-    scoring = spec.scoring if spec.scoring != "auto" else ("pool" if gpu_pipes else "inline")
-    reserved = spec.scorer_actors if scoring == "pool" else 0
+    scoring = ex.scoring if ex.scoring != "auto" else ("pool" if gpu_pipes else "inline")
+    reserved = ex.scorer_actors if scoring == "pool" else 0
     # One CPU per actor while they fit; with more actors than CPUs they time-share instead (a fractional
     # reservation could still fail to pack onto nodes of one CPU each).
     num_cpus = 1.0 if total + reserved <= cpus else 0.0
     return ActorPlan(actors=actors, num_gpus=num_gpus, num_cpus=num_cpus, scoring=scoring)
 
 
-def in_flight(spec: RunSpec, p: PipelineSpec) -> tuple[int, bool]:
+def in_flight(ex: ExecutionSpec, p: PipelineSpec) -> tuple[int, bool]:
     """(jobs one actor of ``p`` holds, whether it runs them at once): ``p.concurrency``, else the
     pipeline's default (hosted: 8, concurrent), else the run's ``queue_depth`` (one running)."""
     cls = get_pipeline_class(p.name)
-    return p.concurrency or cls.default_concurrency or spec.queue_depth, cls.concurrent
+    return p.concurrency or cls.default_concurrency or ex.queue_depth, cls.concurrent
 
 
 class _Writer:
@@ -308,7 +322,7 @@ class _Writer:
     then recomputed by ``--resume``.
     """
 
-    def __init__(self, out: Path, every: int, seconds: float):
+    def __init__(self, out: Out, every: int, seconds: float):
         self.out, self.every, self.seconds = out, every, seconds
         self.buf: list[dict] = []
         self.written = 0
@@ -342,7 +356,7 @@ def _storage_error(path: Path, e: OSError) -> InfrastructureError:
                                "the storage and finish the run with --resume.")
 
 
-def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
+def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
     """Execute a run spec into ``out``; returns the output directory.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
@@ -350,7 +364,7 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     run.json records the planned job keys and, at the end, the status computed from the keys on disk.
     At the end the leaderboard is written (best effort).
     """
-    out = Path(out)
+    out = as_out(out)
     with _image_limit(spec.max_pixels):
         manifest = build_manifest(spec)                   # 1. everything validated before any work
         lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
@@ -388,43 +402,44 @@ class Attempt:
     record: dict                     # this attempt's entry of meta["attempts"]
 
 
-def begin_attempt(spec: RunSpec, manifest: Manifest, out: Path) -> Attempt:
+def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
     """Check ``out`` against the spec (results there need ``resume``; a resume must match the run), work
     out the jobs left, and write run.json with status ``running``."""
+    ex = spec.execution
     done = done_keys(out)
-    if done and not spec.resume:
+    if done and not ex.resume:
         raise EditbenchError(f"output directory {out} already holds {len(done)} result rows; pass --resume to "
                              "complete that run or choose another --out.")
     old = _read_meta(out)
-    if spec.resume:
-        check_resume(old, manifest, extend=spec.extend)
+    if ex.resume:
+        check_resume(old, manifest, extend=ex.extend)
     planned = {j.key for j in manifest.jobs}
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
-    if spec.resume and spec.extend and old:
+    if ex.resume and ex.extend and old:
         planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
         meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
         meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
         labels = {c.get("label") for c in meta["pipelines"]}
         meta["pipelines"] = [c for c in old.get("pipelines") or [] if c.get("label") not in labels] + meta["pipelines"]
-    attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": spec.extend,
+    attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": ex.extend,
                "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo),
                "unsupported_tasks": manifest.skipped}
     meta["attempts"].append(attempt)
     meta["jobs"] = {"planned": sorted(planned)}
     meta["status"] = "running"
-    _write_json(out / "run.json", meta)
+    _write_meta(out, meta)
     return Attempt(todo=todo, planned=planned, meta=meta, record=attempt)
 
 
-def execute(spec: RunSpec, manifest: Manifest, out: Path, run: Attempt, *, progress: bool) -> None:
+def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool) -> None:
     """Dispatch ``run.todo``, streaming rows to shards; whatever happens, flush the rows and write run.json
     with the outcome computed from the keys on disk (``complete`` / ``incomplete``)."""
     for note in manifest.coverage.notes() if manifest.coverage else []:
         print(f"editbench: {note}.", file=sys.stderr)
-    attempt, meta, todo = run.record, run.meta, run.todo
+    attempt, meta, todo, ex = run.record, run.meta, run.todo, spec.execution
     counts = {"ok": 0, "error": 0, "timeout": 0}
-    writer = _Writer(out, spec.flush_every, spec.flush_seconds)
+    writer = _Writer(out, ex.flush_every, ex.flush_seconds)
     t0 = time.monotonic()
     try:
         if todo:
@@ -453,7 +468,7 @@ def execute(spec: RunSpec, manifest: Manifest, out: Path, run: Attempt, *, progr
         meta["status"] = "complete" if not missing else "incomplete"
         _record_resolved(out, meta)
         try:
-            _write_json(out / "run.json", meta)
+            _write_meta(out, meta)
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))
     if "infrastructure_error" in attempt:  # the last shard or run.json could not be written
@@ -464,7 +479,7 @@ def execute(spec: RunSpec, manifest: Manifest, out: Path, run: Attempt, *, progr
           f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
 
 
-def _record_resolved(out: Path, meta: dict) -> None:
+def _record_resolved(out: Out, meta: dict) -> None:
     """What the rows say actually ran: per pipeline the resolved device/dtype (a list when actors
     differed), and the per-stage latency columns in the metrics record."""
     try:
@@ -494,28 +509,31 @@ def run_exit_code(out: str | Path) -> int:
     return EXIT_ROWS_FAILED if len(df) and (df["status"] != "ok").any() else EXIT_OK
 
 
-def _write_report(out: Path) -> None:
+def _write_report(out: Out) -> None:
+    from harness.storage import staged
     from reports.leaderboard import write_report
 
     try:
-        write_report(out)
+        with staged(out) as local:   # an object-store run is reported from a local copy, then uploaded
+            write_report(local)
     except Exception as e:  # noqa: BLE001 - the rows are on disk; the report can be rebuilt with `editbench report`
         print(f"editbench: warning: could not write the leaderboard ({e}); run `editbench report {out}`",
               file=sys.stderr)
 
 
-def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Path, run_id: str, writer: "_Writer",
+def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Out, run_id: str, writer: "_Writer",
               counts: dict, progress: bool) -> dict:
     """Fan ``todo`` out to Ray actors (:class:`harness.dispatch.Dispatcher` over :class:`RayActors`);
     returns timing figures for run.json."""
     from tqdm import tqdm
 
-    ray, started_here = init_ray(spec.address)
-    plan = plan_actors(spec, manifest.pipelines, ray.cluster_resources())
-    depth = {p.key: in_flight(spec, p) for p in manifest.pipelines}
+    ex = spec.execution
+    ray, started_here = init_ray(ex.address)
+    plan = plan_actors(ex, manifest.pipelines, ray.cluster_resources())
+    depth = {p.key: in_flight(ex, p) for p in manifest.pipelines}
     layer = RayActors(ray, plan=plan, depth=depth, scorers=manifest.scorers, scorer_options=manifest.scorer_options,
-                      out=str(out.resolve()), run_id=run_id, suite=manifest.suite.name, prefetch=spec.prefetch,
-                      num_gpus_per_scorer=spec.num_gpus_per_scorer)
+                      out=str(out) if is_uri(out) else str(Path(out).resolve()), run_id=run_id, suite=manifest.suite.name, prefetch=ex.prefetch,
+                      num_gpus_per_scorer=ex.num_gpus_per_scorer)
     bar = tqdm(total=len(todo), desc=f"editbench {manifest.suite.name}", unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
 
@@ -525,10 +543,9 @@ def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Path, run
         bar.update(1)
         bar.set_postfix(errors=counts["error"], timeouts=counts["timeout"], refresh=False)
 
-    load_timeout = spec.load_timeout_s if spec.load_timeout_s is not None else spec.actor_start_timeout_s
-    limits = Limits(pool=plan.scoring == "pool", scorer_actors=spec.scorer_actors, score_batch=spec.score_batch,
-                    max_retries=spec.max_retries, task_timeout_s=spec.task_timeout_s, load_timeout_s=load_timeout,
-                    prefetch=spec.prefetch)
+    limits = Limits(pool=plan.scoring == "pool", scorer_actors=ex.scorer_actors, score_batch=ex.score_batch,
+                    max_retries=ex.max_retries, task_timeout_s=ex.task_timeout_s, load_timeout_s=ex.load_limit_s,
+                    prefetch=ex.prefetch)
     pool = Dispatcher(layer, todo, pipelines=manifest.pipelines, actors=plan.actors, depth=depth, limits=limits,
                       record=record, run_id=run_id, suite=manifest.suite.name)
     timing = {"actors": {k: v for k, v in plan.actors.items() if pool.queues.get(k)}, "scoring": plan.scoring,

@@ -1,9 +1,10 @@
 """The storage layer of a run directory: safe names, confined paths, atomic writes, the run lock, and
 telling infrastructure failures (disk full, permission, I/O) apart from pipeline failures.
 
-Everything that writes into or reads files out of ``<out>`` goes through these functions, so that an
-object-store backend can later provide the same interface (a conditional create ``If-None-Match: *``
-with an expiring lease in place of :class:`RunLock`'s ``O_CREAT | O_EXCL`` file and pid check).
+A run's location is a local directory or an object-store prefix (``s3://bucket/prefix``, ``gs://...``):
+:class:`Location` reads and writes it through ``pyarrow.fs`` with each process's own credential
+environment; :class:`RunLock` is a conditional create there (``O_CREAT | O_EXCL`` locally,
+``If-None-Match: *`` with an expiring lease on S3); :func:`staged` gives report code a local copy.
 
 Names that become path components (task ids, pipeline labels) must match :data:`SAFE_NAME`: ASCII
 letters, digits and ``. _ - [ ] = ,`` (the last four appear in grid labels such as

@@ -195,3 +195,21 @@ def test_two_node_cluster_writes_every_output_to_s3(s3_env):
     meta = json.loads(stored["run.json"])
     assert meta["status"] == "complete" and SECRET not in json.dumps(meta)
     assert "leaderboard.md" in stored
+
+
+def test_smoke_suite_through_s3_writes_decodable_pngs(s3_env):
+    import io
+
+    from PIL import Image
+
+    env, client = s3_env
+    uri = f"s3://{BUCKET}/smoke"
+    res = editbench(env, "run", "--suite", "smoke-removal", "--limit", "1", "--out", uri, "--no-progress")
+    assert res.returncode == 0, res.stderr
+    from reports.results import read_results
+
+    df = read_results(uri)
+    stored = objects(client, "smoke")
+    assert len(df) == 3 and (df["status"] == "ok").all() and df["texture.score"].notna().all()
+    for p in df["output_path"]:
+        assert p.endswith(".png") and Image.open(io.BytesIO(stored[p])).size == (512, 512)

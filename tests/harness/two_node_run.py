@@ -15,11 +15,9 @@ try:
     from harness.runner import run
     from harness.spec import RunSpec
 
+    print("NODES", len(cluster.list_all_nodes()))
     run(RunSpec(suite="toy-5d", seeds=[0], pipelines=["toy-naive", "toy-repaint"], address=cluster.address,
                 actors_per_pipeline=1), out=uri, progress=False)
-    import ray
-
-    print("NODES", len([n for n in ray.nodes() if n["Alive"]]))
 finally:
     import ray
 

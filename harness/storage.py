@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness.errors import EditbenchError, InfrastructureError
@@ -181,6 +181,7 @@ class RunLock:
         self.held = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._holder: LockHolder | None = None
 
     def _me(self) -> LockHolder:
         psutil = import_psutil()
@@ -190,12 +191,20 @@ class RunLock:
                           created=created, expires=time.time() + self.lease_s if self.loc.remote else 0.0)
 
     def _create(self) -> bool:
-        return self.loc.create_exclusive(json.dumps(asdict(self._me())).encode("utf-8"), LOCK_NAME)
+        self._holder = self._me()
+        return self.loc.create_exclusive(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
 
     def _renew(self) -> None:
+        """Extend the lease every third of it, while the lock is still ours (a holder paused past its lease
+        may have been taken over: then it stops renewing rather than overwrite the new holder's lock)."""
         while not self._stop.wait(self.lease_s / 3):
             try:
-                self.loc.write_bytes(json.dumps(asdict(self._me())).encode("utf-8"), LOCK_NAME)
+                now = read_lock(self.loc)
+                if now is not None and (now.pid, now.host, now.since) != (self._holder.pid, self._holder.host,
+                                                                          self._holder.since):
+                    return
+                self._holder = replace(self._holder, expires=time.time() + self.lease_s)
+                self.loc.write_bytes(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlives two misses
                 pass
 
@@ -438,7 +447,10 @@ def staged(out: "str | Path", *, outputs: bool = True):
             dest.write_bytes(loc.read_bytes(rel))
         root.mkdir(exist_ok=True)
         before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-        yield root
+        try:
+            yield root
+        except EditbenchError as e:   # name the location, not its temporary copy
+            raise type(e)(str(e).replace(str(root), loc.uri)) from None
         for p in sorted(root.rglob("*")):
             rel = p.relative_to(root).as_posix()
             if not p.is_file() or rel.startswith(REPORT_INPUTS) or before.get(p) == p.stat().st_mtime_ns:

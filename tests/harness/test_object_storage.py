@@ -91,6 +91,36 @@ def test_location_writes_lists_and_locks(s3_env):
     RunLock(loc, lease_s=60).acquire().release()
 
 
+def test_a_held_lease_is_renewed_and_a_taken_over_one_is_left_alone(s3_env):
+    from harness.storage import Location, RunLock, RunLocked, read_lock
+
+    loc = Location(f"s3://{BUCKET}/lease")
+    lock = RunLock(loc, lease_s=0.6).acquire()    # renewed every 0.2 s
+    first = read_lock(loc).expires
+    deadline = time.monotonic() + 30
+    while read_lock(loc).expires == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read_lock(loc).expires > first and not read_lock(loc).is_dead()
+    with pytest.raises(RunLocked):
+        RunLock(loc).acquire()
+    # someone else holds it now (as after a takeover): the old holder's renewal stops touching it
+    other = json.dumps({"pid": 1, "host": "elsewhere", "since": "2026-01-01T00:00:00Z", "command": "editbench run",
+                        "expires": time.time() + 3600}).encode()
+    loc.write_bytes(other, ".editbench.lock")
+    lock._renewer.join(timeout=30)
+    assert not lock._renewer.is_alive() and read_lock(loc).host == "elsewhere"
+    lock.release()                                # not ours: left in place
+    assert read_lock(loc).host == "elsewhere"
+
+
+def test_report_of_a_missing_run_names_the_uri(s3_env):
+    env, _ = s3_env
+    res = editbench(env, "report", f"s3://{BUCKET}/nothing-here", timeout=120)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert f"s3://{BUCKET}/nothing-here" in lines[0] and "editbench-stage" not in lines[0]
+
+
 def test_toy_run_resume_report_and_gate_through_s3(s3_env, tmp_path):
     env, client = s3_env
     uri = f"s3://{BUCKET}/toy"

@@ -37,7 +37,7 @@ def run(
     pipelines: Optional[str] = typer.Option(None, help="Comma-separated pipeline names (default: the suite's)."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default: the suite's)."),
     scorers: Optional[str] = typer.Option(None, help="Comma-separated scorer names (default: the suite's)."),
-    out: Path = typer.Option(..., help="Output directory."),
+    out: str = typer.Option(..., help="Output location: a directory, or an object-store URI (s3://bucket/prefix, gs://...)."),
     resume: bool = typer.Option(False, help="Compute only the rows missing from --out."),
     extend: bool = typer.Option(False, help="With --resume: add other seeds, pipelines or scorers to the run."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)."),
@@ -83,10 +83,10 @@ def run(
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
         raise
     out_dir = run_spec(spec, out=out, progress=progress)
-    typer.echo(f"wrote {out_dir / 'run.json'} and {out_dir / 'results'}/", err=True)
+    typer.echo(f"wrote {out_dir}/run.json and {out_dir}/results/", err=True)
     code = run_exit_code(out_dir)
     if code != EXIT_OK:
-        typer.echo(f"editbench: some rows ended as error or timeout (exit {code}); they are in {out_dir / 'results'}/",
+        typer.echo(f"editbench: some rows ended as error or timeout (exit {code}); they are in {out_dir}/results/",
                    err=True)
     raise typer.Exit(code=code)
 
@@ -94,8 +94,9 @@ def run(
 @app.command()
 @_errors_exit_2
 def report(
-    out: Optional[Path] = typer.Argument(None, help="Run directory."),
-    history: Optional[Path] = typer.Option(None, help="Folder of run directories: metric trends across runs."),
+    out: Optional[str] = typer.Argument(None, help="Run directory or object-store URI."),
+    history: Optional[str] = typer.Option(None, help="Folder (or object-store prefix) of run directories: metric "
+                                                     "trends across runs."),
     recommend: Optional[Path] = typer.Option(None, help="Run directory: write skill-editing-pipeline.md."),
     html: bool = typer.Option(True, help="Also write the .html page."),
     wide: bool = typer.Option(False, help="Terminal table: every metric column, however wide."),
@@ -107,27 +108,31 @@ def report(
     if len(given) != 1:
         raise EditbenchError("give exactly one of: a run directory, --history RUNS_ROOT, or --recommend RUN_DIR.")
     if history is not None:
+        from harness.storage import staged
         from reports.history import write_history
 
-        typer.echo(write_history(history, html=html))
+        with staged(history, outputs=False) as local:
+            typer.echo(write_history(local, html=html))
     elif recommend is not None:
         from reports.recommend import write_recommendation
 
         typer.echo(write_recommendation(recommend, metric=metric, thresholds=thresholds))
     else:
+        from harness.storage import staged
         from reports.leaderboard import build_report, write_report
         from reports.terminal import render_terminal
 
-        r = build_report(out)
-        write_report(out, html=html, report=r)
+        with staged(out) as local:   # an object-store run: a local copy, its new report files uploaded
+            r = build_report(local)
+            write_report(local, html=html, report=r)
         typer.echo(render_terminal(r, wide=wide), nl=False)
-        typer.echo(f"wrote {r.out / 'leaderboard.md'}" + (f" and {r.out / 'leaderboard.html'}" if html else ""), err=True)
+        typer.echo(f"wrote {out}/leaderboard.md" + (f" and {out}/leaderboard.html" if html else ""), err=True)
 
 
 @app.command()
 def gate(
-    baseline: Path = typer.Argument(..., help="Baseline run directory."),
-    candidate: Path = typer.Argument(..., help="Candidate run directory."),
+    baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI."),
+    candidate: str = typer.Argument(..., help="Candidate run directory or object-store URI."),
     config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, family, pipeline pairs."),
     force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
     allow_partial: bool = typer.Option(False, help="Gate what both runs ran even when the candidate lacks pipelines, "
@@ -135,19 +140,22 @@ def gate(
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
+    from harness.storage import staged
     from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
 
     try:
-        result = run_gate(baseline, candidate, config=load_gate_config(config), force=force,
-                          allow_partial=allow_partial)
-    except EditbenchError as e:   # an unusable gates.yaml
+        with staged(baseline, outputs=False) as b, staged(candidate, outputs=False) as c:
+            result = run_gate(b, c, config=load_gate_config(config), force=force, allow_partial=allow_partial)
+            _name_runs(result, {str(b): baseline, str(c): candidate})   # URIs, not their local copies
+    except EditbenchError as e:   # an unusable gates.yaml, an unreachable location
         result = error_result(baseline, candidate, str(e))
     except Exception as e:  # noqa: BLE001 - a crash is no verdict: exit 2 with the files, never 1
         result = error_result(baseline, candidate, " ".join(
             f"the gate stopped on an internal error ({type(e).__name__}: {e}); please report it.".split()))
     try:
-        write_gate(result, out or candidate)
-    except OSError as e:
+        with staged(str(out or candidate), outputs=False) as dest:
+            write_gate(result, dest)
+    except (OSError, EditbenchError) as e:
         typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
                    f"{e.strerror or e}", err=True)
     typer.echo(to_markdown(result))
@@ -231,6 +239,22 @@ def _image_path(spec: str) -> Path:
     if not p.is_file():
         raise EditbenchError(f"image {spec} does not exist ({p}).")
     return p
+
+
+def _name_runs(result, names: dict[str, str]) -> None:
+    """Replace the local copies' paths in a gate result by the object-store locations the user gave."""
+    from harness.storage import is_uri
+
+    names = {local: given for local, given in names.items() if is_uri(given)}
+
+    def fix(text):
+        for local, given in names.items():
+            text = text.replace(local, given) if isinstance(text, str) else text
+        return text
+
+    result.baseline, result.candidate = fix(result.baseline), fix(result.candidate)
+    result.warnings = [fix(w) for w in result.warnings]
+    result.error = fix(result.error)
 
 
 @app.command("list")

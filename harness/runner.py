@@ -1,38 +1,37 @@
 """Run orchestration: validate the manifest, fan jobs out to Ray actors, stream rows to Parquet.
 
-Flow of :func:`run`:
-1. :func:`build_manifest` loads the suite, resolves pipelines/seeds/scorers (CLI > run spec > suite
-   defaults), builds every pipeline's options and checks its weights; nothing starts before the whole
-   manifest validates.
-2. The output directory is prepared; with ``resume`` the (task, pipeline, seed) rows already on disk
-   are skipped, otherwise an output directory that already holds results is refused.
-3. :func:`plan_actors` sizes a pool per pipeline (one actor per GPU for GPU pipelines, CPU slots
-   otherwise); each actor (:class:`harness.worker.Worker`) loads its pipeline once and holds
-   ``queue_depth`` jobs (default 2: one running, one queued, so it never waits on the driver). The inputs of the
-   next job are decoded by a Ray task while the current one runs and reach the actor through the
-   object store, not the driver. With scoring
-   ``pool``, outputs go from the pipeline actor to scorer actors through the object store, so
-   generation and scoring overlap; with ``inline`` the pipeline actor scores.
-4. Finished rows are written as Parquet shards (every ``flush_every`` rows or ``flush_seconds``); a
-   job over its time limit (timed from the start its actor reports to the run's StartBoard, so loading
-   never counts) becomes a ``timeout`` row and its actor is replaced; an actor whose process
-   died is replaced and its job retried up to ``max_retries`` times, then recorded as an error.
+:func:`run` is five stages:
+1. manifest: :func:`build_manifest` loads the suite, resolves pipelines/seeds/scorers (CLI > run spec >
+   suite defaults), builds every pipeline's options and checks its weights; nothing starts before the
+   whole manifest validates.
+2. output location: :func:`prepare_out_dir` checks it is writable and takes its run lock.
+3. metadata: :func:`begin_attempt` skips the (task, pipeline, seed) rows already there with ``resume``
+   (and refuses results there without it) and writes run.json with the planned jobs.
+4. dispatch: :func:`execute` sizes the actor pools (:func:`plan_actors`: one actor per GPU for GPU
+   pipelines, CPU slots otherwise; each holds :func:`in_flight` jobs) and hands the jobs to
+   :class:`harness.dispatch.Dispatcher` (retries, time limits, the scorer pool) over Ray
+   (:class:`harness.ray_actors.RayActors`). The inputs of an actor's next job are decoded by a Ray task
+   while the current one runs; with scoring ``pool`` outputs go from pipeline actors to scorer actors
+   through the object store, so generation and scoring overlap. Rows are written as Parquet shards
+   (every ``flush_every`` rows or ``flush_seconds``); at the end run.json records the outcome.
+5. report: the leaderboard is written (best effort).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sys
 import time
 import uuid
-from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.dispatch import Dispatcher, Limits
+from harness.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
 from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.masks import is_sam_recipe, resolve_recipe_paths
@@ -40,9 +39,10 @@ from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_local import loopback_only, start_ray_watchdog
-from harness.spec import PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.storage import RunLock, atomic_write_text, infrastructure_error
-from harness.worker import Job, StartBoard, Worker, new_row, one_line
+from harness.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.storage import Location, RunLock, infrastructure_error, is_uri
+from harness.ray_actors import RayActors
+from harness.worker import Job, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
 from reports.results import done_keys, read_results, results_dir, write_fallback, write_shard
 from scorers.base import get_scorer_class
@@ -139,19 +139,32 @@ def resolve_task(suite: Suite, task):
     return task.model_copy(update=update)
 
 
-def prepare_out_dir(out: Path) -> RunLock:
-    """Create ``out``, check it is writable, and take its run lock (one writer per run directory).
+Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
+
+
+def as_out(out: str | Path) -> Out:
+    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path."""
+    return str(out).rstrip("/") if is_uri(out) else Path(out)
+
+
+def prepare_out_dir(out: Out) -> RunLock:
+    """Create ``out`` (a directory or an object-store location), check it is writable, and take its run
+    lock (one writer per run).
 
     The caller releases the returned lock; a second writer is refused with a sentence naming the holder.
     """
+    loc = Location(out)
+    probe = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise EditbenchError(f"output directory {out} is not writable: {e.strerror or e}.") from None
-    return RunLock(out, command="editbench run").acquire()
+        if not loc.remote:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        loc.write_bytes(b"", probe)
+        loc.delete(probe)
+    except (OSError, InfrastructureError) as e:
+        what = "output location" if loc.remote else "output directory"
+        raise EditbenchError(f"{what} {out} is not writable: {getattr(e, 'strerror', None) or e}.") from None
+    return RunLock(loc, command="editbench run").acquire()
+
 
 
 def check_seeds(seeds: list[int]) -> None:
@@ -177,28 +190,29 @@ def check_resume(old: dict, manifest: "Manifest", *, extend: bool) -> None:
                              "to add the new ones to the run.")
 
 
-def _read_meta(out: Path) -> dict:
-    path = out / "run.json"
-    if not path.exists():
+def _read_meta(out: Out) -> dict:
+    loc = Location(out)
+    if not loc.exists("run.json"):
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(loc.read_bytes("run.json").decode("utf-8"))
     except (ValueError, OSError) as e:
-        raise EditbenchError(f"{path} cannot be read as JSON ({type(e).__name__}); it is not a usable run "
-                             "to resume.") from None
+        raise EditbenchError(f"{loc.url('run.json')} cannot be read as JSON ({type(e).__name__}); it is not a "
+                             "usable run to resume.") from None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str))
+def _write_meta(out: Out, meta: dict) -> None:
+    """Write run.json whole (a temporary file and a rename locally, one PUT on an object store)."""
+    Location(out).write_bytes(json.dumps(meta, indent=2, sort_keys=False, default=str).encode("utf-8"), "run.json")
 
 
-def _run_metadata(m: Manifest, out: Path, spec: RunSpec) -> dict:
-    path = out / "run.json"
-    meta = json.loads(path.read_text()) if path.exists() else {}
+def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
+    path = f"{out}/run.json"
+    meta = _read_meta(out)
     if meta and meta.get("suite", {}).get("hash") not in (None, m.suite_hash):
         raise EditbenchError(f"{path} was written for a different suite content (hash "
                              f"{meta['suite']['hash'][:12]}, now {m.suite_hash[:12]}); resume it with the same suite.")
@@ -265,20 +279,20 @@ class ActorPlan:
     scoring: str                    # "inline" | "pool"
 
 
-def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -> ActorPlan:
+def plan_actors(ex: ExecutionSpec, pipelines: list[PipelineSpec], resources: dict) -> ActorPlan:
     """Size actor pools to the cluster: one actor per GPU for GPU pipelines, CPU slots otherwise."""
     gpus, cpus = float(resources.get("GPU", 0.0)), float(resources.get("CPU", 1.0))
     gpu_pipes = [p.key for p in pipelines if gpus >= 1e-9 and get_pipeline_class(p.name).uses_gpu]
     num_gpus, actors = {}, {}
     for p in pipelines:
         on_gpu = p.key in gpu_pipes
-        if spec.num_gpus_per_actor is not None:
-            g = spec.num_gpus_per_actor if on_gpu or spec.num_gpus_per_actor > 0 else 0.0
+        if ex.num_gpus_per_actor is not None:
+            g = ex.num_gpus_per_actor if on_gpu or ex.num_gpus_per_actor > 0 else 0.0
         else:
             g = min(1.0, gpus / len(gpu_pipes)) if on_gpu else 0.0
         num_gpus[p.key] = g
-        if spec.actors_per_pipeline is not None:
-            actors[p.key] = spec.actors_per_pipeline
+        if ex.actors_per_pipeline is not None:
+            actors[p.key] = ex.actors_per_pipeline
         elif get_pipeline_class(p.name).concurrent:
             actors[p.key] = 1          # one actor runs its requests concurrently (PipelineSpec.concurrency)
         elif g > 0:
@@ -286,76 +300,19 @@ def plan_actors(spec: RunSpec, pipelines: list[PipelineSpec], resources: dict) -
         else:
             actors[p.key] = max(1, int(cpus // len(pipelines)))
     total = sum(actors.values())
-    scoring = spec.scoring if spec.scoring != "auto" else ("pool" if gpu_pipes else "inline")
-    reserved = spec.scorer_actors if scoring == "pool" else 0
+    scoring = ex.scoring if ex.scoring != "auto" else ("pool" if gpu_pipes else "inline")
+    reserved = ex.scorer_actors if scoring == "pool" else 0
     # One CPU per actor while they fit; with more actors than CPUs they time-share instead (a fractional
     # reservation could still fail to pack onto nodes of one CPU each).
     num_cpus = 1.0 if total + reserved <= cpus else 0.0
     return ActorPlan(actors=actors, num_gpus=num_gpus, num_cpus=num_cpus, scoring=scoring)
 
 
-def in_flight(spec: RunSpec, p: PipelineSpec) -> tuple[int, bool]:
+def in_flight(ex: ExecutionSpec, p: PipelineSpec) -> tuple[int, bool]:
     """(jobs one actor of ``p`` holds, whether it runs them at once): ``p.concurrency``, else the
     pipeline's default (hosted: 8, concurrent), else the run's ``queue_depth`` (one running)."""
     cls = get_pipeline_class(p.name)
-    return p.concurrency or cls.default_concurrency or spec.queue_depth, cls.concurrent
-
-
-class _Slot:
-    """One pipeline actor and the jobs it holds, oldest first (= running, unless ``concurrent``: then
-    all of them run and may finish in any order).
-
-    Each actor incarnation has a token under which it reports the start of every job to the run's
-    :class:`harness.worker.StartBoard`; task time limits run from that start (not from submission,
-    so actor start-up and model loading never count), and when the actor dies the board names the
-    job that killed it (Ray can lose the reply of a job that finished just before the death, so "the
-    oldest unanswered job" is not always the culprit). ``ping`` is the actor's load call: it must
-    return within the load timeout.
-    """
-
-    def __init__(self, pipeline: PipelineSpec, make, *, depth: int = 2, concurrent: bool = False):
-        self.pipeline = pipeline
-        self._make = make
-        self.depth, self.concurrent = depth, concurrent
-        self.queue: deque = deque()  # of (row_ref, job)
-        self.submitted: dict = {}    # row_ref -> submit time (concurrent: the job's start)
-        self.head_started = time.monotonic()
-        self._start()
-
-    def pop(self, ref) -> Job:
-        """Remove the job of ``ref`` (the head unless concurrent) and restart the head's clock."""
-        i = next(i for i, (r, _) in enumerate(self.queue) if r == ref)
-        job = self.queue[i][1]
-        del self.queue[i]
-        self.submitted.pop(ref, None)
-        now = time.monotonic()
-        self.head_started = self.submitted.get(self.queue[0][0], now) if self.concurrent and self.queue else now
-        return job
-
-    def waiting(self) -> list:
-        """Refs that can finish next: the running job, or every held job of a concurrent actor."""
-        return [r for r, _ in self.queue] if self.concurrent else [r for r, _ in list(self.queue)[:1]]
-
-    def _start(self) -> None:
-        self.token = uuid.uuid4().hex
-        self.actor = self._make(self.token)
-        self.ping = self.actor.ping.remote()
-        self.created = time.monotonic()
-        self.loaded = False
-
-    def running(self, snapshot: dict) -> tuple[tuple[str, str, int], float] | None:
-        """(key, seconds since its start) of the job this incarnation started last, if any."""
-        return snapshot.get(self.token)
-
-    def replace(self, ray, board) -> list[Job]:
-        """Kill the actor, start a fresh one, and hand back the jobs it still held."""
-        ray.kill(self.actor, no_restart=True)
-        board.forget.remote(self.token)
-        jobs = [job for _, job in self.queue]
-        self.queue.clear()
-        self.submitted.clear()
-        self._start()
-        return jobs
+    return p.concurrency or cls.default_concurrency or ex.queue_depth, cls.concurrent
 
 
 class _Writer:
@@ -367,7 +324,7 @@ class _Writer:
     then recomputed by ``--resume``.
     """
 
-    def __init__(self, out: Path, every: int, seconds: float):
+    def __init__(self, out: Out, every: int, seconds: float):
         self.out, self.every, self.seconds = out, every, seconds
         self.buf: list[dict] = []
         self.written = 0
@@ -401,7 +358,7 @@ def _storage_error(path: Path, e: OSError) -> InfrastructureError:
                                "the storage and finish the run with --resume.")
 
 
-def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
+def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
     """Execute a run spec into ``out``; returns the output directory.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
@@ -409,55 +366,82 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Path:
     run.json records the planned job keys and, at the end, the status computed from the keys on disk.
     At the end the leaderboard is written (best effort).
     """
-    out = Path(out)
-    limit = os.environ.get(MAX_PIXELS_ENV)
-    if spec.max_pixels is not None:  # validation and the actors of a Ray started here read it
-        os.environ[MAX_PIXELS_ENV] = str(spec.max_pixels)
-    try:
-        manifest = build_manifest(spec)
-        lock = prepare_out_dir(out)
+    out = as_out(out)
+    with _image_limit(spec.max_pixels):
+        manifest = build_manifest(spec)                   # 1. everything validated before any work
+        lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
         try:
-            _run_locked(spec, manifest, out, progress)
+            attempt = begin_attempt(spec, manifest, out)  # 3. run.json: planned jobs, status "running"
+            execute(spec, manifest, out, attempt, progress=progress)   # 4. dispatch, then run.json's outcome
         finally:
             lock.release()
-    finally:
-        if limit is None:
-            os.environ.pop(MAX_PIXELS_ENV, None)
-        else:
-            os.environ[MAX_PIXELS_ENV] = limit
-    _write_report(out)
+    _write_report(out)                                    # 5. the leaderboard (best effort)
     return out
 
 
-def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) -> None:
+@contextmanager
+def _image_limit(max_pixels_: int | None):
+    """Set the input image limit for validation and for the actors of a Ray started here; restore it after."""
+    before = os.environ.get(MAX_PIXELS_ENV)
+    if max_pixels_ is not None:
+        os.environ[MAX_PIXELS_ENV] = str(max_pixels_)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = before
+
+
+@dataclass
+class Attempt:
+    """One execution of a run (the first, or a resume): the jobs left to do and the run.json being written."""
+
+    todo: list[Job]
+    planned: set[tuple[str, str, int]]
+    meta: dict                       # run.json
+    record: dict                     # this attempt's entry of meta["attempts"]
+
+
+def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
+    """Check ``out`` against the spec (results there need ``resume``; a resume must match the run), work
+    out the jobs left, and write run.json with status ``running``."""
+    ex = spec.execution
     done = done_keys(out)
-    if done and not spec.resume:
+    if done and not ex.resume:
         raise EditbenchError(f"output directory {out} already holds {len(done)} result rows; pass --resume to "
                              "complete that run or choose another --out.")
     old = _read_meta(out)
-    if spec.resume:
-        check_resume(old, manifest, extend=spec.extend)
+    if ex.resume:
+        check_resume(old, manifest, extend=ex.extend)
     planned = {j.key for j in manifest.jobs}
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
-    if spec.resume and spec.extend and old:
+    if ex.resume and ex.extend and old:
         planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
         meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
         meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
         labels = {c.get("label") for c in meta["pipelines"]}
         meta["pipelines"] = [c for c in old.get("pipelines") or [] if c.get("label") not in labels] + meta["pipelines"]
-    attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": spec.extend,
+    attempt = {"started": _now(), "pid": os.getpid(), "host": socket.gethostname(), "extend": ex.extend,
                "jobs_total": len(manifest.jobs), "jobs_skipped": len(manifest.jobs) - len(todo),
                "unsupported_tasks": manifest.skipped}
     meta["attempts"].append(attempt)
     meta["jobs"] = {"planned": sorted(planned)}
     meta["status"] = "running"
-    _write_json(out / "run.json", meta)
+    _write_meta(out, meta)
+    return Attempt(todo=todo, planned=planned, meta=meta, record=attempt)
 
+
+def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool) -> None:
+    """Dispatch ``run.todo``, streaming rows to shards; whatever happens, flush the rows and write run.json
+    with the outcome computed from the keys on disk (``complete`` / ``incomplete``)."""
     for note in manifest.coverage.notes() if manifest.coverage else []:
         print(f"editbench: {note}.", file=sys.stderr)
+    attempt, meta, todo, ex = run.record, run.meta, run.todo, spec.execution
     counts = {"ok": 0, "error": 0, "timeout": 0}
-    writer = _Writer(out, spec.flush_every, spec.flush_seconds)
+    writer = _Writer(out, ex.flush_every, ex.flush_seconds)
     t0 = time.monotonic()
     try:
         if todo:
@@ -465,7 +449,7 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
     except InfrastructureError as e:
         attempt["infrastructure_error"] = str(e)
         raise
-    except OSError as e:  # a write of the driver into <out> (journal, shard) failed
+    except OSError as e:  # a write of the driver into <out> (shard, run.json) failed
         infra = infrastructure_error(e, out)
         if infra is None:
             raise
@@ -480,13 +464,13 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))
         attempt.update(finished=_now(), rows_written=writer.written, rows_in_fallback=writer.fallback, **counts)
-        missing = planned - done_keys(out)
-        meta["jobs"].update(done=len(planned) - len(missing), missing=sorted(missing)[:1000])
+        missing = run.planned - done_keys(out)
+        meta["jobs"].update(done=len(run.planned) - len(missing), missing=sorted(missing)[:1000])
         meta["end_time"] = _now()
         meta["status"] = "complete" if not missing else "incomplete"
         _record_resolved(out, meta)
         try:
-            _write_json(out / "run.json", meta)
+            _write_meta(out, meta)
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))
     if "infrastructure_error" in attempt:  # the last shard or run.json could not be written
@@ -497,7 +481,7 @@ def _run_locked(spec: RunSpec, manifest: Manifest, out: Path, progress: bool) ->
           f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
 
 
-def _record_resolved(out: Path, meta: dict) -> None:
+def _record_resolved(out: Out, meta: dict) -> None:
     """What the rows say actually ran: per pipeline the resolved device/dtype (a list when actors
     differed), and the per-stage latency columns in the metrics record."""
     try:
@@ -527,258 +511,57 @@ def run_exit_code(out: str | Path) -> int:
     return EXIT_ROWS_FAILED if len(df) and (df["status"] != "ok").any() else EXIT_OK
 
 
-def _write_report(out: Path) -> None:
+def _write_report(out: Out) -> None:
+    from harness.storage import staged
     from reports.leaderboard import write_report
 
     try:
-        write_report(out)
+        with staged(out) as local:   # an object-store run is reported from a local copy, then uploaded
+            write_report(local)
     except Exception as e:  # noqa: BLE001 - the rows are on disk; the report can be rebuilt with `editbench report`
         print(f"editbench: warning: could not write the leaderboard ({e}); run `editbench report {out}`",
               file=sys.stderr)
 
 
-def _raise_if_infrastructure(e: BaseException) -> None:
-    """Raise InfrastructureError in the driver when an actor failed on storage: an InfrastructureError or
-    an OSError such as ENOSPC, wrapped by Ray as the ``cause`` of a RayTaskError."""
-    for err in (e, getattr(e, "cause", None)):
-        infra = infrastructure_error(err) if isinstance(err, BaseException) else None
-        if infra is not None:
-            raise InfrastructureError(str(infra)) from None
-
-
-def _load_inputs(task):
-    from harness.imageio import prefetch_task_inputs
-
-    return prefetch_task_inputs(task)
-
-
-def _has_files(task) -> bool:
-    return any(isinstance(getattr(task, f), str) for f in ("image", "mask", "control", "reference", "target"))
-
-
-def _dispatch(todo, manifest, spec, out, run_id, writer, counts, progress) -> dict:
-    """Fan ``todo`` out to actor pools; returns timing figures for run.json."""
+def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Out, run_id: str, writer: "_Writer",
+              counts: dict, progress: bool) -> dict:
+    """Fan ``todo`` out to Ray actors (:class:`harness.dispatch.Dispatcher` over :class:`RayActors`);
+    returns timing figures for run.json."""
     from tqdm import tqdm
 
-    from harness.worker import ScorerWorker
-
-    ray, started_here = init_ray(spec.address)
-    plan = plan_actors(spec, manifest.pipelines, ray.cluster_resources())
-    pool = plan.scoring == "pool"
-    RemoteWorker = ray.remote(Worker)
-    RemoteScorer = ray.remote(ScorerWorker)
-    load_inputs = ray.remote(num_cpus=0)(_load_inputs) if spec.prefetch else None
-    out_abs = str(out.resolve())
-
-    board = ray.remote(num_cpus=0)(StartBoard).remote()
-
-    def maker(p: PipelineSpec):
-        depth, concurrent = in_flight(spec, p)
-        return lambda token: RemoteWorker.options(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus[p.key],
-                                                  max_concurrency=depth if concurrent else 1).remote(
-            p, manifest.scorers, out=out_abs, run_id=run_id, suite=manifest.suite.name, score_inline=not pool,
-            scorer_options=manifest.scorer_options, board=board, token=token)
-
-    def make_scorer():
-        return RemoteScorer.options(num_cpus=plan.num_cpus, num_gpus=spec.num_gpus_per_scorer).remote(
-            manifest.scorers, out=out_abs, scorer_options=manifest.scorer_options)
-
-    queues = {p.key: deque(j for j in todo if j.pipeline.key == p.key) for p in manifest.pipelines}
-    slots = [_Slot(p, maker(p), depth=in_flight(spec, p)[0], concurrent=in_flight(spec, p)[1])
-             for p in manifest.pipelines if queues[p.key] for _ in range(plan.actors[p.key])]
-    scorers = [make_scorer() for _ in range(spec.scorer_actors)] if pool else []
-    pings = [s.ping for s in slots] + [s.ping.remote() for s in scorers]  # load before timing
-    load_timeout = spec.load_timeout_s if spec.load_timeout_s is not None else spec.actor_start_timeout_s
-    started, _ = ray.wait(pings, num_returns=len(pings), timeout=load_timeout)
-    if len(started) < len(pings):
-        for s in slots:
-            ray.kill(s.actor, no_restart=True)
-        ray.kill(board, no_restart=True)
-        raise EditbenchError(
-            f"only {len(started)} of {len(pings)} actors started and loaded their pipeline within the load timeout of "
-            f"{load_timeout:g} s (load_timeout_s / --load-timeout); the cluster offers {ray.cluster_resources()} and "
-            f"the run asks for {plan.actors} actors with {plan.num_cpus:g} CPU and {plan.num_gpus} GPU each (raise "
-            f"the load timeout for slow-loading models, or lower actors_per_pipeline or num_gpus_per_actor).")
-    for s in slots:
-        s.loaded = True
-
-    gen: dict = {}      # row_ref -> (slot, out_ref)
-    scoring: dict = {}  # ref -> (batch of (job, row, output ref), scorer index)
-    to_score: list = []  # generated ok rows waiting for a scorer actor
-    next_scorer = 0
+    ex = spec.execution
+    ray, started_here = init_ray(ex.address)
+    plan = plan_actors(ex, manifest.pipelines, ray.cluster_resources())
+    depth = {p.key: in_flight(ex, p) for p in manifest.pipelines}
+    layer = RayActors(ray, plan=plan, depth=depth, scorers=manifest.scorers, scorer_options=manifest.scorer_options,
+                      out=str(out) if is_uri(out) else str(Path(out).resolve()), run_id=run_id, suite=manifest.suite.name, prefetch=ex.prefetch,
+                      num_gpus_per_scorer=ex.num_gpus_per_scorer)
     bar = tqdm(total=len(todo), desc=f"editbench {manifest.suite.name}", unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
-    timing = {"actors": {k: v for k, v in plan.actors.items() if queues.get(k)}, "scoring": plan.scoring,
-              "num_gpus_per_actor": plan.num_gpus}
-    t_start = time.monotonic()
-    first_row = None
-
-    prefetching: dict = {}  # job key -> ref of its decoded inputs
-
-    def inputs_for(job: Job):
-        if load_inputs is None or not _has_files(job.task):
-            return None
-        return prefetching.pop(job.key, None) or load_inputs.remote(job.task)
-
-    def submit(slot: _Slot) -> None:
-        q = queues[slot.pipeline.key]
-        while q and len(slot.queue) < slot.depth:
-            job = q.popleft()
-            inputs = inputs_for(job)
-            if pool:
-                row_ref, out_ref = slot.actor.generate.options(num_returns=2).remote(job, inputs)
-            else:
-                row_ref, out_ref = slot.actor.run.remote(job, inputs), None
-            slot.queue.append((row_ref, job))
-            slot.submitted[row_ref] = time.monotonic()
-            gen[row_ref] = (slot, out_ref)
-        if q and load_inputs is not None and _has_files(q[0].task) and q[0].key not in prefetching:
-            prefetching[q[0].key] = load_inputs.remote(q[0].task)  # decoded while the current job runs
 
     def record(rec: dict) -> None:
-        nonlocal first_row
-        first_row = first_row or time.monotonic()
         writer.add(rec)
         counts[rec["status"]] += 1
         bar.update(1)
         bar.set_postfix(errors=counts["error"], timeouts=counts["timeout"], refresh=False)
 
-    def failed(job: Job, status: str, msg: str) -> dict:
-        return new_row(job, run_id=run_id, suite=manifest.suite.name, status=status, error=msg).to_record()
-
-    def drop(slot: _Slot) -> None:
-        for r in [r for r, (s, _) in gen.items() if s is slot]:
-            del gen[r]
-
-    def restart(slot: _Slot, job: Job, failure: str | None) -> None:
-        """Replace a dead or hung actor. ``failure``: record ``job`` as timeout with this message;
-        None: the actor died, so the job the start board names (``job`` if it names none) is retried, or
-        recorded as an error once its retries are used up; the other jobs it held go back unchanged."""
-        drop(slot)
-        culprit = None
-        if failure is None:
-            last = slot.running(ray.get(board.snapshot.remote()))
-            culprit = last[0] if last else None
-        held = [job, *slot.replace(ray, board)]
-        if failure is not None:
-            record(failed(job, "timeout", failure))
-            held = held[1:]
-        elif culprit is None or culprit not in {j.key for j in held}:
-            culprit = job.key
-        requeue = []
-        for j in held:
-            if j.key != culprit:
-                requeue.append(j)
-            elif j.attempt <= spec.max_retries:
-                requeue.append(j.retry())
-            else:
-                record(failed(j, "error", f"the actor process died on each of {j.attempt} attempts at this task"))
-        queues[slot.pipeline.key].extendleft(reversed(requeue))
-        submit(slot)
-
-    def check_loads() -> None:
-        """A replacement actor must load its pipeline within the load timeout; one that does not is
-        replaced again and the job it held first becomes an error row (the others go back)."""
-        now = time.monotonic()
-        for slot in slots:
-            if slot.loaded:
-                continue
-            if ray.wait([slot.ping], timeout=0)[0]:
-                slot.loaded = True
-            elif now - slot.created > load_timeout:
-                drop(slot)
-                held = slot.replace(ray, board)
-                if held:
-                    record(failed(held[0], "error", f"the pipeline did not load within the load timeout of "
-                                                    f"{load_timeout:g} s"))
-                queues[slot.pipeline.key].extendleft(reversed(held[1:]))
-                submit(slot)
-
-    def on_generated(ref) -> None:
-        slot, out_ref = gen.pop(ref)
-        job = slot.pop(ref)
-        try:
-            result = ray.get(ref)
-        except ray.exceptions.RayActorError:
-            restart(slot, job, None)
-            return
-        except Exception as e:  # noqa: BLE001 - e.g. a job that could not be deserialised
-            _raise_if_infrastructure(e)
-            record(failed(job, "error", one_line(e)[:500]))
-        else:
-            if not pool:
-                record(result)
-            elif result.status != "ok":
-                record(result.to_record())
-            else:
-                to_score.append((job, result, out_ref))
-        submit(slot)
-
-    def send_to_scorers() -> None:
-        """Adaptive batching: a batch goes out when it is full or when a scorer actor is idle, so
-        batches grow only while the scorers are the bottleneck."""
-        nonlocal next_scorer
-        while to_score and (len(to_score) >= spec.score_batch or len(scoring) < len(scorers)):
-            batch = to_score[: spec.score_batch]
-            del to_score[: spec.score_batch]
-            i = next_scorer % len(scorers)
-            next_scorer += 1
-            ref = scorers[i].finish.remote([b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch])
-            scoring[ref] = (batch, i)
-
-    def on_scored(ref) -> None:
-        batch, i = scoring.pop(ref)
-        try:
-            for rec in ray.get(ref):
-                record(rec)
-        except Exception as e:  # noqa: BLE001 - scorer actor died: keep the generated rows, metrics NaN
-            _raise_if_infrastructure(e)
-            if isinstance(e, ray.exceptions.RayActorError):
-                ray.kill(scorers[i], no_restart=True)
-                scorers[i] = make_scorer()
-            for _, row, _ in batch:
-                row.score_error = f"scoring failed: {one_line(e)}"[:500]
-                record(row.to_record())
-
+    limits = Limits(pool=plan.scoring == "pool", scorer_actors=ex.scorer_actors, score_batch=ex.score_batch,
+                    max_retries=ex.max_retries, task_timeout_s=ex.task_timeout_s, load_timeout_s=ex.load_limit_s,
+                    prefetch=ex.prefetch)
+    pool = Dispatcher(layer, todo, pipelines=manifest.pipelines, actors=plan.actors, depth=depth, limits=limits,
+                      record=record, run_id=run_id, suite=manifest.suite.name)
+    timing = {"actors": {k: v for k, v in plan.actors.items() if pool.queues.get(k)}, "scoring": plan.scoring,
+              "num_gpus_per_actor": plan.num_gpus}
     try:
-        for s in slots:
-            submit(s)
-        while gen or scoring or to_score:
-            send_to_scorers()
-            heads = [r for s in slots for r in s.waiting()]  # only running jobs can finish first
-            ready, _ = ray.wait(heads + list(scoring), num_returns=1, timeout=0.2)
-            for ref in ready:
-                if ref in scoring:
-                    on_scored(ref)
-                elif ref in gen:
-                    on_generated(ref)
-            check_loads()
-            if spec.task_timeout_s:
-                snapshot = ray.get(board.snapshot.remote())
-                for slot in slots:
-                    if not slot.queue:
-                        continue
-                    ref, job = slot.queue[0]
-                    if slot.concurrent:   # every held job runs: the head's clock runs from its submission
-                        started = slot.submitted.get(ref)
-                        over = started is not None and time.monotonic() - started > spec.task_timeout_s
-                    else:                 # the clock runs from the start the actor reported for its head job
-                        last = slot.running(snapshot)
-                        over = bool(last) and last[0] == job.key and last[1] > spec.task_timeout_s
-                    if over:
-                        gen.pop(ref, None)
-                        slot.pop(ref)
-                        restart(slot, job, f"task exceeded its time limit of {spec.task_timeout_s:g} s")
+        pool.run()
     finally:
         bar.close()
-        for s in slots:
-            ray.kill(s.actor, no_restart=True)
-        for s in scorers:
-            ray.kill(s, no_restart=True)
-        ray.kill(board, no_restart=True)
+        pool.close()
+        layer.close()
         if started_here:
             ray.shutdown()
     end = time.monotonic()
+    t_start = pool.loaded_at or end   # dispatch time excludes actor start-up and loading
     timing.update(dispatch_s=round(end - t_start, 4),
-                  first_row_s=round((first_row or end) - t_start, 4), jobs=len(todo))
+                  first_row_s=round((pool.first_row or end) - t_start, 4), jobs=len(todo))
     return timing

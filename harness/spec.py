@@ -1,4 +1,5 @@
-"""Run specifications: which pipelines, seeds and scorers run over which suite, and where to.
+"""Run specifications: which pipelines, seeds and scorers run over which suite (:class:`RunSpec`), and
+how the run executes (:class:`ExecutionSpec`: cluster, actors, time limits, flushing).
 
 One model serves the CLI flags, the Python API and run-spec YAML files (``editbench run CONFIG.yaml``).
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import EditbenchError, format_validation_error
 from harness.storage import check_name, name_problem
@@ -55,20 +56,16 @@ class PipelineSpec(BaseModel):
         return cls(**item)
 
 
-class RunSpec(BaseModel):
-    """Suite x pipelines x seeds x scorers, written to one output directory."""
+class ExecutionSpec(BaseModel):
+    """How a run executes: where to, on which Ray cluster, with how many actors and GPUs, how many jobs
+    in flight, which time limits and retries, how often rows are flushed. Nothing here changes what a
+    row means; two runs of one :class:`RunSpec` with different execution specs give comparable rows."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    suite: str                                   # built-in suite name or path to a suite YAML
-    pipelines: list[PipelineSpec] | None = None  # None: the suite's defaults
-    seeds: list[int] | None = None               # None: the suite's defaults
-    scorers: list[str] | None = None             # None: the suite's defaults
-    scorer_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scorer -> options (weights paths, device)
-    primary: str | None = None                   # primary metric column; None: the suite's, else the task kind's default
-    out: str | None = None                       # output directory (CLI --out overrides)
+    out: str | None = None                       # output location (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
-    resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet on disk
+    resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet written
     extend: bool = False                         # with resume: add other seeds/pipelines/scorers to the run
                                                  # (run.json records the union); without it they are refused
     actors_per_pipeline: int | None = Field(default=None, ge=1)  # copies of each pipeline; None: one per GPU
@@ -89,11 +86,56 @@ class RunSpec(BaseModel):
     max_retries: int = Field(default=1, ge=0)    # retries of a task whose actor process died
     flush_every: int = Field(default=16, ge=1)   # rows per Parquet shard while streaming
     flush_seconds: float = Field(default=10.0, gt=0)  # ... or after this many seconds, whichever first
+
+    @property
+    def load_limit_s(self) -> float:
+        """Seconds an actor has to start and load its pipeline."""
+        return self.load_timeout_s if self.load_timeout_s is not None else self.actor_start_timeout_s
+
+
+EXECUTION_FIELDS = frozenset(ExecutionSpec.model_fields)
+
+
+class RunSpec(BaseModel):
+    """What to run: suite x pipelines x seeds x scorers (frozen), and in ``execution`` how to run it.
+
+    The execution keys may also be given flat (``RunSpec(suite=..., task_timeout_s=60)``, or
+    ``task_timeout_s: 60`` at the top of a run-spec file): they are moved into ``execution``; a flat key
+    wins over the same key under ``execution:``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suite: str                                   # built-in suite name or path to a suite YAML
+    pipelines: list[PipelineSpec] | None = None  # None: the suite's defaults
+    seeds: list[int] | None = None               # None: the suite's defaults
+    scorers: list[str] | None = None             # None: the suite's defaults
+    scorer_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scorer -> options (weights paths, device)
+    primary: str | None = None                   # primary metric column; None: the suite's, else the task kind's default
     limit: int | None = Field(default=None, ge=1)  # run only the first N tasks (smoke runs)
     max_pixels: int | None = Field(default=None, ge=1)  # largest input image (width x height); None: the
                                                  # default harness.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)  # how to run it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_execution_keys(cls, data):
+        if not isinstance(data, dict) or not EXECUTION_FIELDS & set(data):
+            return data
+        rest = {k: v for k, v in data.items() if k not in EXECUTION_FIELDS}
+        nested = rest.get("execution") or {}
+        if isinstance(nested, ExecutionSpec):
+            nested = nested.model_dump(exclude_unset=True)
+        if not isinstance(nested, dict):
+            return data   # reported by the validation of ``execution``
+        rest["execution"] = {**nested, **{k: v for k, v in data.items() if k in EXECUTION_FIELDS}}
+        return rest
+
+    def executed(self, **changes) -> "RunSpec":
+        """This spec with ``changes`` to its execution spec (validated)."""
+        ex = ExecutionSpec(**{**self.execution.model_dump(exclude_unset=True), **changes})
+        return self.model_copy(update={"execution": ex})
 
     @field_validator("pipelines", mode="before")
     @classmethod

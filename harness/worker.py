@@ -25,7 +25,7 @@ from harness.imageio import prefetched
 from harness.masks.stage import prepare_mask, with_stored_mask
 from harness.pipelines.base import Output, build_pipeline
 from harness.spec import PipelineSpec
-from harness.storage import infrastructure_error, output_stem
+from harness.storage import check_name, infrastructure_error, is_uri, location, output_stem
 from reports.results import ResultRow
 from scorers.base import Scorer, get_scorer_class
 
@@ -90,6 +90,40 @@ def save_output(output: Output, path_stem: Path) -> Path:
     return path
 
 
+def output_bytes(output: Output) -> tuple[bytes, str]:
+    """An output encoded as written to an object store: (PNG or .npy bytes, suffix)."""
+    import io
+
+    buf = io.BytesIO()
+    if output.image is not None:
+        from PIL import Image
+
+        Image.fromarray(np.asarray(output.image, dtype=np.uint8)).save(buf, format="PNG")
+        return buf.getvalue(), ".png"
+    np.save(buf, np.asarray(output.array))
+    return buf.getvalue(), ".npy"
+
+
+def save_output_to(output: Output, out: str, pipeline: str, task_id: str, seed: int) -> str:
+    """Write an output under ``out`` (a directory or an object-store URI); returns its path relative to ``out``."""
+    if not is_uri(out):
+        stem = output_stem(out, pipeline, task_id, seed)
+        try:
+            path = save_output(output, stem)
+        except OSError as e:  # disk full, permission, I/O: the run must stop, this is not the pipeline's fault
+            infra = infrastructure_error(e, stem.parent)
+            if infra is not None:
+                raise infra from None
+            raise
+        return str(path.relative_to(Path(out).resolve()))
+    check_name(pipeline, what="pipeline label", where="output path")
+    check_name(task_id, what="task_id", where="output path")
+    data, suffix = output_bytes(output)
+    rel = f"outputs/{pipeline}/{task_id}__s{int(seed)}{suffix}"
+    location(out).write_bytes(data, rel)   # written by this actor straight to the object store
+    return rel
+
+
 def load_scorers(names: list[str], options: dict[str, dict] | None = None) -> list[Scorer]:
     options = options or {}
     scorers = [get_scorer_class(n)(**options.get(n, {})) for n in names]
@@ -115,20 +149,12 @@ def _score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tupl
 
 
 def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], scorers: list[Scorer],
-                out: Path) -> list[dict]:
+                out: str | Path) -> list[dict]:
     """Save each output, score them (each scorer batched over the jobs it applies to), and return
     the finished row records."""
     errors: list[list[str]] = [[] for _ in rows]
     for row, job, output in zip(rows, jobs, outputs):
-        stem = output_stem(out, job.pipeline.key, job.task.task_id, job.seed)
-        try:
-            path = save_output(output, stem)
-        except OSError as e:  # disk full, permission, I/O: the run must stop, this is not the pipeline's fault
-            infra = infrastructure_error(e, stem.parent)
-            if infra is not None:
-                raise infra from None
-            raise
-        row.output_path = str(path.relative_to(Path(out).resolve()))
+        row.output_path = save_output_to(output, str(out), job.pipeline.key, job.task.task_id, job.seed)
         row.metrics = {}
     # Scorers compare against the task as the pipeline ran it (stored SAM mask, effective mask dilation,
     # canvas, ...).
@@ -204,7 +230,7 @@ class Worker:
                  score_inline: bool = True, scorer_options: dict[str, dict] | None = None,
                  board=None, token: str | None = None):
         self.spec = pipeline
-        self.out = Path(out)
+        self.out = str(out)   # a directory or an object-store URI (Path would fold its '//')
         self.run_id = run_id
         self.suite = suite
         self.scorer_names = list(scorers) if score_inline else []
@@ -293,7 +319,7 @@ class ScorerWorker:
     def __init__(self, scorers: list[str], *, out: str, scorer_options: dict[str, dict] | None = None):
         self.names = list(scorers)
         self.options = scorer_options or {}
-        self.out = Path(out)
+        self.out = str(out)   # a directory or an object-store URI (Path would fold its '//')
         self.scorers: list[Scorer] | None = None
 
     def ping(self) -> str:

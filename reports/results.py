@@ -9,6 +9,7 @@ wrong type, or a repeated (task_id, pipeline, seed) is one :class:`~harness.erro
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -88,10 +89,19 @@ def results_dir(out: str | Path) -> Path:
 
 
 def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: str = "part") -> Path | None:
-    """Write records as one Parquet shard, atomically. Returns its path (None when there is nothing)."""
+    """Write records as one Parquet shard, atomically. Returns its path (None when there is nothing).
+
+    In an object store (``out`` a URI, :class:`harness.storage.Location`) the shard is one PUT under a
+    fresh key: written once, never renamed."""
+    from harness.storage import is_uri, location
+
     records = list(records)
     if not records:
         return None
+    if is_uri(out):
+        buf = io.BytesIO()
+        pd.DataFrame.from_records(records).to_parquet(buf, index=False)
+        return location(out).write_bytes(buf.getvalue(), "results", f"{prefix}-{uuid.uuid4().hex[:12]}.parquet")
     d = results_dir(out)
     d.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{uuid.uuid4().hex[:12]}.parquet"
@@ -103,8 +113,12 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
 
 def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
     """Write records as one JSON-lines file (for rows a Parquet shard could not hold), atomically."""
-    from harness.storage import atomic_write_text
+    from harness.storage import atomic_write_text, is_uri, location
 
+    if is_uri(out):
+        lines = [json.dumps(r, default=str, allow_nan=True) for r in records]
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        return location(out).write_bytes(data, "results", f"fallback-{uuid.uuid4().hex[:12]}.jsonl")
     d = results_dir(out)
     d.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(r, default=str, allow_nan=True) for r in records]
@@ -125,15 +139,45 @@ def _read_shard(path: Path) -> pd.DataFrame:
                              "rows.") from None
 
 
-def read_results(out: str | Path) -> pd.DataFrame:
-    """All result rows of a run directory (empty DataFrame with the required columns when none)."""
+def _read_remote_shards(out: str) -> list[pd.DataFrame]:
+    """The shards of a run in an object store; names starting with '.' (never written there) are ignored."""
     from harness.errors import EditbenchError
+    from harness.storage import location
+
+    loc = location(out)
+    frames = []
+    for name in loc.list("results"):
+        if name.startswith(".") or not (name.endswith(".parquet") or (name.startswith("fallback-")
+                                                                     and name.endswith(".jsonl"))):
+            continue
+        data = loc.read_bytes("results", name)
+        try:
+            if name.endswith(".jsonl"):
+                rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+                frames.append(pd.DataFrame.from_records(rows))
+            else:
+                frames.append(pd.read_parquet(io.BytesIO(data)))
+        except Exception as e:  # noqa: BLE001 - pyarrow/json raise many types for a broken object
+            raise EditbenchError(f"result shard {loc.url('results', name)} cannot be read ({type(e).__name__}); "
+                                 "move it out of the run's results/ to use the other rows.") from None
+    return frames
+
+
+def read_results(out: str | Path) -> pd.DataFrame:
+    """All result rows of a run directory or object-store location (empty DataFrame with the required
+    columns when none)."""
+    from harness.errors import EditbenchError
+    from harness.storage import is_uri
 
     d = results_dir(out)
-    files = sorted([*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")])
-    if not files:
+    if is_uri(out):
+        d = f"{str(out).rstrip('/')}/results"
+        frames = _read_remote_shards(str(out))
+    else:
+        files = sorted([*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")])
+        frames = [_read_shard(f) for f in files]
+    if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
-    frames = [_read_shard(f) for f in files]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))

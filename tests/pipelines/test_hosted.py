@@ -266,7 +266,7 @@ def test_missing_key_is_a_one_sentence_exit_2(tmp_path, image_file):
 
 
 def test_hosted_pipelines_run_concurrently_on_one_actor():
-    spec = RunSpec(suite="x", queue_depth=2)
+    spec = RunSpec(suite="x", queue_depth=2).execution
     hosted, floor = PipelineSpec(name="gpt-image"), PipelineSpec(name="cv2-telea")
     assert in_flight(spec, hosted) == (8, True) and in_flight(spec, floor) == (2, False)
     assert in_flight(spec, hosted.model_copy(update={"concurrency": 3})) == (3, True)

@@ -369,6 +369,7 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
     out = as_out(out)
     with _image_limit(spec.max_pixels):
         manifest = build_manifest(spec)                   # 1. everything validated before any work
+        _check_mask_stage_storage(manifest, out)
         lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
         try:
             attempt = begin_attempt(spec, manifest, out)  # 3. run.json: planned jobs, status "running"
@@ -377,6 +378,18 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
             lock.release()
     _write_report(out)                                    # 5. the leaderboard (best effort)
     return out
+
+
+def _check_mask_stage_storage(manifest: Manifest, out) -> None:
+    """The SAM mask stage caches each task's mask under a file lock in the run directory, which needs a
+    local or shared file system: refused before any work for an object-store ``--out``."""
+    from harness.masks import is_sam_recipe
+    from harness.storage import is_uri
+
+    sam = sorted({j.task.task_id for j in manifest.jobs if is_sam_recipe(j.task.mask)})
+    if sam and is_uri(str(out)):
+        raise EditbenchError(f"tasks {sam[:3]} take their mask from SAM, whose mask stage needs --out on a local or "
+                             f"shared file system; {out} is an object store (run it to a local folder).")
 
 
 @contextmanager

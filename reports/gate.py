@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import EditbenchError, format_validation_error
 from harness.spec import read_yaml_mapping
 from harness.storage import atomic_write_text
-from reports.leaderboard import is_latency_metric, metric_columns, metric_rows
+from reports.leaderboard import metric_rows
 from reports.markdown import md
 from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 from reports.results import load_run
@@ -238,19 +238,6 @@ def decide(p_reg: np.ndarray, p_imp: np.ndarray, alpha: float, family: str) -> t
 
 def _registry_record() -> dict[str, dict]:
     return metrics_record({m["scorer"] for m in registry_metrics().values()})
-
-
-def metric_rows(df: pd.DataFrame, col: str, record: dict[str, dict] | None = None) -> pd.DataFrame:
-    """The rows a metric is gated on: ok rows; latency: not warm-up; otherwise real/trained weights.
-
-    ``record``: the run's metrics record (default: today's scorer definitions)."""
-    record = _registry_record() if record is None else record
-    ok = df[df["status"] == "ok"]
-    if record.get(col, {}).get("role") == "latency":
-        if "warmup" in ok.columns:
-            ok = ok[~ok["warmup"].fillna(False).astype(bool)]
-        return ok
-    return ok[ok["weights"] != "random"]
 
 
 def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> pd.DataFrame:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
-from harness.imageio import load_image
 from scorers.background import PSNR_CEILING, region_errors, region_ssim
 from scorers.base import Metric, Scorer
-from scorers.regions import aligned_output, task_mask
+from scorers.regions import target_region
 
 
 class FidelityScorer(Scorer):
@@ -30,13 +28,8 @@ class FidelityScorer(Scorer):
     metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB", version=2), "ssim": Metric("higher", range=(-1.0, 1.0))}
 
     def score(self, task, output) -> dict[str, float]:
-        if task.target is None:
+        pixels = target_region(task, output)
+        if pixels is None:
             return {"psnr": math.nan, "ssim": math.nan}
-        target = load_image(task.target)
-        shape = target.shape[:2]
-        out = aligned_output(np.asarray(output.image), shape, what="target")
-        mask = task_mask(task, shape)
-        region = np.ones(shape, dtype=bool) if mask is None else mask
-        if not region.any():
-            return {"psnr": math.nan, "ssim": math.nan}
+        out, target, region = pixels
         return {"psnr": region_errors(out, target, region)["psnr"], "ssim": region_ssim(out, target, region)}

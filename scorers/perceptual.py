@@ -29,10 +29,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import WeightsNotFound
-from harness.imageio import load_image
 from harness.weights import resolve_weights
 from scorers.base import Metric, Scorer
-from scorers.regions import aligned_output, mask_bbox, task_mask, torch_device
+from scorers.regions import mask_bbox, target_region, torch_device
 
 BACKBONE_FILE = "alexnet.pth"
 HEADS_FILE = "alex.pth"
@@ -138,17 +137,12 @@ class LpipsScorer(Scorer):
     def score(self, task, output) -> dict[str, float]:
         import torch
 
-        if task.target is None:
+        pixels = target_region(task, output)
+        if pixels is None:
             return {"distance": math.nan}
         if self.model is None:
             self.load()
-        target = load_image(task.target)
-        shape = target.shape[:2]
-        out = aligned_output(np.asarray(output.image), shape, what="target")
-        mask = task_mask(task, shape)
-        mask = np.ones(shape, dtype=bool) if mask is None else mask
-        if not mask.any():
-            return {"distance": math.nan}
+        out, target, mask = pixels
         rows, cols = lpips_crop(mask, margin_px=self.options.margin_px)
 
         def tensor(img):

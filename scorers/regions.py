@@ -93,6 +93,20 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
     return dilate_mask(mask, int(task.overrides.get("mask_dilate") or 0))
 
 
+def target_region(task, output) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(output, target, region) on the target's grid, for the ground-truth metrics: the output aligned to
+    ``task.target``, the target, and the region compared (the task's mask, or the whole image when the
+    task has none). None when the task has no target or the region is empty."""
+    if task.target is None:
+        return None
+    target = load_image(task.target)
+    shape = target.shape[:2]
+    out = aligned_output(np.asarray(output.image), shape, what="target")
+    mask = task_mask(task, shape)
+    region = np.ones(shape, dtype=bool) if mask is None else mask
+    return (out, target, region) if region.any() else None
+
+
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow ``mask`` by ``px`` pixels (Euclidean distance <= px)."""
     from scipy.ndimage import distance_transform_edt

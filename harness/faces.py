@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.pixels import rgb_to_bgr
+
 # ArcFace's 112x112 alignment template (insightface.utils.face_align.arcface_dst): left eye, right eye,
 # nose, left and right mouth corner, in pixels of the 112x112 crop.
 ARCFACE_TEMPLATE = np.array(
@@ -207,7 +209,7 @@ def detect_scrfd(image: np.ndarray, model_path: str | Path, *, threshold: float 
 
     det = get_model(str(model_path), providers=["CPUExecutionProvider"])
     det.prepare(ctx_id=-1, input_size=(640, 640), det_thresh=threshold)
-    bboxes, kpss = det.detect(np.ascontiguousarray(image[:, :, ::-1]), input_size=(640, 640))
+    bboxes, kpss = det.detect(rgb_to_bgr(image), input_size=(640, 640))
     faces = []
     for i, b in enumerate(bboxes):
         lm = kpss[i].astype(np.float32) if kpss is not None else landmarks_from_box(b[:4])

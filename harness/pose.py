@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.pixels import resolve_device, rgb_to_bgr
+
 OPENPOSE18 = (
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
     "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
@@ -84,15 +86,13 @@ class BodyPoseEstimator:
     """
 
     def __init__(self, weights_dir: str | Path, *, device: str | None = None):
-        import torch
-
         Body = _import_controlnet_aux_body()[0].Body
         path = Path(weights_dir) / BODY_WEIGHTS
         if not path.is_file():
             from harness.errors import WeightsNotFound
 
             raise WeightsNotFound(f"OpenPose body weights not found: expected {path}.")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         self.body = Body(str(path)).to(self.device)
 
     def __call__(self, image: np.ndarray) -> list[Person]:
@@ -101,7 +101,7 @@ class BodyPoseEstimator:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"pose estimation needs an RGB uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-        bgr = np.ascontiguousarray(image[:, :, ::-1])  # controlnet_aux's Body expects OpenCV's BGR order
+        bgr = rgb_to_bgr(image)  # controlnet_aux's Body expects OpenCV's BGR order
         with torch.no_grad():
             candidate, subset = self.body(bgr)
         return people_from_openpose(np.asarray(candidate), np.asarray(subset))

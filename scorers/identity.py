@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.errors import EditbenchError, WeightsNotFound
 from harness.faces import Face, detect_faces, find_scrfd
 from harness.imageio import load_image, load_mask
+from harness.pixels import rgb_to_bgr
 from harness.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
@@ -149,7 +150,7 @@ class IdentityScorer(Scorer):
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         """ArcFace embeddings (N, D) of aligned RGB uint8 crops; one batched call when the model allows it."""
-        bgr = [np.ascontiguousarray(c[:, :, ::-1]) for c in crops]
+        bgr = [rgb_to_bgr(c) for c in crops]
         if not bgr:
             return np.zeros((0, 0), dtype=np.float32)
         batch = self.model.input_shape[0]

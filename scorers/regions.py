@@ -43,7 +43,7 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
 def _outpaint_canvas(task):
     """Outpaint tasks are compared on the extended canvas the adapters build from ``overrides.outpaint``
     (the source placed inside, pre-filled outside) with the new area (OR the task mask) as mask."""
-    from harness.pipelines.imaging import prepare_edit
+    from harness.pixels import prepare_edit
 
     o = task.overrides
     return prepare_edit(task, dilate=int(o.get("mask_dilate") or 0), fill=o.get("outpaint_fill") or "edge")
@@ -68,7 +68,7 @@ def source_shape(task) -> tuple[int, int]:
     with Image.open(task.image) as im:
         h, w = im.height, im.width
     if task.kind == "outpaint":
-        from harness.pipelines.imaging import outpaint_pads
+        from harness.pixels import outpaint_pads
 
         left, right, top, bottom = outpaint_pads(task.params, where=f"task {task.task_id}")
         return h + top + bottom, w + left + right
@@ -85,7 +85,7 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
         return mask
     if task.mask is None:
         return None
-    from harness.pipelines.imaging import dilate_mask
+    from harness.pixels import dilate_mask
 
     # The mask the pipeline edited: the task's, grown by the mask_dilate it applied (the scorer's task
     # carries the pipeline's effective options as overrides, harness.worker.effective_task).
@@ -136,9 +136,7 @@ def luminance(image: np.ndarray) -> np.ndarray:
 
 
 def torch_device(requested: str | None = None) -> str:
-    """``requested`` if given, else "cuda" when a GPU is visible, else "cpu"."""
-    if requested:
-        return requested
-    import torch
+    """``requested`` if given (checked), else "cuda" when a GPU is visible, else "cpu" (harness.pixels)."""
+    from harness.pixels import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(requested)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import EditbenchError, WeightsNotFound
+from harness.pixels import resolve_device
 from harness.weights import resolve_weights
 
 # Published ViT-H image encoder (facebook/sam-vit-huge config.json); ViT-B is SamVisionConfig's default.
@@ -98,7 +99,7 @@ class SamGenerator:
             model = model_cls.from_pretrained(src, local_files_only=True)
             processor = proc_cls.from_pretrained(src, local_files_only=True)
         if self.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.device = resolve_device(None)
         self.model = model.to(self.device).eval()
         self.processor = processor
         return self

@@ -29,20 +29,10 @@ from harness.errors import EditbenchError, WeightsNotFound
 from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
 from harness.pipelines.imaging import float_to_uint8, work_size
+from harness.pixels import resolve_device
 from harness.weights import resolve_weights
 
 DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
-
-
-def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when a GPU is visible, else "cpu"; anything else is checked and returned."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EditbenchError(f"option device={device!r} but no CUDA device is visible; use device=auto or cpu.")
-    return device
 
 
 def resolve_dtype(dtype: str, device: str, *, gpu_default: str):

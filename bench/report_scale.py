@@ -101,6 +101,9 @@ def floor(run: Path) -> dict:
             means = (sums / cnt).reshape(len(pipe), len(task))
         mean, se, df = t_summary(means, axis=1)
         lo, hi = t_interval(mean, se, df)
+        r_lo, r_hi = meta["metrics"][m]["range"]     # intervals are clipped to the metric's range
+        lo = lo if r_lo is None else np.maximum(lo, r_lo)
+        hi = hi if r_hi is None else np.minimum(hi, r_hi)
         for i, p in enumerate(pipe):
             out[(str(p), m)] = (float(mean[i]), float(lo[i]), float(hi[i]))
     return out

@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness.errors import EditbenchError
 from harness.storage import atomic_write_text
-from reports.leaderboard import fmt, format_markdown, metric_rows
+from reports.leaderboard import fmt, format_markdown, metric_rows, within_range
 from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
 from reports.stats import task_mean_ci_rows
@@ -154,7 +154,8 @@ def trends(df: pd.DataFrame, runs: list[RunInfo] | None = None) -> dict[str, dic
                 rows = rows[rows[m].notna()]
                 if rows.empty:
                     continue
-                e = task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64))
+                e = within_range(task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64)),
+                                 (records.get(run_id) or record).get(m, {}).get("range"))
                 by_p.setdefault(str(pipeline), []).append(Point(str(run_id), str(g["start_time"].iloc[0]),
                                                                 e.mean, e.lo, e.hi, e.n_tasks))
             out[suite][m] = {p: sorted(pts, key=lambda x: rank[x.run_id]) for p, pts in sorted(by_p.items())}

@@ -111,13 +111,26 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
             e.infinite[m] = int(np.isposinf(rows[m].to_numpy(dtype=np.float64)).sum())
             if role(record or registry_record(), m) == "cost":
                 e.totals[m] = float(rows[m].sum()) if len(rows) else math.nan
-            e.metrics[m] = (task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64),
-                                              confidence=confidence) if len(rows) else NAN_ESTIMATE)
+            est = (task_mean_ci_rows(rows["task_id"].to_numpy(), rows[m].to_numpy(dtype=np.float64),
+                                     confidence=confidence) if len(rows) else NAN_ESTIMATE)
+            e.metrics[m] = within_range(est, (record or registry_record()).get(m, {}).get("range"))
         timed = ok[not_warmup(ok)]
         for s in stages:
             e.latency[s] = quantiles(timed[s].to_numpy(dtype=np.float64)) if s in timed else (math.nan, math.nan)
         out.append(e)
     return out
+
+
+def within_range(est: Estimate, value_range) -> Estimate:
+    """``est`` with its interval clipped to the metric's recorded range (a t interval of a non-negative
+    metric can reach below 0 with few tasks; the clipped interval still holds the true mean whenever the
+    unclipped one does)."""
+    if not est.ok or not value_range:
+        return est
+    lo_r, hi_r = value_range
+    lo = est.lo if lo_r is None or not np.isfinite(est.lo) else max(est.lo, lo_r)
+    hi = est.hi if hi_r is None or not np.isfinite(est.hi) else min(est.hi, hi_r)
+    return Estimate(est.mean, lo, hi, est.n_tasks, est.n_rows)
 
 
 def fmt(v: float) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.leaderboard import within_range
 from reports.meta import is_ranked, read_metrics
 from reports.stats import task_mean_ci_rows
 
@@ -71,7 +72,8 @@ def results_summary(meta: dict, df: pd.DataFrame, *, run_dir: str | Path | None 
             rows = _rows(g, c, m.get("role"))
             vals = rows[c].to_numpy(dtype=np.float64)
             keep = np.isfinite(vals)
-            est = task_mean_ci_rows(rows["task_id"].to_numpy(), vals, confidence=confidence) if keep.any() else None
+            est = (within_range(task_mean_ci_rows(rows["task_id"].to_numpy(), vals, confidence=confidence), m.get("range"))
+                   if keep.any() else None)
             entry["metrics"][c] = {
                 "mean": _num(est.mean) if est else None,
                 "ci": [_num(est.lo), _num(est.hi)] if est else [None, None],

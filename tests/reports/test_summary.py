@@ -27,7 +27,8 @@ def test_report_writes_results_json(tmp_path):
     assert r["mean"] == pytest.approx(task_mean(ok, "toy.masked_residual"))
     per_task = ok.groupby("task_id")["toy.masked_residual"].mean().to_numpy()
     ref = stats.ttest_1samp(per_task, 0.0).confidence_interval(0.95)
-    assert r["ci"] == pytest.approx([ref.low, ref.high])
+    # the paired-t interval, clipped to the metric's recorded range ([0, inf) for a residual)
+    assert r["ci"] == pytest.approx([max(ref.low, 0.0), ref.high])
     assert (r["n_tasks"], r["n_rows"], r["direction"], r["role"]) == (3, 6, "lower", "quality")
     # random weights: quality is not summarised, latency is (warm-up row left out)
     fast = doc["results"]["fast"]["metrics"]

@@ -8,8 +8,6 @@ target, scaled so the crop's longer side is :data:`CROP_PX`. The source crop car
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 CROP_PX = 256           # longer side of a crop as shown
@@ -50,11 +48,3 @@ def crop(image: np.ndarray, box: tuple[int, int, int, int], *, size: int = CROP_
     s = size / max(h, w)
     hw = (max(1, round(w * s)), max(1, round(h * s)))
     return cv2.resize(c, hw, interpolation=cv2.INTER_NEAREST if s > 1 else cv2.INTER_AREA)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()

@@ -9,6 +9,7 @@ the same inputs gives a byte-identical file.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -107,6 +108,23 @@ def read_csv(path: Path, *, columns: tuple[str, ...]) -> list[dict[str, str]]:
             if not (r.get(c) or "").strip():
                 raise EditbenchError(f"CSV file {path} line {i}: column {c!r} is empty.")
     return rows
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG file bytes of an RGB uint8 image, or of a bool mask (white = True = regenerate)."""
+    from PIL import Image
+
+    a = np.asarray(image)
+    buf = io.BytesIO()
+    Image.fromarray(a.astype(np.uint8) * 255 if a.dtype == bool else a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def beside(opts: BuildOptions, suffix: str) -> Path:
+    """The folder next to the suite file for the files a builder writes with it: ``<out stem>.<suffix>/``
+    (pose images, mask files, images with holes)."""
+    out = Path(opts.out)
+    return out.resolve().parent / f"{out.stem}.{suffix}"
 
 
 def mask_fraction(mask: np.ndarray) -> float:

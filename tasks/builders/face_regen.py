@@ -17,11 +17,10 @@ second largest, ...) until ``n``; so the choice depends only on the images, neve
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-from tasks.builders.common import BuildOptions, Draft, list_images, prompts_by_image, stem_id
+from tasks.builders.common import BuildOptions, Draft, beside, list_images, png_bytes, prompts_by_image, stem_id
 
 CHIN_FOREHEAD = 1.1   # ellipse height / width ratio over that of the box
 DEFAULT_PROMPT = ("a photo of the same person in the same pose, with the same hair, clothing and setting; "
@@ -58,13 +57,6 @@ def pick_round_robin(per_image: list[list], n: int) -> list[tuple[int, int]]:
     return picked
 
 
-def _png(rgb) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
-
 
 def draft_face_regen(opts: FaceRegenOptions) -> Draft:
     from harness.faces import detect_faces
@@ -72,7 +64,7 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
     from harness.weights import resolve_weights
 
     folder = Path(opts.images).resolve()
-    pose_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.pose"
+    pose_dir = beside(opts, "pose")
     paths = [p for p in list_images(folder) if not p.is_relative_to(pose_dir)]  # not our own earlier output
     face_dir = None
     if opts.face_weights is not None:
@@ -107,7 +99,7 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
         if estimator is not None:
             control = pose_dir / f"{stem_id(p, folder)}.png"
             if control not in extra:
-                extra[control] = _png(render((h, w), estimator(load_image(p))))
+                extra[control] = png_bytes(render((h, w), estimator(load_image(p))))
         box = [round(v, 1) for v in face.box]
         tasks.append({
             "task_id": f"{stem_id(p, folder)}-face{k}",

@@ -19,14 +19,14 @@ and SSIM in the hole), ``texture``, ``seam``, ``background`` and ``latency``.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
 from harness.errors import EditbenchError
-from tasks.builders.common import BuildOptions, Draft, list_images, mask_fraction, prompts_by_image, stem_id
+from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
+                                    prompts_by_image, stem_id)
 
 RECONSTRUCTION_PROMPT = "a high-quality photo, the surroundings continued seamlessly"
 HOLE_GREY = 128
@@ -74,19 +74,12 @@ def textured_holes(image: np.ndarray, *, holes: int, size: float) -> list[list[i
     return boxes
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
-
 
 def draft_reconstruction(opts: ReconstructionOptions) -> Draft:
     from harness.imageio import load_image, mask_from_recipe
 
     folder = Path(opts.images).resolve()
-    hole_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.holes"
+    hole_dir = beside(opts, "holes")
     prompts = prompts_by_image(opts, folder)
     paths = [p for p in list_images(folder) if not p.is_relative_to(hole_dir)][: opts.n]
     extra: dict[Path, bytes] = {}
@@ -98,7 +91,7 @@ def draft_reconstruction(opts: ReconstructionOptions) -> Draft:
             holed = img.copy()
             holed[y0:y1, x0:x1] = HOLE_GREY
             tid = f"{stem_id(p, folder)}-hole{k}"
-            extra[hole_dir / f"{tid}.png"] = _png(holed)
+            extra[hole_dir / f"{tid}.png"] = png_bytes(holed)
             tasks.append({"task_id": tid, "kind": "inpaint", "image": hole_dir / f"{tid}.png", "mask": {"box": box},
                           "target": p, "prompt": prompts.get(p, opts.prompt or RECONSTRUCTION_PROMPT),
                           "negative_prompt": opts.negative_prompt,

@@ -20,14 +20,13 @@ background replacement, ``primary: subject.psnr``: the subject unchanged), ``bac
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import EditbenchError
-from tasks.builders.common import BuildOptions, Draft, list_images, mask_fraction, prompts_by_image, read_csv, \
-    stem_id, under
+from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
+                                    prompts_by_image, read_csv, stem_id, under)
 
 SKIMAGE = "pkg:skimage/data"
 # Bundled photos with a subject: file -> (subject box [x0, y0, x1, y1] px, subject noun).
@@ -77,13 +76,6 @@ def _sam_recipe(opts: SegmentOptions, prompt: dict, *, invert: bool) -> dict:
     return r
 
 
-def _png(mask: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255).save(buf, format="PNG")
-    return buf.getvalue()
-
 
 def _inputs(opts: SegmentOptions, bundled: tuple[str, ...]) -> tuple[Path, list[Path], str | None]:
     """(folder, images, pkg root): the given folder, or the bundled photos and their ``pkg:`` root (written as
@@ -116,7 +108,7 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
     subjects = subjects[: opts.n] if opts.n else subjects
     use_sam = _sam_available(opts)
     prompts = prompts_by_image(opts, folder)
-    mask_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.masks"
+    mask_dir = beside(opts, "masks")
     extra: dict[Path, bytes] = {}
     tasks = []
     counts: dict[str, int] = {}
@@ -134,7 +126,7 @@ def draft_background_replace(opts: SegmentOptions) -> Draft:
             mask = _sam_recipe(opts, {"box": box}, invert=True)
         else:
             mask = mask_dir / f"{tid}.png"
-            extra[mask] = _png(~keep)
+            extra[mask] = png_bytes(~keep)
         scene = opts.scene or DEFAULT_SCENE
         tasks.append({"task_id": tid, "kind": "inpaint", "image": p, "mask": mask,
                       "prompt": prompts.get(p, opts.prompt or f"a photo of {subject} {scene}"),
@@ -181,7 +173,7 @@ def draft_sky_replace(opts: SegmentOptions) -> Draft:
     images = images[: opts.n] if opts.n else images
     use_sam = _sam_available(opts)
     prompts = prompts_by_image(opts, folder)
-    mask_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.masks"
+    mask_dir = beside(opts, "masks")
     extra: dict[Path, bytes] = {}
     tasks = []
     for p in images:
@@ -194,7 +186,7 @@ def draft_sky_replace(opts: SegmentOptions) -> Draft:
             mask = _sam_recipe(opts, {"box": list(mask_bbox(sky)), "points": [[x, y]], "labels": [1]}, invert=False)
         else:
             mask = mask_dir / f"{tid}.png"
-            extra[mask] = _png(sky)
+            extra[mask] = png_bytes(sky)
         tasks.append({"task_id": tid, "kind": "inpaint", "image": p, "mask": mask,
                       "prompt": prompts.get(p, opts.prompt or SKY_PROMPT),
                       "negative_prompt": opts.negative_prompt if opts.negative_prompt is not None else NEGATIVE,

@@ -18,7 +18,6 @@ Pipeline options (not task params) are swept with a run spec's ``grid:`` key ins
 
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EditbenchError
-from tasks.builders.common import FILE_FIELDS, BuildOptions, Draft, mask_fraction
+from tasks.builders.common import FILE_FIELDS, BuildOptions, Draft, beside, mask_fraction, png_bytes
 
 PKG = "pkg:"
 
@@ -118,12 +117,10 @@ def scale_recipe(recipe: dict, s: float) -> dict:
 
 
 def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
-    from PIL import Image
-
     from harness.imageio import load_image, load_mask
 
     suite, tasks, keep, pkgs = base_draft(opts)
-    out_dir = Path(opts.out).resolve().parent / f"{Path(opts.out).stem}.masks"
+    out_dir = beside(opts, "masks")
     extra: dict[Path, bytes] = {}
     sized = []
     for t in tasks:
@@ -140,9 +137,7 @@ def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
             else:
                 m = scale_mask(base, s)
                 mask = out_dir / f"{t['task_id']}-scale{s:g}.png"
-                buf = io.BytesIO()
-                Image.fromarray(m.astype(np.uint8) * 255).save(buf, format="PNG")
-                extra[mask] = buf.getvalue()
+                extra[mask] = png_bytes(m)
             sized.append({**t, "mask": mask, "task_id": f"{t['task_id']}-scale{s:g}",
                           "params": {**t.get("params", {}), "mask_scale": s, "mask_fraction": mask_fraction(m)}})
     if not sized:

@@ -181,9 +181,11 @@ def skill(
     """Recommend a pipeline and settings for one edit of one image, from measured runs (docs/skill.md)."""
     from reports.skill import recommend, to_json, to_markdown
 
-    _image_path(image)
+    from harness.imageio import load_image
+
+    load_image(_image_path(image))        # a missing, unreadable or oversized image is one sentence, exit 2
     if mask is not None:
-        _image_path(mask)
+        load_image(_image_path(mask))
     recipe = recommend(image, edit, mask=mask, sam_box=sam_box, sam_point=sam_point, runs=runs)
     text = to_json(recipe) if as_json else to_markdown(recipe)
     if out is not None:

@@ -60,11 +60,6 @@ def not_warmup(df: pd.DataFrame) -> pd.Series:
     return ~df["warmup"].fillna(False).astype(bool)
 
 
-def task_groups(df: pd.DataFrame, col: str) -> list[np.ndarray]:
-    """Values of ``col`` grouped by task (one array of seed values per task)."""
-    return [g[col].to_numpy(dtype=np.float64) for _, g in df.groupby("task_id", sort=True)]
-
-
 def metric_rows(df: pd.DataFrame, col: str, metrics: dict[str, dict] | None = None) -> pd.DataFrame:
     """The rows a metric is computed from: ok rows, real/trained weights (latency: any weights, no warm-up)."""
     ok = df[df["status"] == "ok"]

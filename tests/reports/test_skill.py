@@ -88,6 +88,9 @@ def test_cli_prints_a_complete_recipe_and_scores_an_edit(tmp_path):
     assert json.loads(res.stdout)["edit_kind"] == "removal"
     bad = CliRunner().invoke(app, ["skill", "--image", str(tmp_path / "nope.png"), "--edit", "x"])
     assert bad.exit_code == 2 and "does not exist" in bad.stderr
+    (tmp_path / "notes.png").write_text("not an image")
+    bad = CliRunner().invoke(app, ["skill", "--image", str(tmp_path / "notes.png"), "--edit", "x"])
+    assert bad.exit_code == 2 and "cannot be read as an image" in bad.stderr
     # score: an untouched copy passes the background check, a smeared fill is measured
     from harness.imageio import load_image
     from tasks.schema import resolve_data_root

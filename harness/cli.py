@@ -130,6 +130,22 @@ def report(
 
 
 @app.command()
+@_errors_exit_2
+def arena(
+    runs: list[Path] = typer.Argument(..., help="Finished run directories of one suite (votes go to the first)."),
+    port: int = typer.Option(8765, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (default: this machine only)."),
+    prefer_disagreement: bool = typer.Option(False, help="Show first the pairs on which the automatic metrics "
+                                                         "disagree (within the balance over pipeline pairs)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the pair order and left/right draws (default: random)."),
+):
+    """Blind side-by-side votes on two pipelines' outputs, served at http://HOST:PORT/ (docs/arena.md)."""
+    from reports.arena_app import serve
+
+    serve(runs, host=host, port=port, prefer_disagreement=prefer_disagreement, seed=seed)
+
+
+@app.command()
 def gate(
     baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI."),
     candidate: str = typer.Argument(..., help="Candidate run directory or object-store URI."),

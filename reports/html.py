@@ -263,6 +263,10 @@ def render_html(r: "Report") -> str:
     ]
     for p, ents in r.sweeps.items():
         parts += [f"<h2>By {escape(p.removeprefix('param.'))}</h2>", table_html(*table_rows(r.df, ents, [p], r.metrics))]
+    if r.people is not None:
+        from reports.arena_report import html_section
+
+        parts.append(html_section(r.people))
     parts += ["<h2>Metrics with 95 % CI</h2>", img(plots.metric_bars(r.overall, plotted, directions), "metric bars")
               if plotted else ""]
     if omitted:

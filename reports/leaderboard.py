@@ -226,6 +226,7 @@ class Report:
     overall: list[Entry]
     sweeps: dict[str, list[Entry]]            # param.<axis> -> entries, for the run's declared sweep axes
     metrics: dict[str, dict] = field(default_factory=dict)   # the run's metrics record (run.json)
+    people: object = None                     # reports.arena_report.People when the run has votes
 
     @property
     def title(self) -> str:
@@ -264,8 +265,11 @@ def build_report(out: str | Path) -> Report:
     out = Path(out)
     meta, df = load_run(out)
     record = read_metrics(out, meta, df.columns)
+    from reports.arena_report import people_summary
+
     overall = entries(df, record=record)
-    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweep_entries(df, meta, record), metrics=record)
+    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweep_entries(df, meta, record), metrics=record,
+                  people=people_summary(out, df, record))
 
 
 def render_markdown(r: Report) -> str:
@@ -274,6 +278,10 @@ def render_markdown(r: Report) -> str:
              format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
+    if r.people is not None:
+        from reports.arena_report import markdown_section
+
+        parts.append(markdown_section(r.people))
     return "\n".join(parts) + "\n"
 
 

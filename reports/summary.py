@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.arena_report import json_section, people_summary
 from reports.leaderboard import within_range
 from reports.meta import is_ranked, read_metrics
 from reports.stats import task_mean_ci_rows
@@ -83,6 +84,9 @@ def results_summary(meta: dict, df: pd.DataFrame, *, run_dir: str | Path | None 
                 **{k: m.get(k) for k in ("direction", "role", "unit", "version", "primary", "scorer")},
             }
         doc["results"][str(pipeline)] = entry
+    people = people_summary(run_dir, df, record) if run_dir is not None else None
+    if people is not None:
+        doc["people"] = json_section(people)
     return doc
 
 

@@ -131,5 +131,9 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
                        for v in values]] for p in pipes]
         console.print(_table(["pipeline", *[f"{axis}={v}" for v in values]], srows,
                              title=f"{primary} by {axis} (task means)", text_cols=(0,)))
+    if r.people is not None:
+        from reports.arena_report import terminal_section
+
+        console.print(terminal_section(r.people), end="", markup=False)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines()) + "\n"
 

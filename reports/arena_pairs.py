@@ -2,10 +2,11 @@
 
 An item is (task_id, seed, two pipelines): two ok rows of the same task and seed, real or trained
 weights, with an image output inside their run. Pipelines from several runs of the same suite pool
-together (a pipeline name may appear in only one of them). :func:`next_item` balances the votes:
-first the pipeline pair with the fewest votes so far, then (with ``prefer_disagreement``) the item on
-which the run's quality metrics disagree most, then the task with the fewest votes, then at random; a
-rater never sees an item they already judged.
+together (a pipeline name may appear in only one of them). :func:`next_item` balances the votes over
+pipeline pairs and tasks: it picks the item of the pipeline pair with the fewest votes so far, then
+(with ``prefer_disagreement``) the one on which the run's quality metrics disagree most, then the task
+least often shown with that pair, then the task with the fewest votes, then at random; a rater never
+sees an item they already judged.
 """
 
 from __future__ import annotations
@@ -140,12 +141,13 @@ def next_item(items: Sequence[Item], votes: Sequence[Vote], *, rater: str, rng: 
     if not left:
         return None
     pairs = Counter((v.item[2], v.item[3]) for v in votes)
+    pair_tasks = Counter((v.item[2], v.item[3], v.task_id) for v in votes)
     tasks = Counter(v.task_id for v in votes)
     ties = {it.key: rng.random() for it in left}
 
     def rank(it: Item):
         d = -round(it.disagreement, 6) if prefer_disagreement else 0.0
-        return (pairs[(it.a, it.b)], d, tasks[it.task_id], ties[it.key])
+        return (pairs[(it.a, it.b)], d, pair_tasks[(it.a, it.b, it.task_id)], tasks[it.task_id], ties[it.key])
 
     return min(left, key=rank)
 

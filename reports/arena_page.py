@@ -49,7 +49,7 @@ main{padding:12px 18px;max-width:1500px;margin:auto}
 #text{white-space:pre-wrap;word-break:break-word;font-size:16px;margin:6px 0 10px;max-width:1000px}
 .meta{color:#666;font-size:12px}
 figure{margin:0;text-align:center;font-size:12px;color:#555}
-#sourcebox img{max-height:240px;max-width:100%;border:1px solid #ccc}
+#sourcebox img{height:min(240px,28vh);max-width:100%;object-fit:contain;border:1px solid #ccc}
 #pair{display:flex;gap:16px;justify-content:center;margin-top:12px}
 #pair figure{flex:1;max-width:700px}
 #pair img{width:100%;max-height:62vh;object-fit:contain;border:1px solid #bbb;background:#fff}

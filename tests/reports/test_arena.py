@@ -196,3 +196,25 @@ def test_report_shows_ratings_and_agreement_when_the_run_has_votes(run):
     rs = doc["ratings"]
     assert rs["blend"]["rating"] > rs["gray"]["rating"] > rs["noise"]["rating"]
     assert rs["blend"]["ci"][0] <= rs["blend"]["rating"] <= rs["blend"]["ci"][1]
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+def test_arena_command_refuses_unusable_runs_with_one_sentence(tmp_path):
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from tests.reports.helpers import write_meta
+
+    r = CliRunner().invoke(app, ["arena", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "does not exist" in r.output and "Traceback" not in r.output
+    only_one = arena_run(tmp_path, name="one", pipelines=("blend",))
+    r = CliRunner().invoke(app, ["arena", str(only_one)])
+    assert r.exit_code == 2 and "no task and seed has image outputs of two pipelines" in r.output
+    write_meta(tmp_path / "other", name="other-suite")
+    from reports.results import ResultRow, write_shard
+
+    write_shard(tmp_path / "other", [ResultRow(run_id="x", suite="other-suite", task_id="t0", kind="inpaint",
+                                               pipeline="z", seed=0, weights="trained").to_record()])
+    r = CliRunner().invoke(app, ["arena", str(arena_run(tmp_path, name="two")), str(tmp_path / "other")])
+    assert r.exit_code == 2 and "not 'arena'" in r.output

@@ -3,7 +3,7 @@
 The page shows one task and seed at a time: the source with the mask outlined, the prompt or
 instruction, and the outputs of two pipelines in random left/right order, never their names. A vote
 (left / right / tie / both bad, buttons or keys 1 2 3 4 / arrow keys) is appended to
-``<first run>/votes/<session>.jsonl`` and fsync'd before the page moves on (:mod:`harness.votes`).
+``<first run>/votes/<session>.jsonl`` and fsync'd before the page moves on (:mod:`harness.contract.votes`).
 
 Blindness and safety: the browser sees only an opaque token per shown pair; images are fetched by token
 (outputs confined to their run, sources through the suite's own data-root check) and re-encoded as PNG
@@ -25,12 +25,12 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.imageio import load_image, load_mask
-from harness.votes import ANSWERS, Vote, VoteWriter, make_vote, read_votes, vote_problem
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask
+from harness.contract.votes import ANSWERS, Vote, VoteWriter, make_vote, read_votes, vote_problem
 from reports.arena_pairs import Item, Pool, load_pool, next_item
 from reports.arena_page import APP_JS, CSS, PAGE
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 
 MAX_PENDING = 2000          # shown-but-unanswered pairs remembered (per server)
 OUTLINE_RGB = (255, 0, 255)

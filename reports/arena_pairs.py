@@ -22,12 +22,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.errors import EditbenchError
-from harness.storage import confined
-from harness.votes import Vote
+from harness.contract.results import load_run
+from harness.contract.votes import Vote
+from harness.core.errors import EditbenchError
+from harness.core.storage import confined
 from reports.leaderboard import metric_columns
-from reports.meta import direction, read_metrics, role
-from reports.results import load_run
+from scorers.columns import direction, read_metrics, role
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 

@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.votes import Vote, read_votes
+from harness.contract.votes import Vote, read_votes
 from reports import arena_stats as st
 from reports.arena_pairs import quality_metrics
+from reports.html import table_html
+from reports.leaderboard import format_markdown
 from reports.markdown import md
-from reports.meta import direction
+from scorers.columns import direction
 
 JUDGE_PREFIX = "judge:"
 
@@ -150,8 +152,6 @@ def terminal_section(p: People) -> str:
 
 
 def markdown_section(p: People) -> str:
-    from reports.leaderboard import format_markdown
-
     parts = ["", f"## People's ratings ({p.n_votes} votes, {len(p.raters)} raters)", "", RATING_NOTE, ""]
     if p.ratings:
         parts.append(format_markdown(*rating_rows(p)))
@@ -161,8 +161,6 @@ def markdown_section(p: People) -> str:
 
 
 def html_section(p: People) -> str:
-    from reports.html import table_html
-
     parts = [f"<h2>People's ratings ({p.n_votes} votes, {len(p.raters)} raters)</h2>",
              f"<p class='note'>{escape(RATING_NOTE)}</p>"]
     if p.ratings:

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from harness.votes import Vote
+from harness.contract.votes import Vote
 
 SCALE = 400.0
 BASE = 10.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 
+from reports.arena_report import terminal_section
 from reports.format import fmt_ms, fmt_num
 from reports.leaderboard import Report, fmt_estimate, metric_columns
 from scorers.columns import direction, primary_metric
@@ -132,8 +133,6 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
         console.print(_table(["pipeline", *[f"{axis}={v}" for v in values]], srows,
                              title=f"{primary} by {axis} (task means)", text_cols=(0,)))
     if r.people is not None:
-        from reports.arena_report import terminal_section
-
         console.print(terminal_section(r.people), end="", markup=False)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines()) + "\n"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from reports.results import ResultRow, write_shard
+from harness.contract.results import ResultRow, write_shard
 
 PIPELINES = ("blend", "gray", "noise")
 PROMPT = "<img src=x onerror=alert(1)> fill the <b>box</b> & keep the rest"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import EditbenchError
-from harness.votes import VoteWriter, make_vote, read_vote_file, read_votes
+from harness.core.errors import EditbenchError
+from harness.contract.votes import VoteWriter, make_vote, read_vote_file, read_votes
 from reports.arena_app import Arena, make_app, outline
 from reports.arena_pairs import Item, load_pool, next_item
 from tests.reports.arena_helpers import BOX, PIPELINES, PROMPT, arena_run
@@ -212,7 +212,7 @@ def test_arena_command_refuses_unusable_runs_with_one_sentence(tmp_path):
     r = CliRunner().invoke(app, ["arena", str(only_one)])
     assert r.exit_code == 2 and "no task and seed has image outputs of two pipelines" in r.output
     write_meta(tmp_path / "other", name="other-suite")
-    from reports.results import ResultRow, write_shard
+    from harness.contract.results import ResultRow, write_shard
 
     write_shard(tmp_path / "other", [ResultRow(run_id="x", suite="other-suite", task_id="t0", kind="inpaint",
                                                pipeline="z", seed=0, weights="trained").to_record()])

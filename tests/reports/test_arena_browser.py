@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.votes import read_votes
+from harness.contract.votes import read_votes
 from tests.reports.arena_helpers import PIPELINES, arena_run
 
 ROOT = Path(__file__).resolve().parents[2]

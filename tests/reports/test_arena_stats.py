@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import log_expit
 
-from harness.votes import Vote
+from harness.contract.votes import Vote
 from reports import arena_stats as st
 
 

@@ -18,8 +18,8 @@ A vote (field: meaning)::
      "run_id": "..."}                    # optional: the run the rows came from
 
 ``left``/``right`` are both the two rows' keys and the shown order. A file name is a safe name
-(:data:`harness.storage.SAFE_NAME`) ending in ``.jsonl``; the file lies in ``<run>/votes/``
-(:func:`harness.storage.confined`).
+(:data:`harness.core.storage.SAFE_NAME`) ending in ``.jsonl``; the file lies in ``<run>/votes/``
+(:func:`harness.core.storage.confined`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import EditbenchError
-from harness.storage import check_name, confined, infrastructure_error
+from harness.core.errors import EditbenchError
+from harness.core.storage import check_name, confined, infrastructure_error
 
 VOTES_DIR = "votes"
 SCHEMA = 1

@@ -96,7 +96,12 @@ async function load() {
 
 function loaded() {
   pending -= 1;
-  if (pending === 0 && token) { enable(true); setState("ready"); say("Which output is the better edit?"); }
+  if (pending === 0 && token) {
+    // keys vote only outside text boxes: leave an empty reason box (where Tab from the name lands)
+    const r = $("reason");
+    if (document.activeElement === r && !r.value) { r.blur(); }
+    enable(true); setState("ready"); say("Which output is the better edit?");
+  }
 }
 
 async function vote(answer) {

@@ -146,6 +146,7 @@ def test_a_person_votes_with_mouse_and_keys_through_a_kill_and_restart(server, c
     page.fill("#rater", "ann")
     page.press("#rater", "Tab")                  # the change event starts the session
     _wait_ready(page, 0)
+    assert page.evaluate("document.activeElement.id") != "reason"    # so the first key votes
     text = page.locator("#text").text_content()
     assert text.startswith("<img src=x onerror=alert(1)>")        # shown as text, not as markup
     assert page.locator("#text img").count() == 0
@@ -153,7 +154,7 @@ def test_a_person_votes_with_mouse_and_keys_through_a_kill_and_restart(server, c
     page.screenshot(path=str(tmp_path / "arena.png"))
     assert (tmp_path / "arena.png").stat().st_size > 10_000
 
-    actions = [("click", "#vote-left"), ("key", "2"), ("click", "#vote-tie"), ("key", "b"),
+    actions = [("key", "2"), ("click", "#vote-left"), ("click", "#vote-tie"), ("key", "b"),
                ("key", "ArrowLeft"), ("click", "#vote-right"), ("key", "3"), ("click", "#vote-both_bad"),
                ("key", "ArrowRight"), ("key", "1")]
 

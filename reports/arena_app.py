@@ -25,11 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
+from harness.contract.votes import ANSWERS, Vote, VoteWriter, make_vote, read_votes, vote_problem
 from harness.core.errors import EditbenchError
 from harness.core.imageio import load_image, load_mask
-from harness.contract.votes import ANSWERS, Vote, VoteWriter, make_vote, read_votes, vote_problem
-from reports.arena_pairs import Item, Pool, load_pool, next_item
 from reports.arena_page import APP_JS, CSS, PAGE
+from reports.arena_pairs import Item, Pool, load_pool, next_item
 from tasks.loading import load_suite
 
 MAX_PENDING = 2000          # shown-but-unanswered pairs remembered (per server)

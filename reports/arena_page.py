@@ -130,7 +130,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("left").addEventListener("load", loaded); $("right").addEventListener("load", loaded);
   $("left").addEventListener("error", () => say("an output failed to load", true));
   $("right").addEventListener("error", () => say("an output failed to load", true));
-  document.querySelectorAll("button[data-answer]").forEach((b) => b.addEventListener("click", () => vote(b.dataset.answer)));
+  document.querySelectorAll("button[data-answer]").forEach(
+    (b) => b.addEventListener("click", () => vote(b.dataset.answer)));
   document.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
     if (tag === "INPUT" || tag === "TEXTAREA" || e.ctrlKey || e.metaKey || e.altKey) { return; }

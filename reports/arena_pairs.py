@@ -19,7 +19,6 @@ from itertools import combinations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from harness.contract.results import load_run
@@ -151,12 +150,3 @@ def next_item(items: Sequence[Item], votes: Sequence[Vote], *, rater: str, rng: 
 
     return min(left, key=rank)
 
-
-def pipeline_means(rows: dict[tuple[str, int, str], Row], metric: str) -> dict[str, float]:
-    """Task mean (seeds averaged within a task) of ``metric`` per pipeline over ``rows``."""
-    per: dict[str, dict[str, list[float]]] = {}
-    for (t, _s, p), r in rows.items():
-        v = r.metrics.get(metric, math.nan)
-        if math.isfinite(v):
-            per.setdefault(p, {}).setdefault(t, []).append(v)
-    return {p: float(np.mean([np.mean(v) for v in ts.values()])) for p, ts in per.items()}

@@ -88,7 +88,8 @@ def people_summary(run_dir: str | Path, df: pd.DataFrame, record: dict[str, dict
                                         _task_means(values), higher_is_better=direction(record, m) == "higher"))
     for j in sorted({v.rater for v in votes if _is_judge(v.rater)}):
         rows.append(judge_agreement(people, [v for v in votes if v.rater == j], rated, j))
-    rows.sort(key=lambda a: (not math.isfinite(a.accuracy), -(a.accuracy if math.isfinite(a.accuracy) else 0), -a.n_votes))
+    rows.sort(key=lambda a: (not math.isfinite(a.accuracy), -(a.accuracy if math.isfinite(a.accuracy) else 0),
+                             -a.n_votes))
     notes = []
     if not people:
         notes.append("only judge votes so far: no people's ratings")
@@ -105,6 +106,11 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f} %" if math.isfinite(v) else "—"
 
 
+def _count(p: People) -> str:
+    n = len(p.raters)
+    return f"{p.n_votes} vote{'s' * (p.n_votes != 1)} from {n} rater{'s' * (n != 1)}"
+
+
 def rating_rows(p: People) -> tuple[list[str], list[list[str]]]:
     head = ["pipeline", "people's rating [95% CI]", "votes", "won/lost/tie", "both bad"]
     rows = [[r.pipeline, f"{_f(r.rating)} [{_f(r.lo)}, {_f(r.hi)}]", str(r.n_votes), f"{r.wins}/{r.losses}/{r.ties}",
@@ -115,14 +121,14 @@ def rating_rows(p: People) -> tuple[list[str], list[list[str]]]:
 def agreement_rows(p: People) -> tuple[list[str], list[list[str]]]:
     head = ["metric or judge", "pairwise accuracy [95% CI]", "decisive votes", "Kendall τ vs people", "pipelines"]
     rows = [[a.metric, f"{_pct(a.accuracy)} [{_pct(a.lo)}, {_pct(a.hi)}]" if a.n_votes else "—", str(a.n_votes),
-             _f(a.tau, "{:+.2f}"), str(a.n_pipelines)] for a in p.agreement]
+             _f(a.tau, "{:.2f}"), str(a.n_pipelines)] for a in p.agreement]
     return head, rows
 
 
 def kappa_lines(p: People) -> list[str]:
     ra = p.raters_agreement
     if ra.n_items == 0:
-        return [f"Inter-rater agreement: no item judged by two raters yet ({len(p.raters)} rater(s))."]
+        return ["Inter-rater agreement: no item judged by two raters yet."]
     lines = [f"Inter-rater agreement on {ra.n_items} items judged by two or more raters: Fleiss' κ "
              f"{_f(ra.fleiss, '{:.2f}')}, Krippendorff's α {_f(ra.alpha, '{:.2f}')}."]
     lines += [f"Cohen's κ {a} / {b}: {_f(k, '{:.2f}')} on {n} items." for (a, b), (k, n) in sorted(ra.cohen.items())]
@@ -134,7 +140,8 @@ RATING_NOTE = ("Bradley-Terry ratings from the people's votes (logistic-regressi
                "Both bad: share of the pipeline's votes answered both bad.")
 AGREEMENT_NOTE = ("Pairwise accuracy: share of the people's decisive votes (left or right) on which the metric "
                   "prefers the same output (a metric tie counts half; 50 % is a coin), 95 % bootstrap interval. "
-                  "Kendall τ: the metric's per-pipeline task means against the people's ratings (+1 same order).")
+                  "Kendall τ: the metric's per-pipeline task means against the people's ratings "
+                  "(1 same order, -1 reversed).")
 
 
 def terminal_section(p: People) -> str:
@@ -143,7 +150,7 @@ def terminal_section(p: People) -> str:
         line = lambda cells: "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(cells))  # noqa: E731
         return [line(head), "  ".join("-" * x for x in w), *[line(r) for r in rows]]
 
-    out = ["", f"People's votes: {p.n_votes} from {len(p.raters)} rater(s)"]
+    out = ["", f"People's ratings ({_count(p)})"]
     if p.ratings:
         out += table(*rating_rows(p))
     out += ["", "Agreement with people on this suite"] + table(*agreement_rows(p))
@@ -152,7 +159,7 @@ def terminal_section(p: People) -> str:
 
 
 def markdown_section(p: People) -> str:
-    parts = ["", f"## People's ratings ({p.n_votes} votes, {len(p.raters)} raters)", "", RATING_NOTE, ""]
+    parts = ["", f"## People's ratings ({_count(p)})", "", RATING_NOTE, ""]
     if p.ratings:
         parts.append(format_markdown(*rating_rows(p)))
     parts += ["", "## Agreement with people on this suite", "", AGREEMENT_NOTE, "", format_markdown(*agreement_rows(p)),
@@ -161,7 +168,7 @@ def markdown_section(p: People) -> str:
 
 
 def html_section(p: People) -> str:
-    parts = [f"<h2>People's ratings ({p.n_votes} votes, {len(p.raters)} raters)</h2>",
+    parts = [f"<h2>People's ratings ({escape(_count(p))})</h2>",
              f"<p class='note'>{escape(RATING_NOTE)}</p>"]
     if p.ratings:
         parts.append(table_html(*rating_rows(p)))

@@ -117,7 +117,8 @@ def ratings(votes: Sequence[Vote], *, rounds: int = ROUNDS, confidence: float = 
         mine = [v for v in votes if p in (v.left, v.right)]
         out.append(Rating(p, float(point[i]), float(lo[i]), float(hi[i]), len(mine),
                           wins=sum(v.winner == p for v in mine), losses=sum(v.winner not in (None, p) for v in mine),
-                          ties=sum(v.answer == "tie" for v in mine), both_bad=sum(v.answer == "both_bad" for v in mine)))
+                          ties=sum(v.answer == "tie" for v in mine),
+                          both_bad=sum(v.answer == "both_bad" for v in mine)))
     return sorted(out, key=lambda r: -r.rating)
 
 
@@ -219,7 +220,8 @@ class MetricAgreement:
 
 
 def pairwise_accuracy(votes: Sequence[Vote], value: Callable[[str, int, str], float], *, higher_is_better: bool,
-                      rounds: int = 1000, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float, float, int]:
+                      rounds: int = 1000, confidence: float = CONFIDENCE,
+                      seed: int = 0) -> tuple[float, float, float, int]:
     """(accuracy, lo, hi, n) of a metric over the decisive votes; ``value(task_id, seed, pipeline)`` gives
     the metric of a row (NaN when missing: the vote is left out). Metric ties count 1/2."""
     hits = []

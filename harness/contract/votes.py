@@ -115,7 +115,8 @@ class VoteWriter:
         except FileExistsError:
             raise EditbenchError(f"vote file {self.path} exists already; each writer has its own file.") from None
         except OSError as e:
-            raise infrastructure_error(e, self.path) or EditbenchError(f"cannot create {self.path}: {e.strerror}.") from None
+            raise infrastructure_error(e, self.path) or EditbenchError(
+                f"cannot create {self.path}: {e.strerror}.") from None
 
     def append(self, vote: Vote) -> None:
         """Write ``vote`` as one line, flushed and fsync'd (EditbenchError for an invalid vote)."""

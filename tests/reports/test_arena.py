@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.core.errors import EditbenchError
 from harness.contract.votes import VoteWriter, make_vote, read_vote_file, read_votes
+from harness.core.errors import EditbenchError
 from reports.arena_app import Arena, make_app, outline
 from reports.arena_pairs import Item, load_pool, next_item
 from tests.reports.arena_helpers import BOX, PIPELINES, PROMPT, arena_run
@@ -186,7 +186,7 @@ def test_report_shows_ratings_and_agreement_when_the_run_has_votes(run):
     write_report(run, report=r)
     text = render_terminal(r)
     assert re.search(r"blend\s+\d+ \[\d+, \d+\]", text) and "Agreement with people on this suite" in text
-    assert re.search(r"q\.good\s+100 % \[100 %, 100 %\]\s+24\s+\+1\.00", text)
+    assert re.search(r"q\.good\s+100 % \[100 %, 100 %\]\s+24\s+1\.00", text)
     assert re.search(r"q\.bad\s+0 % \[0 %, 0 %\]\s+24\s+-1\.00", text)
     md = (run / "leaderboard.md").read_text()
     assert "## Agreement with people on this suite" in md and "| q.good | 100 % [100 %, 100 %] | 24 |" in md

@@ -14,7 +14,8 @@ from reports import arena_stats as st
 
 
 def _vote(left, right, answer, *, rater="r", task="t0", seed=0):
-    return Vote(rater=rater, time="2026-01-01T00:00:00Z", task_id=task, seed=seed, left=left, right=right, answer=answer)
+    return Vote(rater=rater, time="2026-01-01T00:00:00Z", task_id=task, seed=seed, left=left, right=right,
+                answer=answer)
 
 
 def test_simulated_strengths_are_recovered_in_order():

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.contract.votes import Vote, read_votes
+from harness.contract.votes import read_votes
 from reports import arena_stats as st
 from reports.arena_pairs import quality_metrics
 from reports.html import table_html
@@ -60,20 +60,6 @@ def _task_means(values: dict[tuple[str, int, str], float]) -> dict[str, float]:
     return {p: float(np.mean([np.mean(x) for x in ts.values()])) for p, ts in per.items()}
 
 
-def judge_agreement(people: list[Vote], judge: list[Vote], rated: list[st.Rating], name: str) -> st.MetricAgreement:
-    """A judge rater as one more row of the agreement table: its choice on each item the people judged."""
-    choice = {v.item: v.winner for v in judge}
-    def score_of(item, p: str) -> float:
-        if item not in choice:
-            return math.nan                        # the judge did not judge this item
-        return 0.5 if choice[item] is None else float(choice[item] == p)    # a judge's tie: equal scores
-
-    score = {(v.task_id, v.seed, p): score_of(v.item, p) for v in people for p in (v.left, v.right)}
-    jr = {r.pipeline: r.rating for r in st.ratings(judge, rounds=0)} if judge else {}
-    return st.metric_agreement(people, rated, name, lambda t, s, p: score.get((t, s, p), math.nan), jr,
-                               higher_is_better=True)
-
-
 def people_summary(run_dir: str | Path, df: pd.DataFrame, record: dict[str, dict]) -> People | None:
     """The people section of run ``run_dir`` (``df``: its rows, ``record``: its metrics), None without votes."""
     votes = read_votes(run_dir)
@@ -87,7 +73,7 @@ def people_summary(run_dir: str | Path, df: pd.DataFrame, record: dict[str, dict
         rows.append(st.metric_agreement(people, rated, m, lambda t, s, p, d=values: d.get((t, s, p), math.nan),
                                         _task_means(values), higher_is_better=direction(record, m) == "higher"))
     for j in sorted({v.rater for v in votes if _is_judge(v.rater)}):
-        rows.append(judge_agreement(people, [v for v in votes if v.rater == j], rated, j))
+        rows.append(st.judge_agreement(people, [v for v in votes if v.rater == j], rated, j))
     rows.sort(key=lambda a: (not math.isfinite(a.accuracy), -(a.accuracy if math.isfinite(a.accuracy) else 0),
                              -a.n_votes))
     notes = []

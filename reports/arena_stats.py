@@ -233,9 +233,15 @@ def pairwise_accuracy(votes: Sequence[Vote], value: Callable[[str, int, str], fl
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
         hits.append(0.5 if a == b else float((a > b) == higher_is_better))
-    if not hits:
+    return accuracy_interval(hits, rounds=rounds, confidence=confidence, seed=seed)
+
+
+def accuracy_interval(hits: Sequence[float], *, rounds: int = 1000, confidence: float = CONFIDENCE,
+                      seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean, lo, hi, n) of per-vote agreement scores (1, 1/2 or 0), percentile bootstrap over votes."""
+    if not len(hits):
         return math.nan, math.nan, math.nan, 0
-    h = np.array(hits)
+    h = np.asarray(hits, dtype=np.float64)
     rng = np.random.default_rng(seed)
     boot = h[rng.integers(0, len(h), (rounds, len(h)))].mean(axis=1)
     a = (1 - confidence) / 2
@@ -262,6 +268,21 @@ def metric_agreement(votes: Sequence[Vote], rated: Sequence[Rating], metric: str
     sign = 1.0 if higher_is_better else -1.0
     tau = kendall_tau([sign * means[r.pipeline] for r in both], [r.rating for r in both])
     return MetricAgreement(metric, acc, lo, hi, n, tau, len(both))
+
+
+def judge_agreement(people: Sequence[Vote], judge: Sequence[Vote], rated: Sequence[Rating], name: str, *,
+                    seed: int = 0) -> MetricAgreement:
+    """A judge rater as one more row of the agreement table: over the people's decisive votes on items the
+    judge also judged, 1 when it chose the same output, 1/2 for its tie or both bad, 0 otherwise; τ between
+    the judge's own Bradley-Terry ratings and the people's."""
+    choice = {v.item: v.winner for v in judge}
+    hits = [0.5 if choice[v.item] is None else float(choice[v.item] == v.winner)
+            for v in people if v.winner is not None and v.item in choice]
+    acc, lo, hi, n = accuracy_interval(hits, seed=seed)
+    own = {r.pipeline: r.rating for r in ratings(judge, rounds=0)} if judge else {}
+    both = [r for r in rated if r.pipeline in own]
+    tau = kendall_tau([own[r.pipeline] for r in both], [r.rating for r in both])
+    return MetricAgreement(name, acc, lo, hi, n, tau, len(both))
 
 
 def simulate_votes(strengths: dict[str, float], *, n: int, seed: int = 0, tie_rate: float = 0.0,

@@ -218,3 +218,26 @@ def test_arena_command_refuses_unusable_runs_with_one_sentence(tmp_path):
                                                pipeline="z", seed=0, weights="trained").to_record()])
     r = CliRunner().invoke(app, ["arena", str(arena_run(tmp_path, name="two")), str(tmp_path / "other")])
     assert r.exit_code == 2 and "not 'arena'" in r.output
+
+
+def test_a_judge_is_one_more_row_of_the_agreement_table_not_a_rating_source(run):
+    from reports.arena_report import people_summary
+    from reports.leaderboard import build_report
+
+    pool, quality = load_pool([run]), {"blend": 2, "gray": 3, "noise": 1}   # not the name order: κ is defined
+    with VoteWriter(run, "people") as w, VoteWriter(run, "judges") as j:
+        for it in pool.items:
+            best = max((it.a, it.b), key=quality.get)
+            w.append(make_vote(rater="ann", task_id=it.task_id, seed=it.seed, left=it.a, right=it.b,
+                               answer="left" if best == it.a else "right"))
+            j.append(make_vote(rater="judge:agrees", task_id=it.task_id, seed=it.seed, left=it.b, right=it.a,
+                               answer="right" if best == it.a else "left"))
+            j.append(make_vote(rater="judge:ties", task_id=it.task_id, seed=it.seed, left=it.a, right=it.b,
+                               answer="tie"))
+    r = build_report(run)
+    p = people_summary(run, r.df, r.metrics)
+    rows = {a.metric: a for a in p.agreement}
+    assert rows["judge:agrees"].accuracy == 1.0 and rows["judge:agrees"].n_votes == 24
+    assert rows["judge:ties"].accuracy == 0.5
+    assert sum(x.n_votes for x in p.ratings) == 2 * 24          # ratings from ann's 24 votes only
+    assert p.raters_agreement.cohen[("ann", "judge:agrees")] == (pytest.approx(1.0), 24)

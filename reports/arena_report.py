@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness.contract.votes import read_votes
+from harness.core.errors import EditbenchError
 from reports import arena_stats as st
 from reports.arena_pairs import quality_metrics
 from reports.html import table_html
@@ -186,3 +187,28 @@ def json_section(p: People) -> dict:
                              "cohen_kappa": [{"raters": [a, b], "kappa": _num(k), "n_items": n}
                                              for (a, b), (k, n) in sorted(ra.cohen.items())]},
     }
+
+
+MIN_GATE_VOTES = 30         # decisive people's votes a metric needs before `gated: best-agreeing` may pick it
+
+
+def best_agreeing_metric(run_dir: str | Path, df: pd.DataFrame, record: dict[str, dict], *,
+                         min_votes: int = MIN_GATE_VOTES) -> tuple[str, str]:
+    """(metric, why) for ``gated: best-agreeing``: the run's quality metric with the highest pairwise accuracy
+    on the people's votes among those with at least ``min_votes`` decisive votes and an interval above 50 %;
+    EditbenchError naming the run when there is none."""
+    p = people_summary(run_dir, df, record)
+    if p is None:
+        raise EditbenchError(f"gates.yaml says gated: best-agreeing but {run_dir} has no votes in "
+                             f"{Path(run_dir) / 'votes'} (collect them with `editbench arena {run_dir}`).")
+    metrics = [a for a in p.agreement if not _is_judge(a.metric)]
+    ok = [a for a in metrics if a.n_votes >= min_votes and math.isfinite(a.lo) and a.lo > 0.5]
+    if not ok:
+        best = metrics[0] if metrics else None
+        seen = (f"; the best, {best.metric}, agrees on {_pct(best.accuracy)} [{_pct(best.lo)}, {_pct(best.hi)}] of "
+                f"{best.n_votes} decisive votes") if best else ""
+        raise EditbenchError(f"gates.yaml says gated: best-agreeing but no metric of {run_dir} agrees with people "
+                             f"measurably better than a coin on at least {min_votes} decisive votes{seen}.")
+    a = ok[0]
+    return a.metric, (f"gated on {a.metric}, the metric that agrees best with people on this suite: "
+                      f"{_pct(a.accuracy)} [{_pct(a.lo)}, {_pct(a.hi)}] of {a.n_votes} decisive votes")

@@ -16,7 +16,9 @@ tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confid
 gated verdicts with Holm's procedure (``family: holm``, the default; ``family: none`` tests each
 metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
 is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
-run's primary metric; the others are reported as advisory. Provenance columns are never gated.
+run's primary metric; the others are reported as advisory; ``gated: best-agreeing`` gates only the
+quality metric that agrees best with the people's votes of the baseline run (docs/arena.md).
+Provenance columns are never gated.
 A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
 and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
 counted in a warning either way.
@@ -38,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.contract.spec import read_yaml_mapping
 from harness.core.storage import atomic_write_text
+from reports.arena_report import best_agreeing_metric
 from reports.leaderboard import metric_rows
 from reports.markdown import md
 from scorers.columns import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
@@ -80,7 +83,9 @@ class GateConfig(BaseModel):
     confidence: float = Field(0.95, gt=0, lt=1)   # two-sided t interval level; the one-sided tests run at
                                                   # family-wise level (1 - confidence) / 2
     family: Literal["holm", "none"] = "holm"      # holm: family-wise error over all gated verdicts; none: per metric
-    gated: Literal["all", "primary"] = "all"      # primary: gate only the run's primary metric (others advisory)
+    gated: Literal["all", "primary", "best-agreeing"] = "all"   # primary: gate only the run's primary metric
+                                                  # (others advisory); best-agreeing: only the metric that agrees
+                                                  # best with the baseline's people's votes (docs/arena.md)
     max_new_failure_rate: float = Field(0.0, ge=0, le=1)  # allowed rise in the share of error+timeout rows
     pairs: list[PipelinePair] = Field(default_factory=list)   # empty: pipelines with the same name
     metrics: dict[str, MetricRule] = Field(default_factory=dict)
@@ -373,6 +378,10 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
         brec = _record(base, bm, bdf.columns, f"baseline {base}", warnings)
         crec = _record(cand, cm, cdf.columns, f"candidate {cand}", warnings)
         _check_records(brec, crec, base, cand)
+        if config.gated == "best-agreeing":
+            chosen, why = best_agreeing_metric(base, bdf, brec)
+            brec = {m: {**r, "primary": m == chosen} for m, r in brec.items()}
+            warnings.append(why + ".")
         if bm.get("status") not in (None, "complete"):
             warnings.append(f"baseline {base} has run.json status {bm.get('status')!r}, not 'complete'.")
         res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand), record=brec,
@@ -422,7 +431,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
     if not metrics:
         raise EditbenchError(f"baseline {base} has no metric values to gate (no ok rows with real or trained weights).")
     primary = primary_metric(record)
-    if config.gated == "primary" and primary not in metrics:
+    if config.gated in ("primary", "best-agreeing") and primary not in metrics:
         raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
                              f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
     pending = []

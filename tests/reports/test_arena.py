@@ -241,3 +241,27 @@ def test_a_judge_is_one_more_row_of_the_agreement_table_not_a_rating_source(run)
     assert rows["judge:ties"].accuracy == 0.5
     assert sum(x.n_votes for x in p.ratings) == 2 * 24          # ratings from ann's 24 votes only
     assert p.raters_agreement.cohen[("ann", "judge:agrees")] == (pytest.approx(1.0), 24)
+
+
+# --- the gate on the metric people trust ------------------------------------------------------------
+
+def test_gate_best_agreeing_gates_only_the_metric_that_agrees_with_people(tmp_path):
+    from reports.gate import GateConfig, gate
+
+    base = arena_run(tmp_path, name="base")
+    cand = arena_run(tmp_path, name="cand")
+    config = GateConfig(gated="best-agreeing")
+    res = gate(base, cand, config=config)
+    assert res.exit_code == 2 and "has no votes" in res.error
+    pool, rng, quality = load_pool([base]), random.Random(2), {"blend": 3, "gray": 2, "noise": 1}
+    with VoteWriter(base) as w:
+        for rater in ("ann", "bob"):
+            for it in pool.items:
+                left, right = (it.a, it.b) if rng.random() < 0.5 else (it.b, it.a)
+                w.append(make_vote(rater=rater, task_id=it.task_id, seed=it.seed, left=left, right=right,
+                                   answer="left" if quality[left] > quality[right] else "right"))
+    res = gate(base, cand, config=config)
+    assert res.error is None, res.error
+    assert {m.metric for m in res.metrics if m.gated} == {"q.good"}
+    assert {"q.bad", "q.flat"} <= {m.metric for m in res.metrics if not m.gated}     # advisory
+    assert any("gated on q.good, the metric that agrees best with people" in w for w in res.warnings)

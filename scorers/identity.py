@@ -35,10 +35,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import EditbenchError, WeightsNotFound
-from harness.faces import Face, detect_faces, find_scrfd
 from harness.core.imageio import load_image, load_mask
 from harness.core.pixels import rgb_to_bgr
 from harness.core.weights import resolve_weights
+from harness.faces import Face, detect_faces, find_scrfd
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
 

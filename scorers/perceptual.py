@@ -61,7 +61,6 @@ def lpips_crop(mask: np.ndarray, *, margin_px: int) -> tuple[slice, slice]:
 def backbone_state(path: Path) -> dict:
     """``features.*`` tensors of a torchvision AlexNet state dict, keyed as LPIPS' sliced trunk names them."""
     import torch
-
     from lpips.pretrained_networks import alexnet
 
     state = torch.load(path, map_location="cpu", weights_only=True)

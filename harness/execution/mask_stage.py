@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
+from harness.core.storage import atomic_write_text
 from harness.masks import build_generator, is_sam_recipe, mask_path, parse_recipe
-from harness.core.storage import atomic_write_text, check_name, confined
+from harness.masks.sam import loaded, timed_segment
+
 
 @contextmanager
 def _locked(path: Path):
@@ -49,9 +52,6 @@ def _write_png(mask: np.ndarray, path: Path) -> None:
 def compute_mask(task) -> tuple[np.ndarray, float, dict]:
     """Run the task's mask generator: (bool (H, W) mask with ``invert`` applied, ms, provenance).
     Raises EditbenchError naming the task when the mask is empty or covers the whole image."""
-    from harness.core.imageio import load_image
-    from harness.masks.sam import loaded, timed_segment
-
     recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
     image = load_image(task.image)
     gen = loaded(build_generator(recipe))

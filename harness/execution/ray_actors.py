@@ -6,16 +6,15 @@ Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:
 
 from __future__ import annotations
 
-from harness.execution.dispatch import ActorDied
 from harness.contract.spec import PipelineSpec
+from harness.core.imageio import prefetch_task_inputs
+from harness.execution.dispatch import ActorDied
 from harness.execution.worker import Job, ScorerWorker, StartBoard, Worker
 
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
 
 
 def _load_inputs(task):
-    from harness.core.imageio import prefetch_task_inputs
-
     return prefetch_task_inputs(task)
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.contract.results import ResultRow
+from harness.contract.spec import PipelineSpec
 from harness.core.imageio import prefetched
+from harness.core.storage import check_name, infrastructure_error, is_uri, location, output_stem
 from harness.execution.mask_stage import prepare_mask
 from harness.masks import with_stored_mask
 from harness.pipelines.base import Output, build_pipeline
-from harness.contract.spec import PipelineSpec
-from harness.core.storage import check_name, infrastructure_error, is_uri, location, output_stem
-from harness.contract.results import ResultRow
 from scorers.base import Scorer, get_scorer_class
 
 

@@ -17,9 +17,9 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
-from harness.contract.spec import PipelineSpec
 
 WEIGHTS_KINDS = ("real", "random", "trained")
 

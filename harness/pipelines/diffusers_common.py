@@ -26,11 +26,11 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from harness.core.errors import EditbenchError, WeightsNotFound
-from harness.pipelines.base import StageTimer
-from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
-from harness.pipelines.imaging import float_to_uint8, work_size
 from harness.core.pixels import resolve_device
 from harness.core.weights import resolve_weights
+from harness.pipelines.base import StageTimer
+from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
+from harness.pipelines.imaging import float_to_uint8, resize, to_pil, work_size
 
 DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -238,8 +238,6 @@ class DiffusersInpaint(DiffusersPipeline):
                     strength=float(self.options.strength))
 
     def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image, mask = to_pil(resize(inputs.canvas, hw)), to_pil(resize(inputs.soft, hw))
@@ -261,8 +259,6 @@ class DiffusersImageEdit(DiffusersPipeline):
         raise NotImplementedError
 
     def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image = to_pil(resize(inputs.canvas, hw))

@@ -87,7 +87,7 @@ class Scorer:
 
 
 # Every scorer, registered in one line: name -> "module:Class" (imported on first use).
-SCORERS: Registry[type[Scorer]] = Registry("scorer", {
+SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", entries={
     "toy": "scorers.toy:ToyScorer",
     "latency": "scorers.latency:LatencyScorer",
     "cost": "scorers.cost:CostScorer",

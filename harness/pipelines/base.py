@@ -177,7 +177,7 @@ class Pipeline:
 
 # Every pipeline, registered in one line: name -> "module:Class". Listing names imports nothing; the
 # adapter module is imported when the pipeline is first used (its heavy imports stay inside methods).
-PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
+PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", group="editbench.pipelines", entries={
     "toy-naive": "harness.pipelines.toy:ToyNaive",
     "toy-repaint": "harness.pipelines.toy:ToyRepaint",
     "toy-unconditional": "harness.pipelines.toy:ToyUnconditional",

@@ -23,7 +23,7 @@ from tasks.loading import load_suite
 from tasks.validate import check_suite
 
 # Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
-BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
+BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", group="editbench.builders", entries={
     "face-regen": "tasks.builders.face_regen:draft_face_regen",
     "removal": "tasks.builders.simple:draft_removal",
     "reconstruction": "tasks.builders.reconstruction:draft_reconstruction",

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.contract.spec import RunSpec
 from harness.core.storage import staged
 from harness.execution import runner
-from reports.leaderboard import write_report
+from reports.write import write_report
 
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> runner.Out:

@@ -25,7 +25,7 @@ from harness.contract.results import load_run
 from harness.contract.votes import Vote
 from harness.core.errors import EditbenchError
 from harness.core.storage import confined
-from reports.leaderboard import metric_columns
+from reports.rows import metric_columns
 from scorers.columns import direction, read_metrics, role
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

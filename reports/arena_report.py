@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,7 @@ from harness.contract.votes import read_votes
 from harness.core.errors import EditbenchError
 from reports import arena_stats as st
 from reports.arena_pairs import quality_metrics
-from reports.html import table_html
-from reports.leaderboard import format_markdown
-from reports.markdown import md
+from reports.markdown import format_markdown, md
 from scorers.columns import direction
 
 JUDGE_PREFIX = "judge:"
@@ -93,7 +90,7 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f} %" if math.isfinite(v) else "—"
 
 
-def _count(p: People) -> str:
+def count_text(p: People) -> str:
     n = len(p.raters)
     return f"{p.n_votes} vote{'s' * (p.n_votes != 1)} from {n} rater{'s' * (n != 1)}"
 
@@ -137,7 +134,7 @@ def terminal_section(p: People) -> str:
         line = lambda cells: "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(cells))  # noqa: E731
         return [line(head), "  ".join("-" * x for x in w), *[line(r) for r in rows]]
 
-    out = ["", f"People's ratings ({_count(p)})"]
+    out = ["", f"People's ratings ({count_text(p)})"]
     if p.ratings:
         out += table(*rating_rows(p))
     out += ["", "Agreement with people on this suite"] + table(*agreement_rows(p))
@@ -146,23 +143,12 @@ def terminal_section(p: People) -> str:
 
 
 def markdown_section(p: People) -> str:
-    parts = ["", f"## People's ratings ({_count(p)})", "", RATING_NOTE, ""]
+    parts = ["", f"## People's ratings ({count_text(p)})", "", RATING_NOTE, ""]
     if p.ratings:
         parts.append(format_markdown(*rating_rows(p)))
     parts += ["", "## Agreement with people on this suite", "", AGREEMENT_NOTE, "", format_markdown(*agreement_rows(p)),
               "", *[md(x) + "  " for x in kappa_lines(p)], *[f"> note: {md(n)}." for n in p.notes]]
     return "\n".join(parts) + "\n"
-
-
-def html_section(p: People) -> str:
-    parts = [f"<h2>People's ratings ({escape(_count(p))})</h2>",
-             f"<p class='note'>{escape(RATING_NOTE)}</p>"]
-    if p.ratings:
-        parts.append(table_html(*rating_rows(p)))
-    parts += ["<h2>Agreement with people on this suite</h2>", f"<p class='note'>{escape(AGREEMENT_NOTE)}</p>",
-              table_html(*agreement_rows(p)), *[f"<p class='note'>{escape(x)}</p>" for x in kappa_lines(p)],
-              *[f"<p class='note'>note: {escape(n)}.</p>" for n in p.notes]]
-    return "\n".join(parts)
 
 
 def _num(v: float) -> float | None:

@@ -172,8 +172,9 @@ def test_a_rater_who_judged_everything_is_told_so(client):
 # --- the report -------------------------------------------------------------------------------------
 
 def test_report_shows_ratings_and_agreement_when_the_run_has_votes(run):
-    from reports.leaderboard import build_report, write_report
+    from reports.leaderboard import build_report
     from reports.terminal import render_terminal
+    from reports.write import write_report
 
     assert build_report(run).people is None and "People" not in render_terminal(build_report(run))
     pool, rng, quality = load_pool([run]), random.Random(1), {"blend": 3, "gray": 2, "noise": 1}

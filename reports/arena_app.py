@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
+from scipy.ndimage import binary_dilation, binary_erosion
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from harness.contract.votes import ANSWERS, Vote, VoteWriter, make_vote, read_votes, vote_problem
 from harness.core.errors import EditbenchError
@@ -58,8 +64,6 @@ def _suite_tasks(meta: dict) -> tuple[object, dict]:
 def outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``image`` (H, W, 3 uint8) with the border of ``mask`` (H, W, 1 = edit) drawn in magenta, about
     1/200 of the short side thick."""
-    from scipy.ndimage import binary_dilation, binary_erosion
-
     m = np.asarray(mask) > 0.5
     width = max(1, round(min(m.shape) / 200))
     edge = binary_dilation(m, iterations=width) & ~binary_erosion(m, iterations=width)
@@ -69,8 +73,6 @@ def outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def png_bytes(arr: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
@@ -178,11 +180,6 @@ SECURITY_HEADERS = {
 
 def make_app(arena: Arena):
     """The Starlette application serving ``arena``."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
     def page(_request: Request):
         return Response(PAGE, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 

@@ -26,6 +26,7 @@ from itertools import combinations
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+from scipy.stats import kendalltau
 
 from harness.contract.votes import Vote
 
@@ -250,8 +251,6 @@ def accuracy_interval(hits: Sequence[float], *, rounds: int = 1000, confidence: 
 
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     """Kendall's τ-b (scipy), NaN with fewer than 2 finite pairs or no variation."""
-    from scipy.stats import kendalltau
-
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 2 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:

@@ -272,11 +272,14 @@ def metric_agreement(votes: Sequence[Vote], rated: Sequence[Rating], metric: str
 def judge_agreement(people: Sequence[Vote], judge: Sequence[Vote], rated: Sequence[Rating], name: str, *,
                     seed: int = 0) -> MetricAgreement:
     """A judge rater as one more row of the agreement table: over the people's decisive votes on items the
-    judge also judged, 1 when it chose the same output, 1/2 for its tie or both bad, 0 otherwise; τ between
-    the judge's own Bradley-Terry ratings and the people's."""
-    choice = {v.item: v.winner for v in judge}
-    hits = [0.5 if choice[v.item] is None else float(choice[v.item] == v.winner)
-            for v in people if v.winner is not None and v.item in choice]
+    judge also judged, 1 when it chose the same output, 1/2 for its tie or both bad, 0 otherwise (averaged
+    over its votes on the item, e.g. both shown orders); τ between its own Bradley-Terry ratings and the
+    people's."""
+    choices: dict[tuple, list[str | None]] = {}
+    for v in judge:                     # a judge asked in both orders has two votes on an item: both count
+        choices.setdefault(v.item, []).append(v.winner)
+    hits = [float(np.mean([0.5 if c is None else float(c == v.winner) for c in choices[v.item]]))
+            for v in people if v.winner is not None and v.item in choices]
     acc, lo, hi, n = accuracy_interval(hits, seed=seed)
     own = {r.pipeline: r.rating for r in ratings(judge, rounds=0)} if judge else {}
     both = [r for r in rated if r.pipeline in own]

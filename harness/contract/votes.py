@@ -17,7 +17,8 @@ A vote (field: meaning)::
      "reason": "seam visible on the right",   # optional free text ("" when none)
      "run_id": "..."}                    # optional: the run the rows came from
 
-``left``/``right`` are both the two rows' keys and the shown order. A file name is a safe name
+``left``/``right`` are both the two rows' keys and the shown order. A writer may add fields of its own
+(the pairwise judge adds ``protocol`` and ``model_reported``); readers ignore them. A file name is a safe name
 (:data:`harness.core.storage.SAFE_NAME`) ending in ``.jsonl``; the file lies in ``<run>/votes/``
 (:func:`harness.core.storage.confined`).
 """
@@ -163,10 +164,8 @@ def parse_vote(obj: object, *, where: str) -> Vote:
     missing = [k for k in ("rater", "time", "task_id", "seed", "left", "right", "answer") if k not in obj]
     if missing:
         raise EditbenchError(f"{where}: the vote lacks {', '.join(missing)}.")
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise EditbenchError(f"{where}: unknown vote field(s) {', '.join(unknown)}.")
-    v = Vote(**{**obj, "reason": obj.get("reason") or ""})
+    # other fields a writer adds (a judge's protocol, model_reported) stay in the file and are not read here
+    v = Vote(**{k: val for k, val in obj.items() if k in known} | {"reason": obj.get("reason") or ""})
     problem = vote_problem(v)
     if problem:
         raise EditbenchError(f"{where}: {problem}.")

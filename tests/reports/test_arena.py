@@ -235,11 +235,19 @@ def test_a_judge_is_one_more_row_of_the_agreement_table_not_a_rating_source(run)
                                answer="right" if best == it.a else "left"))
             j.append(make_vote(rater="judge:ties", task_id=it.task_id, seed=it.seed, left=it.a, right=it.b,
                                answer="tie"))
+            for left, right in ((it.a, it.b), (it.b, it.a)):      # asked in both orders, always says "left"
+                j.append(make_vote(rater="judge:position-biased", task_id=it.task_id, seed=it.seed, left=left,
+                                   right=right, answer="left"))
+    with open(j.path, "a") as f:        # the pairwise judge's own fields are allowed and ignored
+        f.write(json.dumps({"rater": "judge:x", "time": "2026-01-01T00:00:00+00:00", "task_id": "t0", "seed": 0,
+                            "left": "blend", "right": "gray", "answer": "left", "reason": "",
+                            "protocol": "pairwise@1", "model_reported": "m"}) + "\n")
     r = build_report(run)
     p = people_summary(run, r.df, r.metrics)
     rows = {a.metric: a for a in p.agreement}
     assert rows["judge:agrees"].accuracy == 1.0 and rows["judge:agrees"].n_votes == 24
-    assert rows["judge:ties"].accuracy == 0.5
+    assert rows["judge:ties"].accuracy == 0.5 and rows["judge:position-biased"].accuracy == 0.5
+    assert rows["judge:x"].n_votes == 1
     assert sum(x.n_votes for x in p.ratings) == 2 * 24          # ratings from ann's 24 votes only
     assert p.raters_agreement.cohen[("ann", "judge:agrees")] == (pytest.approx(1.0), 24)
 

@@ -18,14 +18,18 @@ from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
 from harness.execution.runner import run_exit_code
 from harness.inventory import describe, doctor_report
+from harness.nightly import _step_summary, load_nightly, run_nightly
 from harness.workflow import run as run_spec
+from reports.baselines import accept, accept_latest, baseline_for, root_of
 from reports.checklist import check_edit
 from reports.gate import error_result, load_gate_config, to_markdown, write_gate
 from reports.gate import gate as run_gate
 from reports.history import write_history
 from reports.leaderboard import build_report
 from reports.recommend import write_recommendation
+from reports.site import write_site
 from reports.terminal import render_terminal
+from reports.tracking import log_run
 from reports.write import write_report
 from tasks.builders import build_suite
 from tasks.loading import load_suite
@@ -134,7 +138,8 @@ def report(
 
 @app.command()
 def gate(
-    baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI."),
+    baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI, or 'accepted': the "
+                                             "accepted baseline of the candidate's suite (editbench baseline accept)."),
     candidate: str = typer.Argument(..., help="Candidate run directory or object-store URI."),
     config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, family, pipeline pairs."),
     force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
@@ -143,6 +148,17 @@ def gate(
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
+    if baseline == "accepted":
+        try:
+            found = baseline_for(candidate)
+        except EditbenchError as e:
+            typer.echo(f"editbench: error: {e}", err=True)
+            raise typer.Exit(code=2) from None
+        if found is None:
+            typer.echo(f"editbench: error: the suite of {candidate} has no accepted baseline yet under "
+                       f"{root_of(Path(candidate))} (editbench baseline accept RUN).", err=True)
+            raise typer.Exit(code=2)
+        baseline = str(found)
     try:
         with staged(baseline, outputs=False) as b, staged(candidate, outputs=False) as c:
             result = run_gate(b, c, config=load_gate_config(config), force=force, allow_partial=allow_partial)
@@ -159,6 +175,7 @@ def gate(
         typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
                    f"{e.strerror or e}", err=True)
     typer.echo(to_markdown(result))
+    _step_summary(to_markdown(result))
     if result.error is not None:
         typer.echo(f"editbench: error: {result.error}", err=True)
     else:
@@ -228,6 +245,65 @@ def _name_runs(result, names: dict[str, str]) -> None:
     result.baseline, result.candidate = fix(result.baseline), fix(result.candidate)
     result.warnings = [fix(w) for w in result.warnings]
     result.error = fix(result.error)
+
+
+@app.command()
+@_errors_exit_2
+def nightly(
+    spec: Path = typer.Argument(..., help="Nightly spec YAML: root, suites, default pipelines/seeds/scorers, mlflow, site."),
+    root: Optional[str] = typer.Option(None, help="Runs root (default: the spec's root)."),
+    night: Optional[str] = typer.Option(None, help="Name of this night's run folders (default: today's UTC date); "
+                                                   "rerun with the same name to resume."),
+    progress: bool = typer.Option(True, help="Show the progress bars."),
+):
+    """Run every suite, report, gate against its accepted baseline, update history, MLflow and the site;
+    exit with the worst code (0 pass, 1 regression, 2 unusable, 3/4 as run)."""
+    outcomes = run_nightly(load_nightly(spec), root=root, night=night, progress=progress)
+    for o in outcomes:
+        typer.echo(o.line())
+    raise typer.Exit(code=max(o.code for o in outcomes))
+
+
+baseline_app = typer.Typer(no_args_is_help=True, help="Accepted baselines of a nightly root.")
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("accept")
+@_errors_exit_2
+def baseline_accept(
+    run: Optional[Path] = typer.Argument(None, help="The run (ROOT/SUITE/RUN_ID) to accept as its suite's baseline."),
+    latest: Optional[Path] = typer.Option(None, help="A root: accept every suite's newest complete run."),
+    why: str = typer.Option("", help="Why this run is the baseline (kept in the log)."),
+    force: bool = typer.Option(False, help="Accept although the suite content or metric versions changed."),
+):
+    """Record the accepted baseline of a suite (append-only log ROOT/baselines.jsonl)."""
+    if (run is None) == (latest is None):
+        raise EditbenchError("give either a run directory or --latest ROOT.")
+    entries = accept_latest(latest, why=why, force=force) if latest is not None else [accept(run, why=why, force=force)]
+    for b in entries:
+        typer.echo(f"accepted {b.run} as the baseline of suite {b.suite}")
+
+
+@app.command()
+@_errors_exit_2
+def site(
+    root: Path = typer.Argument(..., help="Nightly root (ROOT/SUITE/RUN_ID)."),
+    out: Path = typer.Option(..., help="Folder of the static site."),
+):
+    """Write a static leaderboard site across suites and nights (index.html, a page per suite, each run)."""
+    typer.echo(f"wrote {write_site(root, out)}")
+
+
+@app.command()
+@_errors_exit_2
+def track(
+    run: Path = typer.Argument(..., help="Run directory to log."),
+    mlflow: Optional[str] = typer.Option(None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)."),
+):
+    """Log one run into MLflow (params, metrics per pipeline, tags, artefacts); a failure is a warning."""
+    run_id = log_run(run, tracking_uri=mlflow)
+    if run_id:
+        typer.echo(f"logged {run} as MLflow run {run_id}")
 
 
 @app.command("list")

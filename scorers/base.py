@@ -99,6 +99,9 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "lpips": "scorers.perceptual:LpipsScorer",
     "subject": "scorers.subject:SubjectScorer",
     "mask_iou": "scorers.subject:MaskIouScorer",
+    "pie": "scorers.pie:PieScorer",
+    "brushbench": "scorers.brushbench:BrushBenchScorer",
+    "magicbrush": "scorers.magicbrush:MagicBrushScorer",
 })
 
 

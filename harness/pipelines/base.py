@@ -193,6 +193,7 @@ PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
     "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
     "repaint": "harness.pipelines.repaint:RePaint",
     "gpt-image": "harness.pipelines.gpt_image:GptImage",
+    "precomputed": "harness.pipelines.precomputed:Precomputed",
 })
 
 

@@ -325,7 +325,8 @@ def suite_build(
     mask_weights: Optional[str] = typer.Option(None, help="background-/sky-replace: its weights folder, or random."),
     scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
     root: Optional[Path] = typer.Option(None, help="Benchmark importers: the dataset's own top folder."),
-    kind: Optional[str] = typer.Option(None, help="pie-bench: inpaint|instruct; magicbrush: instruct|inpaint."),
+    task_kind: Optional[str] = typer.Option(None, "--kind", help="pie-bench: inpaint|instruct; magicbrush: "
+                                                               "instruct|inpaint (the tasks' kind)."),
     split: Optional[str] = typer.Option(None, help="magicbrush / emu-edit: keep <split>-*.parquet shards."),
     mode: Optional[str] = typer.Option(None, help="magicbrush: turn | session."),
     painting: Optional[str] = typer.Option(None, help="brushbench: inpainting | outpainting | both."),
@@ -342,7 +343,7 @@ def suite_build(
                  aspect=aspect, strengths=_csv(strengths, float), csv=csv, holes=holes, hole_size=hole_size, dilate=dilate, min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
-                 mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, kind=kind, split=split,
+                 mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, task_kind=task_kind, split=split,
                  mode=mode, painting=painting, language=language, drop_identical=drop_identical)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})

@@ -36,7 +36,7 @@ class MagicBrushOptions(BuildOptions):
     root: Path                                         # folder with the parquet shards
     split: str | None = None                           # keep shards named <split>-*.parquet (e.g. dev)
     mode: Literal["turn", "session"] = "turn"
-    kind: Literal["instruct", "inpaint"] = "instruct"
+    task_kind: Literal["instruct", "inpaint"] = "instruct"   # --kind
     n: int | None = None                               # first N tasks
 
 
@@ -93,9 +93,9 @@ def draft_magicbrush(opts: MagicBrushOptions) -> Draft:
                 if arr.shape[:2] != src.shape[:2]:
                     raise EditbenchError(f"{where}: column {what!r} is {arr.shape[1]}x{arr.shape[0]}, its source_img "
                                          f"{src.shape[1]}x{src.shape[0]}.")
-            task = {"task_id": tid, "kind": opts.kind, "image": image, "mask": mpath, "target": tpath,
+            task = {"task_id": tid, "kind": opts.task_kind, "image": image, "mask": mpath, "target": tpath,
                     "meta": {"source_id": sid, "turn": turn, "turns": len(turns), "mask_fraction": mask_fraction(m)}}
-            if opts.kind == "instruct":
+            if opts.task_kind == "instruct":
                 task["instruction"] = row["instruction"]
             else:
                 task["prompt"] = row["instruction"]
@@ -103,6 +103,6 @@ def draft_magicbrush(opts: MagicBrushOptions) -> Draft:
                 task["meta"]["instructions"] = [turns[t][1]["instruction"] for t in sorted(turns)]
             tasks.append(task)
     info = DatasetInfo(**INFO, version=f"parquet sha256 {sha256_files(files)}")
-    return Draft(tasks=tasks, pipelines=["instruct-pix2pix"] if opts.kind == "instruct" else ["cv2-telea", "cv2-ns"],
+    return Draft(tasks=tasks, pipelines=["instruct-pix2pix"] if opts.task_kind == "instruct" else ["cv2-telea", "cv2-ns"],
                  scorers=["magicbrush", "latency"], description=info.sentence(len(tasks), f"Mode: {opts.mode}."),
                  extra_files=extra, primary="magicbrush.l1")

@@ -41,7 +41,7 @@ INFO = dict(name="PIE-Bench", source="PnPInversion, github.com/cure-lab/PnPInver
 
 class PieBenchOptions(BuildOptions):
     root: Path                                         # the folder holding mapping_file.json and annotation_images/
-    kind: Literal["inpaint", "instruct"] = "inpaint"   # how the edit is posed to pipelines (module docstring)
+    task_kind: Literal["inpaint", "instruct"] = "inpaint"   # how the edit is posed to pipelines (--kind; module docstring)
     n: int | None = None                               # first N entries (in the mapping file's order)
 
 
@@ -76,22 +76,22 @@ def draft_pie_bench(opts: PieBenchOptions) -> Draft:
         if not isinstance(etype, (str, int)) or isinstance(etype, bool) or str(etype) == "":
             raise EditbenchError(f"{where}: field 'editing_type_id' must be a string such as \"0\", not {etype!r}.")
         instruction = item.get("editing_instruction", "")
-        if not isinstance(instruction, str) or (opts.kind == "instruct" and not instruction.strip()):
+        if not isinstance(instruction, str) or (opts.task_kind == "instruct" and not instruction.strip()):
             raise EditbenchError(f"{where}: field 'editing_instruction' must be a non-empty string for --kind instruct.")
         blended = item.get("blended_word", "")
         tid = sanitise_id(key)
         mask_path = masks_dir / f"{tid}.png"
         extra[mask_path] = png_bytes(mask)
-        task = {"task_id": tid, "kind": opts.kind, "image": image, "mask": mask_path,
+        task = {"task_id": tid, "kind": opts.task_kind, "image": image, "mask": mask_path,
                 "prompt": strip_brackets(editing),
                 "meta": {"source_id": str(key), "image_path": rel, "editing_type_id": str(etype),
                          "original_prompt": original, "editing_prompt": editing,
                          "editing_instruction": instruction, "blended_word": blended if isinstance(blended, str) else str(blended),
                          "mask_fraction": mask_fraction(mask)}}
-        if opts.kind == "instruct":
+        if opts.task_kind == "instruct":
             task["instruction"] = instruction
         tasks.append(task)
     info = DatasetInfo(**INFO, version=f"{MAPPING} sha256 {sha256_file(mapping)}")
-    return Draft(tasks=tasks, pipelines=["cv2-telea", "cv2-ns"] if opts.kind == "inpaint" else ["instruct-pix2pix"],
+    return Draft(tasks=tasks, pipelines=["cv2-telea", "cv2-ns"] if opts.task_kind == "inpaint" else ["instruct-pix2pix"],
                  scorers=["pie", "latency"], description=info.sentence(len(tasks)), extra_files=extra,
                  sweep=["editing_type_id"], primary="pie.psnr_unedited")

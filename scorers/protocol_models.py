@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def build_lpips_squeeze(folder: Path):
     if not heads_path.is_file():
         heads_path = Path(lpips.__file__).parent / "weights" / "v0.1" / SQUEEZE_HEADS
     heads = torch.load(heads_path, map_location="cpu", weights_only=True)
-    expected = {k for k in model.state_dict() if k.startswith("lin")}
+    expected = {k for k in model.state_dict() if re.match(r"lin\d+\.", k)}
     if set(heads) != expected:
         raise WeightsNotFound(f"{heads_path} is not a set of LPIPS squeeze linear heads: expected keys "
                               f"{sorted(expected)[:4]}..., found {sorted(heads)[:4]}.")

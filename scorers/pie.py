@@ -79,14 +79,15 @@ def psnr(a: np.ndarray, b: np.ndarray, *, data_range: float = 1.0) -> float:
 
 
 def _gauss(x: np.ndarray) -> np.ndarray:
-    """Separable Gaussian filter (11 taps, sigma 1.5, normalised), 'valid' part only, over axes 0 and 1."""
+    """Separable Gaussian filter (11 taps, sigma 1.5, normalised) over axes 0 and 1, 'valid' part only
+    (the border of SSIM_RADIUS pixels that a padded filter would touch is cropped, as torchmetrics does)."""
+    from scipy.ndimage import correlate1d
+
     r = np.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=np.float64)
     k = np.exp(-(r ** 2) / (2 * SSIM_SIGMA ** 2))
     k /= k.sum()
-    n = 2 * SSIM_RADIUS + 1
-    h, w = x.shape[:2]
-    rows = sum(k[i] * x[i:h - n + 1 + i] for i in range(n))
-    return sum(k[j] * rows[:, j:w - n + 1 + j] for j in range(n))
+    y = correlate1d(correlate1d(x, k, axis=0, mode="reflect"), k, axis=1, mode="reflect")
+    return y[SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS]
 
 
 def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 1.0) -> float:

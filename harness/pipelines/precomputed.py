@@ -13,6 +13,8 @@ task's output file is found under it:
   ``output/<method>/annotation_images/<same path as the source>``). A non-square output is cropped to its
   bottom-right 512 x 512, as PIE-Bench's ``evaluate.py`` does (methods save ``[source | edited]`` side by
   side; the edited image is the right-most one);
+- ``brushbench``: ``<root>/<meta.image_path>`` (BrushNet's ``evaluate_brushnet.py`` saves each output
+  under its ``--image_save_path`` at the source's own ``image`` path);
 - ``gedit``: ``<root>/fullset/<meta.task_type>/<meta.language>/<meta.source_id>.png`` (GEdit-Bench's
   ``results/<model>/fullset/...``; ``root`` = ``results/<model>``);
 - ``imgedit``: ``<root>/<meta.source_id>.png`` (ImgEdit-Basic);
@@ -42,7 +44,7 @@ from harness.errors import EditbenchError
 from harness.imageio import load_image
 from harness.pipelines.base import Output, Pipeline
 
-LAYOUTS = ("pie-bench", "gedit", "imgedit")
+LAYOUTS = ("pie-bench", "brushbench", "gedit", "imgedit")
 PIE_SIDE = 512
 
 
@@ -71,6 +73,8 @@ def output_relpath(layout: str, task) -> str:
 
     if layout == "pie-bench":
         return f"annotation_images/{need('image_path')}"
+    if layout == "brushbench":
+        return need("image_path")
     if layout == "gedit":
         return f"fullset/{need('task_type')}/{need('language')}/{need('source_id')}.png"
     if layout == "imgedit":
@@ -81,12 +85,13 @@ def output_relpath(layout: str, task) -> str:
 class Precomputed(Pipeline):
     name = "precomputed"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    wall_latency = False        # reading a file is not the method's latency
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
         root: str                        # the method's output folder
-        layout: str = "{task_id}.png"    # pie-bench | gedit | imgedit | a pattern with {task_id}
+        layout: str = "{task_id}.png"    # pie-bench | brushbench | gedit | imgedit | a pattern with {task_id}
         timings: str | None = None       # JSON {task_id: ms} of the method's own latencies
 
         @field_validator("layout")

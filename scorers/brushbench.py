@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.weights import resolve_weights
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.protocol_models import SQUEEZE_TRUNK
 from scorers.regions import source_image, task_mask, torch_device

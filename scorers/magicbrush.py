@@ -24,8 +24,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.imageio import load_image
-from harness.weights import resolve_weights
+from harness.core.imageio import load_image
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import torch_device
 

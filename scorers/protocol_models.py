@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import WeightsNotFound
+from harness.core.errors import WeightsNotFound
 
 SQUEEZE_TRUNK = "squeezenet1_1.pth"
 SQUEEZE_HEADS = "squeeze.pth"

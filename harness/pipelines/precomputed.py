@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from harness.errors import EditbenchError
-from harness.imageio import load_image
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
 from harness.pipelines.base import Output, Pipeline
 
 LAYOUTS = ("pie-bench", "brushbench", "gedit", "imgedit")

@@ -2,7 +2,7 @@
 gedit-bench, imgedit): RLE masks, mapping files, Parquet tables with image bytes, dataset ids.
 
 Every reader refuses a file that does not match its format with one sentence naming the file and the
-field (an :class:`~harness.errors.EditbenchError`; the CLI exits 2). Nothing here downloads anything:
+field (an :class:`~harness.core.errors.EditbenchError`; the CLI exits 2). Nothing here downloads anything:
 Parquet tables are read from a local folder (a dataset's own ``data/`` folder or a snapshot folder of the
 local Hugging Face datasets cache).
 
@@ -27,8 +27,8 @@ from typing import Any, Iterator, Literal
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.storage import MAX_NAME_LEN
+from harness.core.errors import EditbenchError
+from harness.core.storage import MAX_NAME_LEN
 
 RLE_SHAPE = (512, 512)   # both benchmarks store 512 x 512 masks
 
@@ -84,7 +84,7 @@ def strip_brackets(prompt: str) -> str:
 
 
 def sanitise_id(raw: Any) -> str:
-    """A task id from a dataset id: characters outside harness.storage.SAFE_NAME become ``_``."""
+    """A task id from a dataset id: characters outside harness.core.storage.SAFE_NAME become ``_``."""
     s = re.sub(r"[^A-Za-z0-9._\-\[\]=,]", "_", str(raw))
     s = "_" + s[1:] if s.startswith(".") else s
     return s[:MAX_NAME_LEN - 40] or "_"

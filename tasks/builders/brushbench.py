@@ -23,9 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import EditbenchError
-from tasks.builders.benchmark_formats import (DatasetInfo, field, inside, read_json_mapping, rle_decode, sanitise_id,
-                                              sha256_file)
+from harness.core.errors import EditbenchError
+from tasks.builders.benchmark_formats import DatasetInfo, field, inside, read_json_mapping, rle_decode, sanitise_id, sha256_file
 from tasks.builders.common import BuildOptions, Draft, beside, mask_fraction, png_bytes
 from tasks.builders.pie_bench import image_side
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import EditbenchError
-from tasks.builders.benchmark_formats import (DatasetInfo, image_cell, parquet_files, parquet_rows, sanitise_id,
-                                              sha256_files)
+from harness.core.errors import EditbenchError
+from tasks.builders.benchmark_formats import DatasetInfo, image_cell, parquet_files, parquet_rows, sanitise_id, sha256_files
 from tasks.builders.common import BuildOptions, Draft, beside, png_bytes
 
 COLUMNS = ("instruction", "image", "task", "split", "idx", "input_caption", "output_caption")

@@ -17,9 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import EditbenchError
-from tasks.builders.benchmark_formats import (DatasetInfo, image_cell, parquet_files, parquet_rows, sanitise_id,
-                                              sha256_files)
+from harness.core.errors import EditbenchError
+from tasks.builders.benchmark_formats import DatasetInfo, image_cell, parquet_files, parquet_rows, sanitise_id, sha256_files
 from tasks.builders.common import BuildOptions, Draft, beside, png_bytes
 
 COLUMNS = ("task_type", "key", "instruction", "instruction_language", "input_image")

@@ -23,9 +23,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import EditbenchError
-from tasks.builders.benchmark_formats import (DatasetInfo, image_cell, parquet_files, parquet_rows, sanitise_id,
-                                              sha256_files, white_mask)
+from harness.core.errors import EditbenchError
+from tasks.builders.benchmark_formats import (
+    DatasetInfo,
+    image_cell,
+    parquet_files,
+    parquet_rows,
+    sanitise_id,
+    sha256_files,
+    white_mask,
+)
 from tasks.builders.common import BuildOptions, Draft, beside, mask_fraction, png_bytes
 
 COLUMNS = ("img_id", "turn_index", "source_img", "mask_img", "instruction", "target_img")

@@ -25,9 +25,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import EditbenchError
-from tasks.builders.benchmark_formats import (DatasetInfo, field, inside, pie_mask, read_json_mapping, sanitise_id,
-                                              sha256_file, strip_brackets)
+from harness.core.errors import EditbenchError
+from tasks.builders.benchmark_formats import (
+    DatasetInfo,
+    field,
+    inside,
+    pie_mask,
+    read_json_mapping,
+    sanitise_id,
+    sha256_file,
+    strip_brackets,
+)
 from tasks.builders.common import BuildOptions, Draft, beside, mask_fraction, png_bytes
 
 MAPPING = "mapping_file.json"
@@ -86,7 +94,7 @@ def draft_pie_bench(opts: PieBenchOptions) -> Draft:
                 "prompt": strip_brackets(editing),
                 "meta": {"source_id": str(key), "image_path": rel, "editing_type_id": str(etype),
                          "original_prompt": original, "editing_prompt": editing,
-                         "editing_instruction": instruction, "blended_word": blended if isinstance(blended, str) else str(blended),
+                         "editing_instruction": instruction, "blended_word": str(blended),
                          "mask_fraction": mask_fraction(mask)}}
         if opts.task_kind == "instruct":
             task["instruction"] = instruction

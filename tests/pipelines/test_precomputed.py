@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import EditbenchError
+from harness.contract.spec import PipelineSpec
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask_file
 from harness.pipelines.base import build_pipeline
 from harness.pipelines.precomputed import pie_crop
-from harness.spec import PipelineSpec
-from tasks.schema import Task
+from scorers.brushbench import BrushBenchScorer, masked_errors
+from scorers.magicbrush import MagicBrushScorer, l1
+from tasks.builders import build_suite
+from tasks.loading import load_suite
+from tasks.schema import Task, resolve_task
+from tests.tasks import benchmark_fixtures as fx
 
 
 def adapter(**options):
@@ -101,14 +107,6 @@ def test_bad_options_and_timings(tmp_path):
 def test_every_imported_format_runs_with_a_floor_or_precomputed_outputs(tmp_path):
     """Each importer's suite runs (without Ray): BrushBench and MagicBrush (--kind inpaint) with cv2-telea
     and their protocol's weight-free columns; every suite through precomputed outputs in its own layout."""
-    from scorers.brushbench import BrushBenchScorer, masked_errors
-    from scorers.magicbrush import MagicBrushScorer, l1
-    from tasks.builders import build_suite
-    from tasks.schema import load_suite
-    from tests.tasks import benchmark_fixtures as fx
-
-    from harness.runner import resolve_task
-
     def tasks(kind, **opts):
         suite = load_suite(build_suite(kind, out=tmp_path / f"{kind}.yaml", **opts))
         return [resolve_task(suite, t) for t in suite.tasks]       # file fields made absolute, as a run does
@@ -118,7 +116,7 @@ def test_every_imported_format_runs_with_a_floor_or_precomputed_outputs(tmp_path
     bs = BrushBenchScorer(models=[])
     for t in brush:
         out = telea.run(t, 0)
-        src, keep = load_image_(t.image), ~load_mask_(t.mask)
+        src, keep = load_image(t.image), ~load_mask_file(t.mask)
         assert bs.score(t, out)["mse_unmasked"] == pytest.approx(masked_errors(src, out.image, keep)["mse_unmasked"])
         save(tmp_path / "bb-out" / t.meta["image_path"], out.image)
     got = adapter(root=str(tmp_path / "bb-out"), layout="brushbench").run(brush[0], 0)
@@ -128,31 +126,20 @@ def test_every_imported_format_runs_with_a_floor_or_precomputed_outputs(tmp_path
     ms = MagicBrushScorer(models=[])
     for t in tasks("magicbrush", root=tmp_path / "mb", task_kind="inpaint"):
         out = telea.run(t, 0)
-        assert ms.score(t, out)["l1"] == pytest.approx(l1(out.image, load_image_(t.target)))
-        save(tmp_path / "mb-out" / f"{t.task_id}.png", load_image_(t.target))
+        assert ms.score(t, out)["l1"] == pytest.approx(l1(out.image, load_image(t.target)))
+        save(tmp_path / "mb-out" / f"{t.task_id}.png", load_image(t.target))
         assert ms.score(t, adapter(root=str(tmp_path / "mb-out")).run(t, 0))["l1"] == 0
 
     fx.write_parquet(tmp_path / "gedit" / "g.parquet", fx.gedit_rows())
     for t in tasks("gedit-bench", root=tmp_path / "gedit"):
         save(tmp_path / "g-out" / "fullset" / t.meta["task_type"] / t.meta["language"] / f"{t.meta['source_id']}.png",
-             load_image_(t.image))
+             load_image(t.image))
         assert adapter(root=str(tmp_path / "g-out"), layout="gedit").run(t, 0).image.shape == (48, 48, 3)
     for t in tasks("imgedit", root=fx.write_imgedit(tmp_path / "ie")):
-        save(tmp_path / "i-out" / f"{t.meta['source_id']}.png", load_image_(t.image))
+        save(tmp_path / "i-out" / f"{t.meta['source_id']}.png", load_image(t.image))
         assert adapter(root=str(tmp_path / "i-out"), layout="imgedit").run(t, 0).image.shape == (40, 40, 3)
     fx.write_parquet(tmp_path / "emu" / "test-0.parquet", fx.emu_rows())
     for t in tasks("emu-edit", root=tmp_path / "emu"):
-        save(tmp_path / "e-out" / f"{t.task_id}.png", load_image_(t.image))
+        save(tmp_path / "e-out" / f"{t.task_id}.png", load_image(t.image))
         assert adapter(root=str(tmp_path / "e-out")).run(t, 0).image.shape == (48, 48, 3)
 
-
-def load_image_(path):
-    from harness.imageio import load_image
-
-    return load_image(path)
-
-
-def load_mask_(path):
-    from harness.imageio import load_mask_file
-
-    return load_mask_file(path)

@@ -61,7 +61,10 @@ def test_pie_scorer_with_tiny_models(loaded_scorers, task_of, out_of):
     assert row["lpips_unedited"] > 0 and row["structure_distance"] > 0
     # LPIPS: the lpips model called directly on PIE's masked tensors (x * 2 - 1)
     keep = torch.from_numpy((~mask).astype(np.float32))[None, None]
-    t = lambda im: (torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 * keep) * 2 - 1
+
+    def t(im):
+        return (torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 * keep) * 2 - 1
+
     with torch.no_grad():
         assert row["lpips_unedited"] == pytest.approx(float(s.lpips(t(src), t(tgt))), rel=1e-5)
     # structure distance: the last block's keys recomputed from the hidden states, not from the hook
@@ -99,7 +102,7 @@ def test_pie_scorer_without_models_leaves_their_columns_nan(task_of, out_of):
 
 
 def test_missing_protocol_weights_name_the_expected_path(tmp_path, monkeypatch):
-    from harness.errors import WeightsNotFound
+    from harness.core.errors import WeightsNotFound
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsNotFound, match="lpips"):

@@ -57,7 +57,7 @@ PIE_ENTRIES = {
 
 
 def write_pie(root: Path) -> Path:
-    for i, (key, (rel, orig, edit, etype, box)) in enumerate(PIE_ENTRIES.items()):
+    for i, (rel, *_fields) in enumerate(PIE_ENTRIES.values()):
         p = root / "annotation_images" / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(photo(i)).save(p, quality=95)

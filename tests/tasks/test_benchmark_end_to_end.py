@@ -11,9 +11,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.runner import run
-from harness.spec import RunSpec
-from reports.results import read_results
+from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
 from tests.tasks import benchmark_fixtures as fx
 
 

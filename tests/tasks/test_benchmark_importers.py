@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.errors import EditbenchError
-from harness.imageio import load_image, load_mask_file
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask_file
 from tasks.builders.benchmark_formats import pie_mask, rle_decode, sanitise_id, strip_brackets
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 from tests.tasks import benchmark_fixtures as fx
 
 

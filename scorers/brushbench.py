@@ -49,6 +49,15 @@ def to_512(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((SIDE, SIDE)))
 
 
+def mask_512(mask: np.ndarray) -> np.ndarray:
+    """A bool mask on the 512 x 512 grid (nearest neighbour; BrushBench's own masks are decoded at 512)."""
+    from PIL import Image
+
+    if mask.shape == (SIDE, SIDE):
+        return mask
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((SIDE, SIDE), Image.NEAREST)) > 127
+
+
 def masked_errors(src: np.ndarray, tgt: np.ndarray, keep: np.ndarray) -> dict[str, float]:
     """The four weight-free columns (module docstring) for uint8 images and bool ``keep`` (H, W)."""
     k = keep.astype(np.float32)[..., None]
@@ -109,7 +118,7 @@ class BrushBenchScorer(Scorer):
     def score(self, task, output) -> dict[str, float]:
         from scorers.protocol_models import lpips_distance
 
-        if self.options.models and not (self.lpips or self.clip):
+        if self.options.models and self.lpips is None and self.clip is None:
             self.load()
         row = {m: math.nan for m in self.metrics}
         src0 = source_image(task)
@@ -117,7 +126,7 @@ class BrushBenchScorer(Scorer):
         if mask is None:
             return row
         src, tgt = to_512(src0), to_512(np.asarray(output.image))
-        keep = ~to_512(mask.astype(np.uint8) * 255).astype(bool) if mask.shape != (SIDE, SIDE) else ~mask
+        keep = ~mask_512(mask)
         if keep.any():
             row.update(masked_errors(src, tgt, keep))
             if self.lpips is not None:

@@ -98,7 +98,7 @@ class MagicBrushScorer(Scorer):
     def score(self, task, output) -> dict[str, float]:
         import torch.nn.functional as F
 
-        if self.options.models and not (self.clip or self.dino):
+        if self.options.models and self.clip is None and self.dino is None:
             self.load()
         row = {m: math.nan for m in self.metrics}
         if not task.target:

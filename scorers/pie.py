@@ -176,7 +176,7 @@ class PieScorer(Scorer):
 
         from scorers.protocol_models import lpips_distance
 
-        if self.options.models and not (self.lpips or self.dino or self.clip):
+        if self.options.models and self.lpips is None and self.dino is None and self.clip is None:
             self.load()
         row = {m: math.nan for m in self.metrics}
         src, tgt = source_image(task), np.asarray(output.image)

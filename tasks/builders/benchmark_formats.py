@@ -149,34 +149,57 @@ def inside(root: Path, rel: str, *, where: str) -> Path:
 
 def parquet_files(root: Path, *, split: str | None = None, what: str) -> list[Path]:
     """The ``*.parquet`` files under ``root`` (recursively, sorted by path), those whose name starts with
-    ``split`` when given (Hugging Face shards are named ``<split>-00000-of-0000N.parquet``)."""
+    ``split`` when given (Hugging Face shards are named ``<split>-00000-of-0000N.parquet``). Without any,
+    the ``*.arrow`` files of the ``datasets`` library's cache (``<name>-<split>-0000N-of-0000M.arrow``,
+    Arrow IPC streams), those whose name holds ``-<split>`` when given."""
     root = Path(root)
     if not root.is_dir():
         raise EditbenchError(f"--root {root} is not a folder ({what} is read from its parquet files).")
-    files = sorted((p for p in root.rglob("*.parquet") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
+
+    def found(ext: str) -> list[Path]:
+        return sorted((p for p in root.rglob(f"*.{ext}") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
+
+    files = found("parquet")
     if split is not None:
         files = [p for p in files if p.name.startswith(split)]
     if not files:
+        files = [p for p in found("arrow") if split is None or f"-{split}" in p.name]
+    if not files:
         only = f" named {split}-*.parquet" if split else ""
-        raise EditbenchError(f"--root {root} holds no parquet files{only} ({what}).")
+        raise EditbenchError(f"--root {root} holds no parquet files{only} nor a datasets cache's .arrow files ({what}).")
     return files
+
+
+def _batches(path: Path, columns: tuple[str, ...]) -> Iterator:
+    """Record batches of ``columns`` of a Parquet file or an Arrow IPC stream (a datasets cache file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kind = "Arrow" if path.suffix == ".arrow" else "Parquet"
+    try:
+        if kind == "Parquet":
+            pf = pq.ParquetFile(path)
+            names = pf.schema_arrow.names
+        else:
+            reader = pa.ipc.open_stream(pa.memory_map(str(path)))
+            names = reader.schema.names
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a file of another format
+        raise EditbenchError(f"{path} cannot be read as {kind} ({type(e).__name__}).") from None
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise EditbenchError(f"{path} lacks the column(s) {missing}; it has {sorted(names)}.")
+    if kind == "Parquet":
+        yield from pf.iter_batches(batch_size=64, columns=list(columns))
+    else:
+        for batch in reader:
+            yield batch.select(list(columns))
 
 
 def parquet_rows(files: list[Path], *, columns: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
     """(``file row i``, row) of every row of ``files``, reading only ``columns`` (all must exist)."""
-    import pyarrow.parquet as pq
-
     for path in files:
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a file that is not Parquet
-            raise EditbenchError(f"{path} cannot be read as Parquet ({type(e).__name__}).") from None
-        have = set(pf.schema_arrow.names)
-        missing = [c for c in columns if c not in have]
-        if missing:
-            raise EditbenchError(f"{path} lacks the column(s) {missing}; it has {sorted(have)}.")
         i = 0
-        for batch in pf.iter_batches(batch_size=64, columns=list(columns)):
+        for batch in _batches(path, columns):
             for row in batch.to_pylist():
                 yield f"{path} row {i}", row
                 i += 1

@@ -139,7 +139,8 @@ def test_brushbench_scorer_reads_the_kept_region(loaded_scorers, task_of, out_of
     src, tgt, mask = _pair(side=64)             # not 512 x 512: both resized as BrushNet does
     row = s.score(task_of(src, mask=mask, prompt="a red car"), out_of(tgt))
     src512, tgt512 = brushbench.to_512(src), brushbench.to_512(tgt)
-    keep512 = ~brushbench.to_512(mask.astype(np.uint8) * 255).astype(bool)
+    keep512 = ~brushbench.mask_512(mask)
+    assert keep512.sum() == (~mask).sum() * 64                      # nearest neighbour: 8 x 8 per pixel
     assert row["mse_unmasked"] == pytest.approx(brushbench.masked_errors(src512, tgt512, keep512)["mse_unmasked"])
     assert 0 <= row["clip_similarity"] <= 100
 

@@ -219,6 +219,18 @@ def test_gedit_and_imgedit(tmp_path):
     assert code == 2 and "basic_edit.json entry '1' lacks the field 'prompt'" in out
 
 
+def test_a_datasets_cache_arrow_stream_is_read_like_parquet(tmp_path):
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(fx.emu_rows())
+    folder = tmp_path / "cache" / "facebook___emu_edit_test_set" / "default" / "0.0.0" / "abc"
+    folder.mkdir(parents=True)
+    with pa.ipc.new_stream(str(folder / "emu_edit_test_set-test.arrow"), table.schema) as w:
+        w.write_table(table)
+    assert build("emu-edit", tmp_path / "e.yaml", "--root", tmp_path / "cache", "--split", "test")[0] == 0
+    assert [t.task_id for t in load_suite(tmp_path / "e.yaml").tasks] == ["test-0", "test-1"]
+
+
 def test_no_parquet_files(tmp_path):
     (tmp_path / "empty").mkdir()
     code, out = build("emu-edit", tmp_path / "e.yaml", "--root", tmp_path / "empty")

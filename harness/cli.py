@@ -18,19 +18,18 @@ from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
 from harness.execution.runner import run_exit_code
 from harness.inventory import describe, doctor_report
-from harness.pipelines.base import Output
 from harness.workflow import run as run_spec
+from reports.checklist import check_edit
 from reports.gate import error_result, load_gate_config, to_markdown, write_gate
 from reports.gate import gate as run_gate
 from reports.history import write_history
 from reports.leaderboard import build_report
-from reports.recommend import THRESHOLDS, write_recommendation
+from reports.recommend import write_recommendation
 from reports.terminal import render_terminal
 from reports.write import write_report
-from scorers.base import get_scorer_class
 from tasks.builders import build_suite
 from tasks.loading import load_suite
-from tasks.schema import PKG_PREFIX, Task, resolve_data_root
+from tasks.schema import PKG_PREFIX, resolve_data_root
 from tasks.validate import check_suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate image-editing pipelines.")
@@ -202,29 +201,11 @@ def score(
     scorers: str = typer.Option("texture,seam,background", help="Comma-separated scorers."),
 ):
     """Score one produced edit against the QA checklist: a line per metric, pass or fail; exit 1 on a fail."""
-    src = _image_path(source)
-    task = Task(task_id="edit", kind="inpaint" if mask else "instruct", image=str(src),
-                mask=str(_image_path(mask)) if mask else None, instruction="" if mask else "edit")
-    result = Output(image=load_image(output))
-    failed = False
-    for name in [x.strip() for x in scorers.split(",") if x.strip()]:
-        scorer = get_scorer_class(name)()
-        scorer.check()
-        if not scorer.applies_to(task) or (name in ("seam", "texture", "background") and task.mask is None):
-            typer.echo(f"- {name}: not applicable without a mask")
-            continue
-        scorer.load()
-        for metric, value in scorer.score(task, result).items():
-            col = f"{name}.{metric}"
-            if col in THRESHOLDS:
-                op, limit, advice = THRESHOLDS[col]
-                ok = value <= limit if op == "max" else value >= limit
-                failed |= not ok
-                typer.echo(f"- [{'x' if ok else ' '}] {col} = {value:.4g} ({'≤' if op == 'max' else '≥'} {limit:g})"
-                           + ("" if ok else f": {advice}"))
-            else:
-                typer.echo(f"- {col} = {value:.4g}")
-    raise typer.Exit(code=1 if failed else 0)
+    checks = check_edit(_image_path(source), output, mask=_image_path(mask) if mask else None,
+                        scorers=[x.strip() for x in scorers.split(",") if x.strip()])
+    for c in checks:
+        typer.echo(c.line())
+    raise typer.Exit(code=1 if any(c.failed for c in checks) else 0)
 
 
 def _image_path(spec: str) -> Path:

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from harness.core.errors import EditbenchError
 from harness.core.imageio import load_image
+from harness.core.storage import confined
 from harness.pipelines.base import Output, Pipeline
 
 LAYOUTS = ("pie-bench", "brushbench", "gedit", "imgedit")
@@ -142,10 +143,10 @@ class Precomputed(Pipeline):
         """The file this task's output is read from; refuses a path that leaves the root."""
         root = self._root()
         rel = output_relpath(self.options.layout, task)
-        path = (root / rel).resolve()
-        if not path.is_relative_to(root):
-            raise EditbenchError(f"precomputed output {rel!r} of task {task.task_id} lies outside the root {root}.")
-        return path
+        try:
+            return confined(root, rel)
+        except EditbenchError:
+            raise EditbenchError(f"precomputed output {rel!r} of task {task.task_id} lies outside the root {root}.") from None
 
     def execute(self, task, seed: int) -> Output:
         path = self.output_path(task)

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Literal
 import numpy as np
 
 from harness.core.errors import EditbenchError
-from harness.core.storage import MAX_NAME_LEN
+from harness.core.storage import MAX_NAME_LEN, confined
 
 RLE_SHAPE = (512, 512)   # both benchmarks store 512 x 512 masks
 
@@ -139,9 +139,10 @@ def field(item: dict, name: str, kind: type | tuple[type, ...], *, where: str) -
 
 def inside(root: Path, rel: str, *, where: str) -> Path:
     """``root / rel`` as an existing file that lies inside ``root`` (no ``..`` escapes)."""
-    p = (root / rel).resolve()
-    if not p.is_relative_to(root.resolve()):
-        raise EditbenchError(f"{where} names {rel!r}, which lies outside {root}.")
+    try:
+        p = confined(root, rel)
+    except EditbenchError:
+        raise EditbenchError(f"{where} names {rel!r}, which lies outside {root}.") from None
     if not p.is_file():
         raise EditbenchError(f"{where} names {rel!r}, but {p} does not exist.")
     return p

@@ -333,7 +333,8 @@ def _csv(v: Optional[str], cast=str):
 def suite_build(
     kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
                                          "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep | "
-                                         "background-replace | sky-replace"),
+                                         "background-replace | sky-replace | pie-bench | brushbench | "
+                                         "magicbrush | emu-edit | gedit-bench | imgedit"),
     out: Path = typer.Option(..., help="Suite YAML to write."),
     images: Optional[Path] = typer.Option(None, help="Folder of input images."),
     from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
@@ -366,6 +367,15 @@ def suite_build(
     mask_model: Optional[str] = typer.Option(None, help="background-/sky-replace: mask generator (default sam-vit-b)."),
     mask_weights: Optional[str] = typer.Option(None, help="background-/sky-replace: its weights folder, or random."),
     scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
+    root: Optional[Path] = typer.Option(None, help="Benchmark importers: the dataset's own top folder."),
+    task_kind: Optional[str] = typer.Option(None, "--kind", help="pie-bench: inpaint|instruct; magicbrush: "
+                                                               "instruct|inpaint (the tasks' kind)."),
+    split: Optional[str] = typer.Option(None, help="magicbrush / emu-edit: keep <split>-*.parquet shards."),
+    mode: Optional[str] = typer.Option(None, help="magicbrush: turn | session."),
+    painting: Optional[str] = typer.Option(None, help="brushbench: inpainting | outpainting | both."),
+    language: Optional[str] = typer.Option(None, help="gedit-bench: en | cn (default both)."),
+    drop_identical: Optional[bool] = typer.Option(None, "--drop-identical", help="emu-edit: leave out rows whose "
+                                                  "input and output captions are identical."),
 ):
     """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
     given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
@@ -375,7 +385,8 @@ def suite_build(
                  min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
-                 mask_model=mask_model, mask_weights=mask_weights, scene=scene)
+                 mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, task_kind=task_kind, split=split,
+                 mode=mode, painting=painting, language=language, drop_identical=drop_identical)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
     except ValueError as e:

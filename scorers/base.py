@@ -101,6 +101,9 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", 
     "lpips": "scorers.perceptual:LpipsScorer",
     "subject": "scorers.subject:SubjectScorer",
     "mask_iou": "scorers.subject:MaskIouScorer",
+    "pie": "scorers.pie:PieScorer",
+    "brushbench": "scorers.brushbench:BrushBenchScorer",
+    "magicbrush": "scorers.magicbrush:MagicBrushScorer",
 })
 
 

@@ -297,7 +297,7 @@ class Worker:
         row.weights = output.weights
         row.extras = dict(output.extras)
         row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
-        row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
+        row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) or not self.pipeline.wall_latency else wall
         row.stage_ms = dict(output.latencies_ms)
         if mask is not None:   # the round trip a user waits for: mask stage + edit
             row.stage_ms["mask"] = float(mask["latency_mask_ms"])

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.scorers.tiny_protocol_models import save_random_squeezenet, save_tiny_hf_clip, save_tiny_vit
+
 TINY_CLIP = "editbench-tiny-clip"
 TINY_CLIP_CONFIG = {
     "embed_dim": 16,
@@ -120,6 +122,10 @@ insightface_weights = _model_fixture("insightface_weights", "insightface",
                                      lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
 open_clip_weights = _model_fixture("open_clip_weights", "open_clip", save_tiny_open_clip)
 lpips_weights = _model_fixture("lpips_weights", "lpips", save_random_lpips)
+squeeze_weights = _model_fixture("squeeze_weights", "lpips-squeeze", save_random_squeezenet)
+dino_weights = _model_fixture("dino_weights", "dino-vitb8", save_tiny_vit)
+dino16_weights = _model_fixture("dino16_weights", "dino-vits16", lambda d: save_tiny_vit(d, patch=16))
+hf_clip_weights = _model_fixture("hf_clip_weights", "clip-hf", save_tiny_hf_clip)
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +152,8 @@ def loaded_scorers(request):
             opts = {}
             if name in _FIXTURE:
                 opts["weights"] = str(request.getfixturevalue(_FIXTURE[name]))
+            for option, fixture in _PROTOCOL_FIXTURES.get(name, {}).items():
+                opts[option] = str(request.getfixturevalue(fixture))
             s = get_scorer_class(name)(**opts)
             s.check()
             s.load()
@@ -155,6 +163,12 @@ def loaded_scorers(request):
     return get
 
 
+# The benchmark-protocol scorers take one weights option per model (scorers/pie.py, brushbench.py, magicbrush.py).
+_PROTOCOL_FIXTURES = {
+    "pie": {"lpips_weights": "squeeze_weights", "dino_weights": "dino_weights", "clip_weights": "hf_clip_weights"},
+    "brushbench": {"lpips_weights": "squeeze_weights", "clip_weights": "hf_clip_weights"},
+    "magicbrush": {"clip_weights": "hf_clip_weights", "dino_weights": "dino16_weights"},
+}
 _FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights",
             "lpips": "lpips_weights"}
 

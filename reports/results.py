@@ -21,6 +21,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from reports.scores import join_scores, read_scores
+
 STATUSES = ("ok", "error", "timeout")
 WEIGHTS = ("real", "random", "trained")
 KEY = ("task_id", "pipeline", "seed")
@@ -165,7 +167,7 @@ def _read_remote_shards(out: str) -> list[pd.DataFrame]:
 
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory or object-store location (empty DataFrame with the required
-    columns when none)."""
+    columns when none), with the score side table's columns joined in (:mod:`reports.scores`)."""
     from harness.errors import EditbenchError
     from harness.storage import is_uri
 
@@ -191,7 +193,7 @@ def read_results(out: str | Path) -> pd.DataFrame:
         raise EditbenchError(f"result rows in {d} hold a seed that is not a 64-bit whole number "
                              f"({df['seed'][wrong].iloc[0]!r}).")
     df["seed"] = seeds.astype("int64")
-    return df
+    return join_scores(df, read_scores(out))   # columns added by `editbench rescore` (reports.scores)
 
 
 def duplicate_keys(df: pd.DataFrame) -> list[tuple[str, str, int]]:

@@ -168,6 +168,34 @@ def gate(
 
 @app.command()
 @_errors_exit_2
+def rescore(
+    out: str = typer.Argument(..., help="Run directory or object-store URI of a finished run."),
+    scorers: str = typer.Option(..., help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    config: Optional[Path] = typer.Option(None, help="YAML {scorer: {option: value}} (e.g. the judge's model and "
+                                                     "base_url); the key stays in the environment."),
+    model: Optional[str] = typer.Option(None, help="Judge model (overrides the config)."),
+    base_url: Optional[str] = typer.Option(None, help="Judge endpoint, e.g. http://127.0.0.1:8000/v1 (default: "
+                                                      "$OPENAI_BASE_URL, else OpenAI)."),
+    force: bool = typer.Option(False, help="Recompute rows already scored with the same settings."),
+    report: bool = typer.Option(True, help="Rewrite the leaderboard afterwards."),
+):
+    """Add scorer columns to a finished run from its stored outputs; its pipelines are not run again."""
+    from harness.rescore import rescore as run_rescore
+    from harness.rescore import scorer_options
+    from harness.storage import staged
+    from reports.leaderboard import write_report
+
+    names = [s.strip() for s in scorers.split(",") if s.strip()]
+    result = run_rescore(out, scorers=names, options=scorer_options(config, names, model=model, base_url=base_url),
+                         force=force)
+    typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
+    if report:
+        with staged(out) as local:
+            typer.echo(write_report(local), nl=False)
+
+
+@app.command()
+@_errors_exit_2
 def skill(
     image: str = typer.Option(..., help="The photo to edit: a path, or pkg:PACKAGE/FILE (e.g. pkg:skimage/data/astronaut.png)."),
     edit: str = typer.Option(..., help="The edit, in words (\"remove the bin\", \"make it sunset\")."),

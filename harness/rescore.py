@@ -33,6 +33,7 @@ from harness.errors import EditbenchError
 from harness.masks.stage import with_stored_mask
 from harness.pipelines.base import Output, get_pipeline_class
 from harness.runner import resolve_task
+from harness.spec import read_yaml_mapping
 from harness.storage import Location, RunLock
 from harness.worker import effective_task, one_line
 from reports.meta import choose_primary, metrics_record, primary_metric
@@ -63,6 +64,28 @@ class RescoreResult:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def scorer_options(config: Path | None, scorers: list[str], *, model: str | None = None,
+                   base_url: str | None = None) -> dict[str, dict]:
+    """Options per scorer from a rescore config (YAML ``{scorer: {option: value}}``, kept by the operator
+    outside the suite) and the command line's ``--model`` / ``--base-url`` (judge scorers only, they win)."""
+    data = read_yaml_mapping(config, what="rescore config", empty_ok=True) if config is not None else {}
+    for name, opts in data.items():
+        if name not in scorers:
+            raise EditbenchError(f"rescore config {config} gives options for scorer {name!r}, which --scorers does not "
+                                 f"name ({scorers}).")
+        if not isinstance(opts, dict):
+            raise EditbenchError(f"rescore config {config}: the options of {name} must be a mapping.")
+    out = {k: dict(v) for k, v in data.items()}
+    flags = {k: v for k, v in (("model", model), ("base_url", base_url)) if v is not None}
+    if flags:
+        judges = [s for s in scorers if hasattr(get_scorer_class(s), "protocol")]
+        if not judges:
+            raise EditbenchError(f"--model and --base-url are judge options, and --scorers {scorers} names no judge.")
+        for s in judges:
+            out.setdefault(s, {}).update(flags)
+    return out
 
 
 def read_meta(loc: Location) -> dict:

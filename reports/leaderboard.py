@@ -23,6 +23,7 @@ from harness.storage import atomic_write_text
 from reports.format import fmt_ms
 from reports.markdown import md
 from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
+from reports.judge_notes import judge_markdown
 from reports.results import coverage_notes
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
 
@@ -274,6 +275,7 @@ def render_markdown(r: Report) -> str:
              format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
+    parts += judge_markdown(r.df)        # judge verdicts per pipeline and the NaN ones by reason
     return "\n".join(parts) + "\n"
 
 

@@ -170,7 +170,9 @@ def gate(
 @_errors_exit_2
 def rescore(
     out: str = typer.Argument(..., help="Run directory or object-store URI of a finished run."),
-    scorers: str = typer.Option(..., help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    scorers: Optional[str] = typer.Option(None, help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    pairwise: Optional[str] = typer.Option(None, help="A,B: the judge votes between pipelines A and B on every task "
+                                                      "and seed (both orders), into <run>/votes/."),
     config: Optional[Path] = typer.Option(None, help="YAML {scorer: {option: value}} (e.g. the judge's model and "
                                                      "base_url); the key stays in the environment."),
     model: Optional[str] = typer.Option(None, help="Judge model (overrides the config)."),
@@ -185,11 +187,25 @@ def rescore(
     from harness.storage import staged
     from reports.leaderboard import write_report
 
-    names = [s.strip() for s in scorers.split(",") if s.strip()]
-    result = run_rescore(out, scorers=names, options=scorer_options(config, names, model=model, base_url=base_url),
-                         force=force)
-    typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
-    if report:
+    names = [s.strip() for s in (scorers or "").split(",") if s.strip()]
+    pair = [p.strip() for p in (pairwise or "").split(",") if p.strip()]
+    if not names and not pair:
+        raise EditbenchError("name the scorers to add with --scorers (e.g. --scorers judge), or --pairwise A,B.")
+    if pairwise is not None and len(pair) != 2:
+        raise EditbenchError(f"--pairwise takes two pipeline labels A,B, got {pairwise!r}.")
+    options = scorer_options(config, [*names, *(["judge"] if pair and "judge" not in names else [])], model=model,
+                             base_url=base_url)
+    if names:
+        result = run_rescore(out, scorers=names, options={k: v for k, v in options.items() if k in names},
+                             force=force)
+        typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
+    if pair:
+        from harness.pairwise import judge_pairs
+
+        votes = judge_pairs(out, a=pair[0], b=pair[1], options=options.get("judge"))
+        typer.echo(f"editbench: pairwise {votes.summary()}" + (f"; votes in {votes.votes_file}" if votes.votes_file
+                                                              else ""), err=True)
+    if report and names:
         with staged(out) as local:
             typer.echo(write_report(local), nl=False)
 

@@ -170,3 +170,27 @@ def test_rescore_of_an_object_store_run(judge_server, tmp_path, monkeypatch):
         assert meta["metrics"]["judge.overall"]["pins"]["model"] == "judge-test-1"
     finally:
         server.stop()
+
+
+def test_pairwise_votes_in_both_orders_in_the_arena_format(judge_server, tmp_path):
+    run = fake_run(tmp_path / "run", instructions=("make it ok warmer", "make it refuse night"))
+    cfg = judge_config(tmp_path / "judge.yaml", judge_server, tmp_path / "cache")
+    n0 = judge_server.calls()
+    code, out = cli("rescore", run, "--pairwise", "keep,invert", "--config", cfg)
+    assert code == 0, out
+    assert judge_server.calls() - n0 == 4                 # 2 tasks x 2 orders
+    files = list((run / "votes").glob("judge-*.jsonl"))
+    votes = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    assert len(votes) == 2                                # the refused task casts no vote
+    assert {(v["left"], v["right"]) for v in votes} == {("keep", "invert"), ("invert", "keep")}
+    for v in votes:
+        assert v["rater"] == "judge:judge-test-1" and v["task_id"] == "t0" and v["seed"] == 0
+        assert v["answer"] in ("left", "right", "tie", "both_bad") and v["time"]
+        # the stand-in judge prefers the larger change: the inverted image, wherever it is shown
+        assert v["answer"] == ("left" if v["left"] == "invert" else "right")
+    assert "invert 2" in out and "0 pairs changed their verdict" in out and "refusal 2" in out
+    code, out = cli("rescore", run, "--pairwise", "keep,invert", "--config", cfg)
+    assert code == 0 and "1 pairs already voted" in out and len(list((run / "votes").glob("*.jsonl"))) == 1
+    assert os.environ[KEY_ENV] not in "".join(f.read_text() for f in (run / "votes").glob("*"))
+    code, out = cli("rescore", run, "--pairwise", "keep,nobody", "--config", cfg)
+    assert code == 2 and "nobody" in out

@@ -194,3 +194,33 @@ def test_pairwise_votes_in_both_orders_in_the_arena_format(judge_server, tmp_pat
     assert os.environ[KEY_ENV] not in "".join(f.read_text() for f in (run / "votes").glob("*"))
     code, out = cli("rescore", run, "--pairwise", "keep,nobody", "--config", cfg)
     assert code == 2 and "nobody" in out
+
+
+def test_a_configured_judge_is_the_primary_of_instruction_edits_only():
+    from reports.meta import choose_primary, metrics_record
+
+    record = metrics_record(["clip", "background", "judge"])
+    assert choose_primary(record, ["instruct", "instruct"]) == "judge.overall"
+    assert choose_primary(record, ["sdedit"]) == "judge.overall"
+    assert choose_primary(metrics_record(["clip", "judge_imgedit"]), ["instruct"]) == "judge_imgedit.overall"
+    assert choose_primary(metrics_record(["clip"]), ["instruct"]) == "clip.score"
+    assert choose_primary(record, ["outpaint"]) != "judge.overall"
+
+
+def test_pins_that_differ_are_named():
+    from reports.gate import pin_mismatch
+
+    pins = {"model": "m1", "protocol": "viescore", "protocol_version": 1, "models_reported": ["m1-0611"]}
+    assert pin_mismatch(pins, dict(pins)) is None and pin_mismatch(None, None) is None
+    assert "protocol version 1 and 2" in pin_mismatch(pins, {**pins, "protocol_version": 2})
+    assert "'m1-0611'" in pin_mismatch(pins, {**pins, "models_reported": ["m1-0904"]})
+    assert pin_mismatch(pins, {**pins, "models_reported": []}) is None      # nothing reported yet: the request decides
+    assert "model 'm1' and None" in pin_mismatch(pins, None)
+
+
+def test_a_broken_score_shard_is_one_sentence(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "scores").mkdir()
+    (run / "scores" / "judge-broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(EditbenchError, match="judge-broken.parquet cannot be read"):
+        read_results(run)

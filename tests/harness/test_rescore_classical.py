@@ -3,7 +3,6 @@ with the ImgEdit protocol) rescored with the VIEScore judge against the loopback
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from pathlib import Path
@@ -31,7 +30,7 @@ def classical_run(tmp_path_factory, ray_session, judge_server):
     return root / "run"
 
 
-def test_rescore_adds_judge_columns_to_a_classical_run(classical_run, judge_server, tmp_path):
+def test_rescore_adds_judge_columns_to_a_classical_run(classical_run, judge_server, tmp_path, ray_session):
     before = files_text(classical_run)
     cfg = judge_config(tmp_path / "judge.yaml", judge_server, tmp_path / "cache")
     n0 = judge_server.calls()
@@ -56,9 +55,11 @@ def test_rescore_adds_judge_columns_to_a_classical_run(classical_run, judge_serv
     key = os.environ[KEY_ENV].encode()
     for rel, data in files_text(classical_run).items():
         assert key not in data, rel
-    for log in glob.glob("/tmp/ray/session_latest/logs/*"):
-        if os.path.isfile(log):
-            assert key not in Path(log).read_bytes(), log
+    session = Path(ray_session._private.worker._global_node.get_session_dir_path())   # this test session's Ray
+    logs = [p for p in (session / "logs").rglob("*") if p.is_file()]
+    assert logs
+    for log in logs:
+        assert key not in log.read_bytes(), log
 
 
 def test_the_judge_as_a_scorer_of_a_run(classical_run):

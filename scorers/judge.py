@@ -42,10 +42,9 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import EditbenchError
-from harness.imageio import load_image
-from harness.pipelines.hosted import RETRYABLE_STATUS, HostedError, RequestFailed, call_with_retries, \
-    parse_retry_after, redact
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
+from harness.pipelines.hosted import RETRYABLE_STATUS, HostedError, RequestFailed, call_with_retries, parse_retry_after, redact
 from scorers.base import Metric, Scorer
 from scorers.judge_protocols import IMGEDIT, PROTOCOLS, VIESCORE, Protocol, Unparsable, parse_answer
 
@@ -249,7 +248,7 @@ class Judge:
             if e.status_code == 400 and code in FILTER_CODES:
                 return ChatReply(None, None, "content_filter", None, status=400, request_id=e.request_id,
                                  filtered=f"[{code}] {message}")
-            raise RequestFailed(f"the judge endpoint failed" + (f" [{code}]" if code else "") + f": {message}",
+            raise RequestFailed("the judge endpoint failed" + (f" [{code}]" if code else "") + f": {message}",
                                 status=e.status_code, request_id=e.request_id,
                                 retryable=e.status_code in RETRYABLE_STATUS and code != "insufficient_quota",
                                 retry_after=parse_retry_after(e.response.headers)) from None

@@ -1,4 +1,4 @@
-"""Shared by the rescore tests: a loopback judge server fixture and a finished run written without Ray."""
+"""Shared by the rescore tests: the judge key variable, a judge config, and a finished run written without Ray."""
 
 from __future__ import annotations
 
@@ -8,21 +8,11 @@ import secrets
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 from PIL import Image
 
 KEY_ENV = "EDITBENCH_TEST_RESCORE_KEY"
 os.environ.setdefault(KEY_ENV, f"sk-editbench-rescore-{secrets.token_hex(16)}")
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    from tests.scorers.judge_server import JudgeServer
-
-    server = JudgeServer(os.environ[KEY_ENV]).start()
-    yield server
-    server.stop()
 
 
 def judge_config(path: Path, server, cache: Path, *, model: str = "judge-test-1", scorer: str = "judge") -> Path:
@@ -39,11 +29,11 @@ def files_text(root: Path) -> dict[str, bytes]:
 def fake_run(root: Path, *, kind: str = "instruct", instructions=("make it ok warmer", "make it malformed night")) -> Path:
     """A finished run of two 'pipelines' over small copies of two skimage photos, written directly (rows, outputs, run.json):
     ``keep`` returns the source unchanged, ``invert`` its negative."""
-    from reports.meta import choose_primary, metrics_record, primary_metric
-    from reports.results import ResultRow, write_shard
-    from tasks.schema import load_suite
-
     from skimage import data as skdata
+
+    from harness.contract.results import ResultRow, write_shard
+    from scorers.columns import choose_primary, metrics_record, primary_metric
+    from tasks.schema import load_suite
 
     root.mkdir(parents=True, exist_ok=True)
     data_root = root.parent / "data"

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.errors import EditbenchError
-from harness.rescore import rescore, scorer_options
-from reports.results import load_run, read_results
-from tests.harness.rescore_helpers import KEY_ENV, fake_run, files_text, judge_config, judge_server  # noqa: F401
+from harness.contract.results import load_run, read_results
+from harness.core.errors import EditbenchError
+from harness.execution.rescore import rescore, scorer_options
+from tests.harness.rescore_helpers import KEY_ENV, fake_run, files_text, judge_config
 
 
 def cli(*args):
@@ -197,7 +197,7 @@ def test_pairwise_votes_in_both_orders_in_the_arena_format(judge_server, tmp_pat
 
 
 def test_a_configured_judge_is_the_primary_of_instruction_edits_only():
-    from reports.meta import choose_primary, metrics_record
+    from scorers.columns import choose_primary, metrics_record
 
     record = metrics_record(["clip", "background", "judge"])
     assert choose_primary(record, ["instruct", "instruct"]) == "judge.overall"

@@ -11,15 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.spec import PipelineSpec, RunSpec
-from reports.results import load_run
-from tests.harness.rescore_helpers import KEY_ENV, files_text, judge_config, judge_server  # noqa: F401
+from harness.contract.results import load_run
+from harness.contract.spec import PipelineSpec, RunSpec
+from tests.harness.rescore_helpers import KEY_ENV, files_text, judge_config
 
 
 @pytest.fixture(scope="module")
 def classical_run(tmp_path_factory, ray_session, judge_server):
     """The run scores with ``background`` and, inside the run, the ImgEdit-protocol judge."""
-    from harness.runner import run
+    from harness.execution.runner import run
 
     root = tmp_path_factory.mktemp("classical")
     opts = {"base_url": judge_server.base_url, "api_key_env": KEY_ENV, "model": "judge-test-1",

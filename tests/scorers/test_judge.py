@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from scorers.judge import ImgEditJudgeScorer, Judge, JudgeOptions, JudgeScorer
 from scorers.judge_protocols import PAIRWISE, VIESCORE, Unparsable, parse_answer
 from tests.scorers.conftest import JUDGE_KEY_ENV
@@ -187,7 +187,9 @@ def test_the_parser_takes_fences_and_prose_around_one_object():
 
 
 def test_options_are_a_frozen_vocabulary():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         JudgeOptions(temperature=-1)
     assert JudgeOptions().model.count("-") >= 3     # the default is a dated snapshot, not a moving alias
 

@@ -1,9 +1,9 @@
 """``editbench rescore``: add or recompute scorer columns of a finished run without running its pipelines.
 
 :func:`rescore` reads the run's rows and stored outputs (a local directory or an object store,
-:class:`harness.storage.Location`), rebuilds each row's task from the suite recorded in run.json (its
+:class:`harness.core.storage.Location`), rebuilds each row's task from the suite recorded in run.json (its
 content hash must match), scores the ok rows in batches and writes the results to the score side table
-(:mod:`reports.scores`), which every reader joins. The pipelines' rows and outputs are never touched.
+(:mod:`harness.contract.scores`), which every reader joins. The pipelines' rows and outputs are never touched.
 
 Resumable: each batch is one shard written as soon as it is scored, and a row whose latest side row was
 scored by the same scorer with the same signature (options that change the result) and no error is
@@ -29,18 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.masks.stage import with_stored_mask
+from harness.contract.results import read_results
+from harness.contract.scores import now_us, read_scores, scored_keys, write_score_shard
+from harness.contract.spec import read_yaml_mapping
+from harness.core.errors import EditbenchError
+from harness.core.storage import Location, RunLock
+from harness.execution.worker import effective_task, one_line
+from harness.masks import with_stored_mask
 from harness.pipelines.base import Output, get_pipeline_class
-from harness.runner import resolve_task
-from harness.spec import read_yaml_mapping
-from harness.storage import Location, RunLock
-from harness.worker import effective_task, one_line
-from reports.meta import choose_primary, metrics_record, primary_metric
-from reports.results import read_results
-from reports.scores import now_us, read_scores, scored_keys, write_score_shard
 from scorers.base import Scorer, get_scorer_class
-from tasks.schema import load_suite
+from scorers.columns import choose_primary, metrics_record, primary_metric
+from tasks.loading import load_suite
+from tasks.schema import resolve_task
 
 ROW_META = frozenset({"run_id", "suite", "task_id", "kind", "pipeline", "seed", "status", "error", "weights",
                       "output_path", "latency_ms", "warmup", "attempt", "score_error", "node", "gpu", "device", "dtype"})

@@ -7,7 +7,7 @@ four bookkeeping columns: ``rescore_scorer``, ``rescore_signature`` (what the sc
 options, :meth:`scorers.base.Scorer.signature`), ``rescore_at`` (UTC, microseconds) and
 ``rescore_error`` (the scorer's failure on that row, else null).
 
-:func:`join_scores` is applied by :func:`reports.results.read_results`, so every reader (leaderboard,
+:func:`join_scores` is applied by :func:`harness.contract.results.read_results`, so every reader (leaderboard,
 gate, history, results.json) sees the joined columns: per scorer the latest side row of each key wins
 and replaces that scorer's columns in the run's own rows (so a rescore recomputes a column the run
 already had); ``<scorer>_error`` holds its ``rescore_error``. Side rows of keys the run has no row for are
@@ -24,8 +24,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from harness.errors import EditbenchError
-from harness.storage import Location
+from harness.core.errors import EditbenchError
+from harness.core.storage import Location
 
 KEY = ("task_id", "pipeline", "seed")
 SCORES_DIR = "scores"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.imageio import load_image
-from harness.rescore import load_output, read_meta, run_tasks
-from harness.storage import Location, RunLock
-from reports.results import read_results
+from harness.contract.results import read_results
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.imageio import load_image
+from harness.core.storage import Location, RunLock
+from harness.execution.rescore import load_output, read_meta, run_tasks
 from scorers.judge import Judge, JudgeOptions
 from scorers.judge_protocols import PAIRWISE
 

@@ -16,6 +16,9 @@ from harness.contract.spec import RunSpec, load_run_spec
 from harness.core.errors import EXIT_OK, EditbenchError, format_validation_error
 from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
+from harness.execution.pairwise import judge_pairs
+from harness.execution.rescore import rescore as run_rescore
+from harness.execution.rescore import scorer_options
 from harness.execution.runner import run_exit_code
 from harness.inventory import describe, doctor_report
 from harness.nightly import _step_summary, load_nightly, run_nightly
@@ -181,6 +184,43 @@ def gate(
     else:
         typer.echo(result.summary(), err=True)
     raise typer.Exit(code=result.exit_code)
+
+
+@app.command()
+@_errors_exit_2
+def rescore(
+    out: str = typer.Argument(..., help="Run directory or object-store URI of a finished run."),
+    scorers: Optional[str] = typer.Option(None, help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    pairwise: Optional[str] = typer.Option(None, help="A,B: the judge votes between pipelines A and B on every task "
+                                                      "and seed (both orders), into <run>/votes/."),
+    config: Optional[Path] = typer.Option(None, help="YAML {scorer: {option: value}} (e.g. the judge's model and "
+                                                     "base_url); the key stays in the environment."),
+    model: Optional[str] = typer.Option(None, help="Judge model (overrides the config)."),
+    base_url: Optional[str] = typer.Option(None, help="Judge endpoint, e.g. http://127.0.0.1:8000/v1 (default: "
+                                                      "$OPENAI_BASE_URL, else OpenAI)."),
+    force: bool = typer.Option(False, help="Recompute rows already scored with the same settings."),
+    report: bool = typer.Option(True, help="Rewrite the leaderboard afterwards."),
+):
+    """Add scorer columns to a finished run from its stored outputs; its pipelines are not run again."""
+    names = [s.strip() for s in (scorers or "").split(",") if s.strip()]
+    pair = [p.strip() for p in (pairwise or "").split(",") if p.strip()]
+    if not names and not pair:
+        raise EditbenchError("name the scorers to add with --scorers (e.g. --scorers judge), or --pairwise A,B.")
+    if pairwise is not None and len(pair) != 2:
+        raise EditbenchError(f"--pairwise takes two pipeline labels A,B, got {pairwise!r}.")
+    options = scorer_options(config, [*names, *(["judge"] if pair and "judge" not in names else [])], model=model,
+                             base_url=base_url)
+    if names:
+        result = run_rescore(out, scorers=names, options={k: v for k, v in options.items() if k in names},
+                             force=force)
+        typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
+    if pair:
+        votes = judge_pairs(out, a=pair[0], b=pair[1], options=options.get("judge"))
+        typer.echo(f"editbench: pairwise {votes.summary()}" + (f"; votes in {votes.votes_file}" if votes.votes_file
+                                                              else ""), err=True)
+    if report and names:
+        with staged(out) as local:
+            typer.echo(write_report(local), nl=False)
 
 
 @app.command()

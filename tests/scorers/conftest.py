@@ -15,6 +15,8 @@ Everything is built once per session; the ``weights_env`` fixture points $EDITBE
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import warnings
 from pathlib import Path
 
@@ -154,6 +156,8 @@ def loaded_scorers(request):
                 opts["weights"] = str(request.getfixturevalue(_FIXTURE[name]))
             for option, fixture in _PROTOCOL_FIXTURES.get(name, {}).items():
                 opts[option] = str(request.getfixturevalue(fixture))
+            if name.startswith("judge"):   # the loopback chat-completions server (judge_server.py)
+                opts.update(request.getfixturevalue("judge_options"))
             s = get_scorer_class(name)(**opts)
             s.check()
             s.load()
@@ -214,3 +218,24 @@ def out_of():
 def tiny_onnx():
     """``tiny_onnx(path, side=112)`` writes the tiny ArcFace-shaped ONNX (another side -> not ArcFace)."""
     return save_tiny_arcface
+
+
+JUDGE_KEY_ENV = "EDITBENCH_TEST_JUDGE_KEY"
+os.environ.setdefault(JUDGE_KEY_ENV, f"sk-editbench-judge-{secrets.token_hex(16)}")
+
+
+@pytest.fixture(scope="session")
+def judge_server():
+    """A loopback chat-completions server (tests/scorers/judge_server.py) that takes the judge test key."""
+    from tests.scorers.judge_server import JudgeServer
+
+    server = JudgeServer(os.environ[JUDGE_KEY_ENV]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def judge_options(judge_server, tmp_path_factory) -> dict:
+    """Judge options pointing at the loopback server, with a session cache folder."""
+    return {"base_url": judge_server.base_url, "api_key_env": JUDGE_KEY_ENV, "model": "judge-test-1",
+            "cache_dir": str(tmp_path_factory.mktemp("judge-cache")), "backoff_s": 0.01, "backoff_max_s": 0.05}

@@ -96,8 +96,12 @@ def build_manifest(spec: RunSpec) -> Manifest:
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
-    for s in scorers:
-        get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
+    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option
+    scorer_options = {s: {**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})} for s in scorers
+                      if s in suite.scorer_options or s in spec.scorer_options}
+    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]  # unknown name, bad options
+    for inst in instances:
+        inst.check()                                                          # missing weights
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -122,8 +126,11 @@ def build_manifest(spec: RunSpec) -> Manifest:
         raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
                              f"give {sorted(metrics)}.")
     metrics = metrics_record(scorers, primary=primary)
+    for inst in instances:                       # backend, model file, sha256 of scorers that have them
+        for col, extra in inst.describe().items():
+            metrics[col].update(extra)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage)
 
 

@@ -68,6 +68,11 @@ class Scorer:
     def load(self) -> None:
         """Load models. Called once per actor before the first ``score``."""
 
+    def describe(self) -> dict[str, dict]:
+        """Extra run.json ``metrics`` fields per column of this configured scorer (e.g. the backend, model
+        file and sha256 it computes with); called in the driver after :meth:`check`, must not load models."""
+        return {}
+
     def applies_to(self, task) -> bool:
         return self.kinds is None or task.kind in self.kinds
 

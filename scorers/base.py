@@ -96,6 +96,7 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "cost": "scorers.cost:CostScorer",
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
+    "face_pose": "scorers.face_pose:FacePoseScorer",
     "seam": "scorers.seam:SeamScorer",
     "texture": "scorers.texture:TextureScorer",
     "background": "scorers.background:BackgroundScorer",

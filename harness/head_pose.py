@@ -5,7 +5,7 @@
   "300 Faces In-the-Wild Challenge", 2013/2016).
 - :func:`head_pose`: yaw, pitch, roll in degrees from six landmarks (nose tip 30, chin 8, outer eye
   corners 36 and 45, mouth corners 48 and 54) and a generic 3-D face model (:data:`FACE_MODEL_3D`, mm),
-  by ``cv2.solvePnP`` (iterative) with a pinhole camera whose focal length is the image's long side and
+  by ``cv2.solvePnP`` (iterative, started from a frontal face) with a pinhole camera whose focal length is the image's long side and
   whose centre is the image centre, no distortion. Angles are ``cv2.RQDecomp3x3`` of the rotation:
   pitch about x (positive: face turned down), yaw about y, roll about z (image plane); a frontal face
   is (0, 0, 0).
@@ -50,7 +50,15 @@ def head_pose(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[float, flo
     f = float(max(h, w))
     camera = np.array([[f, 0, w / 2.0], [0, f, h / 2.0], [0, 0, 1]], dtype=np.float64)
     image_points = np.asarray(landmarks, dtype=np.float64)[list(PNP_POINTS)]
-    ok, rvec, _ = cv2.solvePnP(FACE_MODEL_3D, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    # Start from a frontal face at the distance its eye span implies (model eye span 450 mm): without a
+    # start, the iterative solver sometimes lands on the mirrored solution (roll off by 180 degrees).
+    span = max(float(np.linalg.norm(image_points[2] - image_points[3])), 1.0)
+    nose = image_points[0]
+    z = f * 450.0 / span
+    rvec0 = np.zeros((3, 1))
+    tvec0 = np.array([[(nose[0] - w / 2.0) * z / f], [(nose[1] - h / 2.0) * z / f], [z]])
+    ok, rvec, _ = cv2.solvePnP(FACE_MODEL_3D, image_points, camera, np.zeros(4), rvec0, tvec0,
+                               useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return float("nan"), float("nan"), float("nan")
     rot, _ = cv2.Rodrigues(rvec)

@@ -69,3 +69,26 @@ def detect_in(image: np.ndarray, region: tuple[int, int, int, int] | None, *, de
     off = np.array([x0, y0], dtype=np.float32)
     return [replace(f, box=(f.box[0] + x0, f.box[1] + y0, f.box[2] + x0, f.box[3] + y0),
                     landmarks=f.landmarks + off) for f in found]
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_counts(found: list[tuple[float, float, float, float]], truth: list[tuple[float, float, float, float]], *,
+                 iou: float = 0.4) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of detected boxes against labelled boxes: greedy
+    one-to-one matching, best IoU first, a match needing IoU >= ``iou``."""
+    pairs = sorted(((box_iou(f, t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth)), reverse=True)
+    used_f, used_t = set(), set()
+    for v, i, j in pairs:
+        if v >= iou and i not in used_f and j not in used_t:
+            used_f.add(i)
+            used_t.add(j)
+    tp = len(used_f)
+    return tp, len(found) - tp, len(truth) - tp

@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.core.imageio import load_image  # noqa: E402
 from harness.face_detectors import detect, match_counts  # noqa: E402
 from harness.faces import detect_lbp, find_scrfd  # noqa: E402
-from harness.imageio import load_image  # noqa: E402
 from tasks.schema import resolve_data_root  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def labelled() -> dict[Path, list[tuple[float, ...]]]:
 
 
 def precision_recall() -> None:
-    from harness.weights import resolve_weights
+    from harness.core.weights import resolve_weights
 
     try:
         folder = resolve_weights("insightface")

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.core.imageio import load_image  # noqa: E402
 from harness.dlib_faces import detect_dlib, face_descriptor, shape_points  # noqa: E402
 from harness.head_pose import angle_delta, head_pose, nme  # noqa: E402
-from harness.imageio import load_image  # noqa: E402
 from tasks.schema import resolve_data_root  # noqa: E402
 
 PHOTOS = [("pkg:insightface/data/images", "t1.jpg"), ("pkg:insightface/data/images", "Tom_Hanks_54745.png"),

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import WeightsNotFound
+from harness.core.errors import WeightsNotFound
 from harness.faces import ARCFACE_TEMPLATE, SKIN_MIN_SHARE, Face, is_gray, skin_share
 
 MODELS_PACKAGE = "face_recognition_models"
@@ -145,7 +145,8 @@ def detect_dlib(image: np.ndarray, *, detector: str = "dlib-hog", upsample: int 
 
     ``upsample``: image doublings before detection (default: 1 when the long side is at most
     UPSAMPLE_MAX_SIDE px, else 0). With ``verify``, boxes whose 5-point landmarks fail
-    :func:`plausible_five`, or (colour images) with too little skin tone, are dropped. ``Face.score`` is the detector's confidence (SVM margin / CNN score).
+    :func:`plausible_five`, or (colour images) with too little skin tone, are dropped.
+    ``Face.score`` is the detector's confidence (SVM margin / CNN score).
     """
     if detector not in DLIB_DETECTORS:
         raise ValueError(f"unknown dlib detector {detector!r}; choose one of {list(DLIB_DETECTORS)}")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.dlib_faces import DLIB_DETECTORS, detect_dlib
-from harness.errors import EditbenchError, WeightsNotFound
 from harness.faces import Face, detect_lbp, detect_scrfd, find_scrfd
 
 DETECTORS = ("auto", "dlib-hog", "dlib-mmod", "scrfd", "lbp-cascade")

@@ -5,8 +5,8 @@
   "300 Faces In-the-Wild Challenge", 2013/2016).
 - :func:`head_pose`: yaw, pitch, roll in degrees from six landmarks (nose tip 30, chin 8, outer eye
   corners 36 and 45, mouth corners 48 and 54) and a generic 3-D face model (:data:`FACE_MODEL_3D`, mm),
-  by ``cv2.solvePnP`` (iterative, started from a frontal face) with a pinhole camera whose focal length is the image's long side and
-  whose centre is the image centre, no distortion. Angles are ``cv2.RQDecomp3x3`` of the rotation:
+  by ``cv2.solvePnP`` (iterative, started from a frontal face) with a pinhole camera whose focal length
+  is the image's long side and whose centre is the image centre, no distortion. Angles are ``cv2.RQDecomp3x3`` of the rotation:
   pitch about x (positive: face turned down), yaw about y, roll about z (image plane); a frontal face
   is (0, 0, 0).
 """

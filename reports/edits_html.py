@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.core.imageio import load_image
+from harness.masks import with_stored_mask
 from reports.crops import crop, crop_box, draw_contour
 from reports.format import fmt_num
+from reports.rows import metric_columns
+from scorers.columns import primary_metric
+from scorers.regions import aligned_output, source_image, task_mask
+from tasks.schema import resolve_task
 
 if TYPE_CHECKING:
     from reports.leaderboard import Report
@@ -44,12 +50,7 @@ def inside(root: Path, rel: str) -> Path | None:
 
 def _task_pixels(suite, task, out: Path | None = None):
     """(canvas RGB, mask bool, target RGB or None) of an image task on its comparison grid; a SAM mask
-    recipe is read from the mask the run stored for the task (harness.masks.stage)."""
-    from harness.imageio import load_image
-    from harness.masks.stage import with_stored_mask
-    from harness.runner import resolve_task
-    from scorers.regions import aligned_output, source_image, task_mask
-
+    recipe is read from the mask the run stored for the task (harness.execution.mask_stage)."""
     t = resolve_task(suite, task)
     if out is not None:
         t = with_stored_mask(t, out)
@@ -85,11 +86,6 @@ def _metrics_line(row, cols: list[str], primary: str | None) -> str:
 def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=None, tasks=None) -> str:
     """One task: prompt, source/target/output crops, the metrics of each shown row. ``rows`` (the task's
     result rows) and ``tasks`` ({task_id: Task}) may be passed in by callers that show many tasks."""
-    from harness.imageio import load_image
-    from reports.leaderboard import metric_columns
-    from reports.meta import primary_metric
-    from scorers.regions import aligned_output
-
     df = r.df[r.df["task_id"] == task_id] if rows is None else rows
     if tasks is None:
         tasks = {t.task_id: t for t in suite.tasks} if suite else {}
@@ -178,8 +174,6 @@ def edits_section(r: "Report", suite, task_ids: list[str], *, link_prefix: str, 
 def _by_task(r: "Report") -> dict[str, list[dict]]:
     """The run's rows as records grouped by task, in one pass (pages of 10^4 tasks must not filter the
     frame per task)."""
-    from reports.leaderboard import metric_columns
-
     keep = ["task_id", "pipeline", "seed", "status", "output_path", "error",
             *metric_columns(r.df, r.metrics)]
     out: dict[str, list[dict]] = {}

@@ -35,15 +35,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.spec import read_yaml_mapping
-from harness.storage import atomic_write_text
-from reports.leaderboard import metric_rows
+from harness.contract.results import load_run
+from harness.contract.spec import read_yaml_mapping
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.storage import atomic_write_text
 from reports.markdown import md
-from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
-from reports.results import load_run
+from reports.rows import metric_rows
 from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
 from scorers.base import registry_metrics
+from scorers.columns import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 
 Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
 
@@ -284,7 +284,7 @@ def _check_suites(bm: dict, cm: dict, base: Path, cand: Path, force: bool, warni
 
 
 def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str]) -> dict[str, dict]:
-    """The run's run.json ``metrics`` record (:func:`reports.meta.read_metrics`); for a run written
+    """The run's run.json ``metrics`` record (:func:`scorers.columns.read_metrics`); for a run written
     before runs carried one, today's scorer definitions with the warning in gate.md (stderr keeps its
     one line)."""
     rec = meta.get("metrics")
@@ -513,7 +513,8 @@ def to_markdown(res: GateResult) -> str:
         d = m.diff
         v = m.verdict if m.gated else f"{m.verdict} (advisory)"
         bold = f"**{v}**" if m.gated and m.verdict in ("regressed", "non-finite") else v
-        lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | {d.baseline:.4g} | "
+        lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | "
+                     f"{d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
                      f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")

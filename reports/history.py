@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import EditbenchError
-from harness.storage import atomic_write_text
-from reports.leaderboard import fmt, format_markdown, metric_rows, within_range
-from reports.markdown import md
-from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
+from harness.core.errors import EditbenchError
+from harness.core.storage import atomic_write_text
+from reports import plots
+from reports.format import fmt
+from reports.html import CSS, img, table_html
+from reports.markdown import format_markdown, md
+from reports.rows import metric_rows, within_range
 from reports.stats import task_mean_ci_rows
+from scorers.columns import direction, is_ranked, is_stage_column, read_metrics, registry_record
 
 BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")
 
@@ -203,9 +206,6 @@ def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None
 
 def write_history(root: str | Path, *, html: bool = True) -> str:
     """Write history.md (and history.html with trend plots) into ``root``; return the Markdown."""
-    from reports import plots
-    from reports.html import CSS, img, table_html
-
     root = Path(root)
     runs = find_runs(root)
     tr = trends(read_history(runs), runs)

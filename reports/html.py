@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.storage import confined
-from reports import plots
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask
+from harness.core.storage import confined
+from reports import edits_html, plots
+from reports.leaderboard import NOTE, table_rows
+from reports.ranking import rank
+from reports.rows import metric_columns, not_warmup, stage_columns
+from reports.terminal import ranked_rows
+from scorers.columns import direction, primary_metric
+from tasks.loading import load_suite
 
 if TYPE_CHECKING:
     from reports.leaderboard import Report
@@ -77,9 +84,6 @@ def _thumb_uri(arr: np.ndarray) -> str:
 
 def _load_suite(meta: dict):
     """The run's suite from run.json's recorded source path, or None when it is gone or unreadable."""
-    from harness.errors import EditbenchError
-    from tasks.schema import load_suite
-
     src = (meta.get("suite") or {}).get("source")
     if not src or not Path(src).is_file():
         return None
@@ -114,18 +118,13 @@ def _toy_known(task) -> np.ndarray | None:
 
 def _source_cells(suite, task) -> tuple[str, str]:
     """(source, mask) cells of one task; placeholders where the suite or the file is missing."""
-    from harness.errors import EditbenchError
-    from harness.imageio import load_image, load_mask
-
     if suite is None or task is None:
         return '<span class="missing">suite not found</span>', '<span class="missing">—</span>'
     if task.kind == "toy":
         try:
-            from harness.toy.task import toy_source
-
             import torch
 
-            from harness.toy.task import exact_conditional
+            from harness.toy.task import exact_conditional, toy_source
 
             src = toy_source(task.params)
             truth = exact_conditional(src, generator=torch.Generator().manual_seed(0))
@@ -165,7 +164,6 @@ def _output_cell(out: Path, rel: str | None, task) -> str:
         if path.suffix == ".npy":
             return img(plots.array_thumbnail(np.load(path), mask=_toy_mask(task), known_from=_toy_known(task)),
                        rel, "thumb")
-        from harness.imageio import load_image
 
         return img(_thumb_uri(load_image(path)), rel, "thumb")
     except Exception as e:  # noqa: BLE001 - one broken output must not break the page
@@ -203,7 +201,8 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
                 msg = f"no ok row: {err.iloc[0]}" if len(err) else "no ok row"
                 cells.append(f'<td class="missing">{escape(msg[:300])}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    note = "" if suite else "<p class='note'>The suite file recorded in run.json was not found: sources and masks are not shown.</p>"
+    note = "" if suite else ("<p class='note'>The suite file recorded in run.json was not found: sources and masks "
+                             "are not shown.</p>")
     return f'{note}<table class="grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -226,11 +225,6 @@ def informative(r: "Report", metrics: list[str]) -> tuple[list[str], dict[str, s
 
 def summary_html(r: "Report") -> str:
     """The ranked summary: pipelines by the primary metric, marks, and the recommendation sentence."""
-    from reports.leaderboard import metric_columns
-    from reports.meta import primary_metric
-    from reports.ranking import rank
-    from reports.terminal import ranked_rows
-
     cols = metric_columns(r.df, r.metrics)
     primary = primary_metric(r.metrics)
     if primary not in cols:
@@ -246,11 +240,6 @@ def summary_html(r: "Report") -> str:
 
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
-    from reports.leaderboard import NOTE, metric_columns, not_warmup, stage_columns, table_rows
-    from reports.meta import direction
-
-    from reports import edits_html
-
     metrics = metric_columns(r.df, r.metrics)
     directions = {m: direction(r.metrics, m) for m in metrics}
     plotted, omitted = informative(r, metrics)

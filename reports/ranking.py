@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.leaderboard import Entry, is_latency_metric, metric_rows
-from reports.meta import direction
+from reports.leaderboard import Entry
+from reports.rows import is_latency_metric, metric_rows
 from reports.stats import Difference, difference_ci_rows
+from scorers.columns import direction
 
 
 @dataclass

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.leaderboard import within_range
-from reports.meta import is_ranked, read_metrics
+from harness.contract.results import load_run
+from reports.rows import within_range
 from reports.stats import task_mean_ci_rows
+from scorers.columns import is_ranked, read_metrics
 
 CONFIDENCE = 0.95
 PROVENANCE_KEYS = ("run_id", "git_sha", "packages", "hardware", "start_time", "end_time", "status", "seeds",
@@ -90,8 +91,6 @@ def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.Data
     """Write ``<out>/results.json`` (atomically: temp file then rename); returns its path."""
     out = Path(out)
     if meta is None or df is None:
-        from reports.results import load_run
-
         meta, df = load_run(out, allow_empty=True)
     doc = results_summary(meta, df, run_dir=out)
     path = out / "results.json"

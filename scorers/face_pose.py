@@ -30,11 +30,11 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from harness.core.errors import WeightsNotFound
+from harness.core.weights import resolve_weights
 from harness.dlib_faces import LANDMARKS_68, check_dlib, file_sha256, model_path, shape_points
-from harness.errors import WeightsNotFound
 from harness.face_detectors import resolve_detector
 from harness.head_pose import angle_delta, head_pose, nme
-from harness.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.identity import face_pair
 

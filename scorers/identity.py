@@ -43,13 +43,13 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from harness.core.errors import EditbenchError, WeightsNotFound
+from harness.core.imageio import load_image, load_mask
+from harness.core.pixels import rgb_to_bgr
+from harness.core.weights import resolve_weights
 from harness.dlib_faces import RECOGNITION_MODEL, check_dlib, face_descriptor, file_sha256, model_path
-from harness.errors import EditbenchError, WeightsNotFound
 from harness.face_detectors import detect_in, mask_region, resolve_detector
 from harness.faces import Face
-from harness.imageio import load_image, load_mask
-from harness.pixels import rgb_to_bgr
-from harness.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
 

@@ -29,7 +29,8 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.weights import resolve_weights
+from harness.core.weights import resolve_weights
+from harness.pose import BodyPoseEstimator
 from scorers.base import Metric, Scorer
 from scorers.regions import source_image, source_shape
 
@@ -158,8 +159,6 @@ class PoseScorer(Scorer):
         self.weights_dir()
 
     def load(self) -> None:
-        from harness.pose import BodyPoseEstimator
-
         self.estimator = BodyPoseEstimator(self.weights_dir(), device=self.options.device)
 
     def score(self, task, output) -> dict[str, float]:

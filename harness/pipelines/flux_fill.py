@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
+from harness.pipelines.architectures import flux_components
 from harness.pipelines.diffusers_common import DiffusersInpaint, FluxGeometry
 from harness.pipelines.editing import MASK_KINDS, DiffusionOptions
 
@@ -32,6 +32,4 @@ class FluxFill(FluxGeometry, DiffusersInpaint):
                     strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import flux_components
-
         return flux_components(device, dtype, fill=True)

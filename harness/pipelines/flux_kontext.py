@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
+from harness.pipelines.architectures import flux_components
 from harness.pipelines.diffusers_common import (
     DiffusersImageEdit,
     FluxGeometry,
@@ -37,6 +37,4 @@ class FluxKontext(FluxGeometry, DiffusersImageEdit):
                     height=hw[0], width=hw[1], max_area=hw[0] * hw[1], _auto_resize=False)
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import flux_components
-
         return flux_components(device, dtype, fill=False)

@@ -18,8 +18,7 @@ import io
 
 import numpy as np
 
-from harness.pipelines.hosted import HostedEditPipeline, HostedOptions, Reply, RequestFailed, \
-    RETRYABLE_STATUS, parse_retry_after
+from harness.pipelines.hosted import RETRYABLE_STATUS, HostedEditPipeline, HostedOptions, Reply, RequestFailed, parse_retry_after
 
 SIZES = {
     "gpt-image": ["1024x1024", "1536x1024", "1024x1536"],

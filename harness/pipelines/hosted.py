@@ -34,7 +34,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output, StageTimer
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, resize

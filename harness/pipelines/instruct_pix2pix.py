@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-
+from harness.pipelines.architectures import sd15_inpaint_components
 from harness.pipelines.diffusers_common import (
     NO_SAFETY_CHECKER,
     DiffusersImageEdit,
@@ -40,6 +40,4 @@ class InstructPix2Pix(DiffusersImageEdit):
                     image_guidance_scale=float(self.options.image_guidance))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sd15_inpaint_components
-
         return sd15_inpaint_components(device, dtype, unet_in_channels=8)

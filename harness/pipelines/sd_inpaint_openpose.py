@@ -13,10 +13,12 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.errors import EditbenchError, WeightsNotFound
-
+from harness.core.errors import EditbenchError, WeightsNotFound
+from harness.core.imageio import load_image
+from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import DiffusionOptions
+from harness.pipelines.imaging import resize, to_pil
 
 
 class OpenPoseOptions(DiffusionOptions):
@@ -26,9 +28,6 @@ class OpenPoseOptions(DiffusionOptions):
 
 def load_control_image(task, hw: tuple[int, int]):
     """The task's pose image as PIL RGB at (H, W); a clear error when the task has none."""
-    from harness.imageio import load_image
-    from harness.pipelines.imaging import resize, to_pil
-
     if task.control is None:
         raise EditbenchError(f"task {task.task_id} has no control field; sd-inpaint-openpose needs a pose image path "
                              "in control.")
@@ -70,7 +69,6 @@ class SDInpaintOpenPose(DiffusersInpaint):
         import torch
         from diffusers import ControlNetModel
 
-        from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
 
         comps = sd15_inpaint_components(device, dtype)
         cfg = {k: v for k, v in SD15_INPAINT_UNET.items()

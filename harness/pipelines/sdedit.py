@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-
+from harness.pipelines.architectures import sd15_inpaint_components
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersImageEdit
 from harness.pipelines.editing import DiffusionOptions
 
@@ -32,6 +32,4 @@ class SDEdit(DiffusersImageEdit):
                     strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sd15_inpaint_components
-
         return sd15_inpaint_components(device, dtype, unet_in_channels=4)

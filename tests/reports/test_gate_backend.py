@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.contract.results import ResultRow, write_shard
 from reports.gate import gate
-from reports.meta import metrics_record
-from reports.results import ResultRow, write_shard
+from scorers.columns import metrics_record
 
 
 def _identity_run(out: Path, *, backend: str, sha: str) -> Path:

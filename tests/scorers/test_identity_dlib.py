@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness.core.imageio import load_image, mask_from_recipe
 from scorers.face_pose import LOST_ANGLE, LOST_NME, FacePoseScorer
 from scorers.identity import DLIB_MAX_DISTANCE, DLIB_THRESHOLD, IdentityScorer
+from tasks.schema import resolve_data_root
 
 FACE = (175, 76, 265, 166)          # dlib's box of the astronaut's face (x0, y0, x1, y1)
 MASK = {"ellipse": [220, 121, 75, 82]}
@@ -30,10 +33,6 @@ def astronaut():
 @pytest.fixture(scope="module")
 def other_face():
     """Rachel's face from insightface's t1.jpg (dlib box), another person."""
-    from harness.imageio import load_image
-    from tasks.schema import resolve_data_root
-    from pathlib import Path
-
     img = load_image(resolve_data_root("pkg:insightface/data/images", Path.cwd()) / "t1.jpg")
     return img[270:400, 50:185]
 
@@ -64,8 +63,6 @@ def _paste(img, patch, box):
 
 
 def _erase(img):
-    from harness.imageio import mask_from_recipe
-
     out = img.copy()
     out[mask_from_recipe(MASK, img.shape[:2]) > 0] = (200, 120, 80)
     return out

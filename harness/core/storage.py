@@ -15,6 +15,7 @@ stay under the run's root.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -27,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from harness.errors import EditbenchError, InfrastructureError
-from harness.ray_local import import_psutil
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.core.process import import_psutil
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9._\-\[\]=,]+")
 MAX_NAME_LEN = 160        # + "__s<seed>.png" stays below the 255-byte file-name limit of common file systems
@@ -198,12 +199,13 @@ class RunLock:
         """Extend the lease every third of it, while the lock is still ours (a holder paused past its lease
         may have been taken over: then it stops renewing rather than overwrite the new holder's lock)."""
         while not self._stop.wait(self.lease_s / 3):
+            mine = self._holder
+            assert mine is not None    # renewing starts only once the lock is held
             try:
                 now = read_lock(self.loc)
-                if now is not None and (now.pid, now.host, now.since) != (self._holder.pid, self._holder.host,
-                                                                          self._holder.since):
+                if now is not None and (now.pid, now.host, now.since) != (mine.pid, mine.host, mine.since):
                     return
-                self._holder = replace(self._holder, expires=time.time() + self.lease_s)
+                self._holder = replace(mine, expires=time.time() + self.lease_s)
                 self.loc.write_bytes(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlives two misses
                 pass
@@ -354,14 +356,14 @@ class Location:
                                       "computed so far are kept and `--resume` retries the rest.") from None
         return self.url(*parts)
 
-    def list(self, *parts: str) -> list[str]:
+    def list(self, *parts: str) -> builtins.list[str]:
         """Names of the files directly under ``parts`` (none when it does not exist)."""
         from pyarrow import fs
 
         sel = fs.FileSelector(self.key(*parts), allow_not_found=True, recursive=False)
         return sorted(i.base_name for i in self.fs.get_file_info(sel) if i.type == fs.FileType.File)
 
-    def walk(self, *parts: str) -> list[str]:
+    def walk(self, *parts: str) -> builtins.list[str]:
         """Paths (relative to ``parts``) of every file below ``parts``."""
         from pyarrow import fs
 

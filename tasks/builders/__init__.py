@@ -25,6 +25,7 @@ from tasks.validate import check_suite
 # Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
 BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
     "face-regen": "tasks.builders.face_regen:draft_face_regen",
+    "hand-regen": "tasks.builders.hand_regen:draft_hand_regen",
     "removal": "tasks.builders.simple:draft_removal",
     "reconstruction": "tasks.builders.reconstruction:draft_reconstruction",
     "outpaint": "tasks.builders.simple:draft_outpaint",

@@ -32,6 +32,7 @@ BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
     "sdedit-sweep": "tasks.builders.simple:draft_sdedit",
     "instruct": "tasks.builders.simple:draft_instruct",
     "dilation-sweep": "tasks.builders.sweeps:draft_dilation",
+    "mask-leakage-sweep": "tasks.builders.leakage:draft_leakage",
     "guidance-mask-sweep": "tasks.builders.sweeps:draft_guidance_mask",
     "prompt-scope-sweep": "tasks.builders.sweeps:draft_prompt_scope",
     "background-replace": "tasks.builders.segment:draft_background_replace",

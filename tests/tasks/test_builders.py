@@ -254,7 +254,7 @@ def test_face_regen_pose_control_through_harness_pose(portrait_folder, tmp_path,
     fake = types.ModuleType("harness.pose")
     fake.BodyPoseEstimator, fake.render_pose = BodyPoseEstimator, render_pose
     monkeypatch.setitem(sys.modules, "harness.pose", fake)
-    import tasks.builders.face_regen as face_regen   # imports harness.pose at its top: patch its names too
+    import tasks.builders.face_regen as face_regen  # imports harness.pose at its top: patch its names too
 
     monkeypatch.setattr(face_regen, "BodyPoseEstimator", BodyPoseEstimator)
     monkeypatch.setattr(face_regen, "render_pose", render_pose)

@@ -97,6 +97,7 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
     "face_pose": "scorers.face_pose:FacePoseScorer",
+    "hand_pose": "scorers.hand_pose:HandPoseScorer",
     "seam": "scorers.seam:SeamScorer",
     "texture": "scorers.texture:TextureScorer",
     "background": "scorers.background:BackgroundScorer",

@@ -37,7 +37,7 @@ def _sample(name, task_of, out_of, tmp_path):
         task = task_of(img, kind="inpaint", mask=mask, prompt="a photo", meta={"mask_recipe": recipe})
         return task, out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
     task = task_of(img, kind="inpaint", mask={"box": [16, 16, 48, 48]}, prompt="a photo", target=target,
-                   control={"keypoints": kp.tolist()})
+                   control={"keypoints": kp.tolist()}, meta={"hand_box": [16, 16, 48, 48]})
     output = out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
     output.extras["cost_usd"] = 0.042        # as a hosted pipeline records its price (the cost scorer reads it)
     return task, output

@@ -163,7 +163,8 @@ def loaded_scorers(request):
     return get
 
 
-_FIXTURE = {"pose": "openpose_weights", "hand_pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights",
+_FIXTURE = {"pose": "openpose_weights", "hand_pose": "openpose_weights", "identity": "insightface_weights",
+            "clip": "open_clip_weights",
             "lpips": "lpips_weights"}
 
 

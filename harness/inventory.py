@@ -24,6 +24,12 @@ def _availability(check) -> str:
     return "available"
 
 
+def _plugin(registry, name: str) -> str:
+    """" (plugin DIST)" for an entry that an installed plugin distribution registers; "" for a built-in."""
+    origin = registry.origin(name)
+    return "" if origin == "built-in" else f"  (plugin {origin})"
+
+
 def describe(what: str) -> str:
     if what == "suites":
         lines = []
@@ -36,7 +42,7 @@ def describe(what: str) -> str:
         for name in pipeline_names():
             cls = PIPELINES[name]
             avail = _availability(lambda name=name: build_pipeline(PipelineSpec(name=name)).check())
-            lines.append(f"{name:24s} kinds={','.join(sorted(cls.kinds)):28s} {avail}")
+            lines.append(f"{name:24s} kinds={','.join(sorted(cls.kinds)):28s} {avail}{_plugin(PIPELINES, name)}")
         return "\n".join(lines)
     if what == "scorers":
         lines = []
@@ -46,14 +52,14 @@ def describe(what: str) -> str:
             avail = _availability(lambda cls=cls: cls().check())
             if avail == "available":
                 avail += _backend(cls)
-            lines.append(f"{name:12s} {metrics}  [{avail}]")
+            lines.append(f"{name:12s} {metrics}  [{avail}]{_plugin(SCORERS, name)}")
         return "\n".join(lines)
     if what == "masks":
         lines = []
         for name in MASK_GENERATORS.names():
             cls = MASK_GENERATORS.get(name)
             avail = _availability(lambda cls=cls: cls().check())
-            lines.append(f"{name:24s} family={cls.family:6s} {avail}")
+            lines.append(f"{name:24s} family={cls.family:6s} {avail}{_plugin(MASK_GENERATORS, name)}")
         return "\n".join(lines)
     raise EditbenchError(f"cannot list {what!r}; choose one of ['masks', 'pipelines', 'scorers', 'suites'].")
 

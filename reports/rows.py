@@ -63,3 +63,12 @@ def within_range(est: Estimate, value_range) -> Estimate:
     lo = est.lo if lo_r is None or not np.isfinite(est.lo) else max(est.lo, lo_r)
     hi = est.hi if hi_r is None or not np.isfinite(est.hi) else min(est.hi, hi_r)
     return Estimate(est.mean, lo, hi, est.n_tasks, est.n_rows)
+
+
+def value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> pd.DataFrame:
+    """``task_id``, ``seed``, ``value`` of the rows ``metric`` is computed from (:func:`metric_rows`; empty
+    when ``df`` lacks the column): what paired differences are taken over."""
+    if metric not in df.columns:
+        return pd.DataFrame({"task_id": [], "seed": [], "value": []})
+    rows = metric_rows(df, metric, registry_record() if record is None else record)
+    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})

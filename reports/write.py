@@ -12,6 +12,7 @@ from reports.edits_html import write_pages
 from reports.html import CSS, _load_suite, render_html
 from reports.leaderboard import Report, build_report, render_markdown
 from reports.summary import write_results_json
+from reports.views import view_of
 
 
 def write_report(out: str | Path, *, html: bool = True, report: Report | None = None) -> str:
@@ -24,6 +25,6 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     write_results_json(r.out, meta=r.meta, df=r.df)
     if html:
         atomic_write_text(r.out / "leaderboard.html", render_html(r))
-        if "toy" not in set(r.df["kind"].dropna()):
+        if all(view_of(k).edit_pages for k in set(r.df["kind"].dropna())):
             write_pages(r, _load_suite(r.meta), CSS)
     return text

@@ -7,6 +7,8 @@ Each scorer declares its metrics with their direction and the weights it needs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
+from tasks.schema import Task
 
 Direction = Literal["higher", "lower", "none"]
 Role = Literal["quality", "latency", "cost", "provenance"]
@@ -51,6 +54,7 @@ class Scorer:
     name: ClassVar[str]
     metrics: ClassVar[dict[str, Metric]]
     kinds: ClassVar[frozenset[str] | None] = None   # task kinds it applies to; None = all
+    needs_mask: ClassVar[bool] = False               # compares inside/outside the task's mask: none, no score
     weights: ClassVar[tuple[str, ...]] = ()          # weight files/folders it needs (documentation + `list`)
 
     class Options(BaseModel):
@@ -73,15 +77,36 @@ class Scorer:
         file and sha256 it computes with); called in the driver after :meth:`check`, must not load models."""
         return {}
 
-    def applies_to(self, task) -> bool:
+    def applies_to(self, task: Task) -> bool:
         return self.kinds is None or task.kind in self.kinds
 
-    def score(self, task, output) -> dict[str, float]:  # pragma: no cover - interface
+    def score(self, task: Task, output) -> dict[str, float]:  # pragma: no cover - interface
         raise NotImplementedError
 
     def score_batch(self, tasks: Sequence, outputs: Sequence) -> list[dict[str, float]]:
         """Score many (task, output) pairs; override to batch model calls."""
         return [self.score(t, o) for t, o in zip(tasks, outputs)]
+
+    def score_rows(self, tasks: Sequence, outputs: Sequence) -> list[tuple[dict[str, float], dict[str, Any]]]:
+        """(metrics, evidence columns) per pair; evidence (scalars named by :meth:`evidence_columns`, e.g.
+        a judge's raw answer) is stored beside the row, never in a metric column."""
+        return [(v, {}) for v in self.score_batch(tasks, outputs)]
+
+    def evidence_columns(self) -> tuple[str, ...]:
+        """Non-metric row columns this scorer writes (none by default)."""
+        return ()
+
+    def pins(self) -> dict:
+        """What run.json records with this scorer's metrics and a gate requires equal (a judge's model
+        and protocol version); {} for scorers defined by their code alone."""
+        return {}
+
+    def signature(self) -> str:
+        """Identifies what this scorer computes with its options (rescoring skips rows scored with the
+        same signature)."""
+        doc = {"name": self.name, "versions": {m: d.version for m, d in self.metrics.items()},
+               "options": self.options.model_dump(mode="json")}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @classmethod
     def columns(cls) -> dict[str, Metric]:
@@ -90,7 +115,7 @@ class Scorer:
 
 
 # Every scorer, registered in one line: name -> "module:Class" (imported on first use).
-SCORERS: Registry[type[Scorer]] = Registry("scorer", {
+SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", entries={
     "toy": "scorers.toy:ToyScorer",
     "latency": "scorers.latency:LatencyScorer",
     "cost": "scorers.cost:CostScorer",
@@ -106,6 +131,11 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "lpips": "scorers.perceptual:LpipsScorer",
     "subject": "scorers.subject:SubjectScorer",
     "mask_iou": "scorers.subject:MaskIouScorer",
+    "pie": "scorers.pie:PieScorer",
+    "brushbench": "scorers.brushbench:BrushBenchScorer",
+    "magicbrush": "scorers.magicbrush:MagicBrushScorer",
+    "judge": "scorers.judge:JudgeScorer",
+    "judge_imgedit": "scorers.judge:ImgEditJudgeScorer",
 })
 
 

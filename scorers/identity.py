@@ -52,6 +52,7 @@ from harness.face_detectors import detect_in, mask_region, resolve_detector
 from harness.faces import Face
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
+from tasks.schema import Task
 
 DEFAULT_RECOGNITION = "w600k_r50.onnx"
 
@@ -262,7 +263,7 @@ class IdentityScorer(Scorer):
             return np.concatenate([self.model.get_feat(bgr[i:i + batch]) for i in range(0, len(bgr), batch)])
         return self.model.get_feat(bgr)
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         return self.score_batch([task], [output])[0]
 
     def score_batch(self, tasks, outputs) -> list[dict[str, float]]:

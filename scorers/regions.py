@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.core.imageio import load_image, load_mask
 from harness.core.pixels import dilate_mask, outpaint_pads, prepare_edit, resolve_device
+from tasks.schema import Task
 
 ASPECT_TOLERANCE = 0.01
 
@@ -41,14 +42,14 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
     return resize_rgb(image, shape)
 
 
-def _outpaint_canvas(task):
+def _outpaint_canvas(task: Task):
     """Outpaint tasks are compared on the extended canvas the adapters build from ``overrides.outpaint``
     (the source placed inside, pre-filled outside) with the new area (OR the task mask) as mask."""
     o = task.overrides
     return prepare_edit(task, dilate=int(o.get("mask_dilate") or 0), fill=o.get("outpaint_fill") or "edge")
 
 
-def source_image(task) -> np.ndarray:
+def source_image(task: Task) -> np.ndarray:
     """The task's source on the comparison grid (the extended canvas for outpaint tasks)."""
     if task.image is None:
         raise ValueError(f"task {task.task_id} has no source image")
@@ -57,7 +58,7 @@ def source_image(task) -> np.ndarray:
     return load_image(task.image)
 
 
-def source_shape(task) -> tuple[int, int]:
+def source_shape(task: Task) -> tuple[int, int]:
     """(H, W) of the comparison grid: the source image (read from its header), or for outpaint
     tasks the extended canvas."""
     from PIL import Image
@@ -72,7 +73,7 @@ def source_shape(task) -> tuple[int, int]:
     return h, w
 
 
-def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
+def task_mask(task: Task, shape: tuple[int, int]) -> np.ndarray | None:
     """The task's mask on a (H, W) grid, or None when the task has no mask (for outpaint tasks: the
     new canvas area, plus the task mask if one is given)."""
     if task.kind == "outpaint":
@@ -89,7 +90,7 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
     return dilate_mask(mask, int(task.overrides.get("mask_dilate") or 0))
 
 
-def target_region(task, output) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def target_region(task: Task, output) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(output, target, region) on the target's grid, for the ground-truth metrics: the output aligned to
     ``task.target``, the target, and the region compared (the task's mask, or the whole image when the
     task has none). None when the task has no target or the region is empty."""

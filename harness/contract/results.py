@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -21,8 +20,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from harness.contract.scores import join_scores, read_scores
 from harness.core.errors import EditbenchError
-from harness.core.storage import atomic_write_text, is_uri, location, running_note
+from harness.core.storage import atomic_write, atomic_write_text, is_uri, location, running_note
 
 STATUSES = ("ok", "error", "timeout")
 WEIGHTS = ("real", "random", "trained")
@@ -105,11 +105,8 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
         return location(out).write_bytes(buf.getvalue(), "results", f"{prefix}-{uuid.uuid4().hex[:12]}.parquet")
     d = results_dir(out)
     d.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{uuid.uuid4().hex[:12]}.parquet"
-    tmp = d / f".{name}.tmp"
-    pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
-    os.replace(tmp, d / name)
-    return d / name
+    frame = pd.DataFrame.from_records(records)
+    return atomic_write(d / f"{prefix}-{uuid.uuid4().hex[:12]}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path | str:
@@ -124,7 +121,12 @@ def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path |
     return atomic_write_text(d / f"fallback-{uuid.uuid4().hex[:12]}.jsonl", "\n".join(lines) + "\n")
 
 
-def _read_shard(path: Path) -> pd.DataFrame:
+def fallback_files(out: str | Path) -> list[Path]:
+    """The JSON-lines shards of a local run (rows a Parquet shard could not hold): every reader reads them."""
+    return sorted(results_dir(out).glob("fallback-*.jsonl"))
+
+
+def read_shard(path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".jsonl":
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -159,14 +161,14 @@ def _read_remote_shards(out: str) -> list[pd.DataFrame]:
 
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory or object-store location (empty DataFrame with the required
-    columns when none)."""
+    columns when none), with the score side table's columns joined in (:mod:`harness.contract.scores`)."""
     d: Path | str = results_dir(out)
     if is_uri(out):
         d = f"{str(out).rstrip('/')}/results"
         frames = _read_remote_shards(str(out))
     else:
-        files = sorted([*results_dir(out).glob("*.parquet"), *results_dir(out).glob("fallback-*.jsonl")])
-        frames = [_read_shard(f) for f in files]
+        files = sorted([*results_dir(out).glob("*.parquet"), *fallback_files(out)])
+        frames = [read_shard(f) for f in files]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
     frames = [f for f in frames if not f.empty]
@@ -182,7 +184,7 @@ def read_results(out: str | Path) -> pd.DataFrame:
         raise EditbenchError(f"result rows in {d} hold a seed that is not a 64-bit whole number "
                              f"({df['seed'][wrong].iloc[0]!r}).")
     df["seed"] = seeds.astype("int64")
-    return df
+    return join_scores(df, read_scores(out))   # columns added by `editbench rescore` (harness.contract.scores)
 
 
 def duplicate_keys(df: pd.DataFrame) -> list[tuple[str, str, int]]:

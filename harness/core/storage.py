@@ -27,6 +27,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from harness.core.errors import EditbenchError, InfrastructureError
 from harness.core.process import import_psutil
@@ -95,20 +96,33 @@ def infrastructure_error(e: BaseException, path: str | Path | None = None) -> In
     return None
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file beside it and a rename, so readers never see half a file:
+    ``write(tmp)`` fills the temporary file (a dot-name, which every reader of a run skips). On any failure
+    the temporary file is removed and the exception passes through unchanged."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        infra = infrastructure_error(e, path)
-        if infra is not None:
-            raise infra from None
         raise
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """:func:`atomic_write` of ``data``; a storage failure (disk full, permissions) is an
+    :class:`InfrastructureError` naming ``path``."""
+    try:
+        return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    except OSError as e:
+        raise infrastructure_error(e, path) or e from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 LEASE_S = 120.0          # an object-store lock not renewed for this long is taken over
@@ -340,14 +354,7 @@ class Location:
         if not self.remote:
             path = Path(self.key(*parts))
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-            try:
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise infrastructure_error(e, path) or e from None
-            return str(path)
+            return str(atomic_write_bytes(path, data))
         try:
             with self.fs.open_output_stream(self.key(*parts)) as f:
                 f.write(data)

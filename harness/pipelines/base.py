@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
+from tasks.schema import Task
 
 WEIGHTS_KINDS = ("real", "random", "trained")
 
@@ -81,6 +82,7 @@ class Pipeline:
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]           # task kinds this pipeline can run
     needs_weights: ClassVar[bool] = False
+    wall_latency: ClassVar[bool] = True       # False: a NaN latency_ms stays NaN (unknown), never the wall clock
     uses_gpu: ClassVar[bool] = False          # actors get a GPU (num_gpus) when the cluster has them
     # Names a task may override (``task.overrides``): Options fields applied per task, plus task geometry
     # that the adapter reads from the task itself (e.g. "outpaint"). Anything else a task overrides is
@@ -131,7 +133,7 @@ class Pipeline:
     def load(self) -> None:
         """Load weights/models. Called once per actor, before the first ``run``."""
 
-    def run(self, task, seed: int) -> Output:
+    def run(self, task: Task, seed: int) -> Output:
         """Run one task with its overrides applied (see :meth:`applied`); adapters implement :meth:`execute`."""
         if task.kind not in self.kinds:
             raise EditbenchError(f"pipeline {self.name} cannot run task {task.task_id} of kind {task.kind}; "
@@ -141,11 +143,11 @@ class Pipeline:
         output.applied = {k: getattr(options, k) for k in sorted(self.task_options) if k in type(options).model_fields}
         return output
 
-    def execute(self, task, seed: int) -> Output:  # pragma: no cover - interface
+    def execute(self, task: Task, seed: int) -> Output:  # pragma: no cover - interface
         """The adapter's work for one task; ``self.options`` already holds the task's overrides."""
         raise NotImplementedError
 
-    def options_for(self, task) -> BaseModel:
+    def options_for(self, task: Task) -> BaseModel:
         """This pipeline's options with ``task.overrides`` applied (the options themselves when none)."""
         fields = {k: v for k, v in task.overrides.items() if k in type(self._options).model_fields}
         if not fields:
@@ -157,7 +159,7 @@ class Pipeline:
                 e, where=f"overrides of task {task.task_id} for pipeline {self.spec.key}")) from None
 
     @contextmanager
-    def applied(self, task):
+    def applied(self, task: Task):
         """Run one task with its overrides: ``self.options`` is the effective options inside the block.
 
         The one place where task overrides reach an adapter (:meth:`harness.execution.worker.Worker.generate`). The
@@ -176,7 +178,7 @@ class Pipeline:
 
 # Every pipeline, registered in one line: name -> "module:Class". Listing names imports nothing; the
 # adapter module is imported when the pipeline is first used (its heavy imports stay inside methods).
-PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
+PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", group="editbench.pipelines", entries={
     "toy-naive": "harness.pipelines.toy:ToyNaive",
     "toy-repaint": "harness.pipelines.toy:ToyRepaint",
     "toy-unconditional": "harness.pipelines.toy:ToyUnconditional",
@@ -193,6 +195,7 @@ PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
     "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
     "repaint": "harness.pipelines.repaint:RePaint",
     "gpt-image": "harness.pipelines.gpt_image:GptImage",
+    "precomputed": "harness.pipelines.precomputed:Precomputed",
 })
 
 

@@ -17,6 +17,7 @@ from harness.pipelines.diffusers_common import (
     edit_text,
 )
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, DiffusionOptions
+from tasks.schema import Task
 
 
 class Pix2PixOptions(DiffusionOptions):
@@ -32,7 +33,7 @@ class InstructPix2Pix(DiffusersImageEdit):
     task_options = EDIT_TASK_OPTIONS | {"steps", "guidance", "image_guidance"}   # no strength
     Options = Pix2PixOptions
 
-    def call_kwargs(self, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, task: Task, hw) -> dict[str, Any]:
         if float(self.options.strength) != 1.0:
             raise ValueError("instruct-pix2pix has no strength; leave strength at 1.0")
         return dict(prompt=edit_text(task), negative_prompt=task.negative_prompt or None,

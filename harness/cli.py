@@ -371,10 +371,10 @@ def _csv(v: Optional[str], cast=str):
 @suite_app.command("build")
 @_errors_exit_2
 def suite_build(
-    kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
+    kind: str = typer.Argument(..., help="face-regen | hand-regen | removal | outpaint | sdedit-sweep | instruct | "
                                          "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep | "
-                                         "background-replace | sky-replace | pie-bench | brushbench | "
-                                         "magicbrush | emu-edit | gedit-bench | imgedit"),
+                                         "mask-leakage-sweep | background-replace | sky-replace | pie-bench | "
+                                         "brushbench | magicbrush | emu-edit | gedit-bench | imgedit"),
     out: Path = typer.Option(..., help="Suite YAML to write."),
     images: Optional[Path] = typer.Option(None, help="Folder of input images."),
     from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
@@ -400,6 +400,10 @@ def suite_build(
     min_face: Optional[int] = typer.Option(None, help="face-regen: smallest face side kept, px."),
     face_weights: Optional[Path] = typer.Option(None, help="face-regen: insightface folder with det_*.onnx."),
     pose_weights: Optional[Path] = typer.Option(None, help="face-regen: OpenPose folder; renders pose controls."),
+    detector: Optional[str] = typer.Option(None, help="face-regen: dlib-hog (default) | dlib-mmod | scrfd | lbp-cascade | auto."),
+    variants: Optional[str] = typer.Option(None, help="face-regen: masks per face: ellipse, ellipse-wide, box."),
+    sigmas: Optional[str] = typer.Option(None, help="mask-leakage-sweep: kept-region noise std values (0-255)."),
+    noise_seed: Optional[int] = typer.Option(None, help="mask-leakage-sweep: noise generator seed (default 0)."),
     dilations: Optional[str] = typer.Option(None, help="dilation-sweep: px values, comma-separated."),
     guidance: Optional[str] = typer.Option(None, help="guidance-mask-sweep: guidance values."),
     mask_scales: Optional[str] = typer.Option(None, help="guidance-mask-sweep: mask scales."),
@@ -426,7 +430,8 @@ def suite_build(
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
                  mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, task_kind=task_kind, split=split,
-                 mode=mode, painting=painting, language=language, drop_identical=drop_identical)
+                 mode=mode, painting=painting, language=language, drop_identical=drop_identical, detector=detector,
+                 variants=_csv(variants), sigmas=_csv(sigmas, float), noise_seed=noise_seed)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
     except ValueError as e:

@@ -284,7 +284,7 @@ def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str])
 
 def _check_records(brec: dict, crec: dict, base: Path, cand: Path) -> None:
     for col in sorted(brec.keys() & crec.keys()):
-        for key in ("direction", "version"):
+        for key in ("direction", "version", "backend", "sha256"):   # backend/sha256: the model a scorer used
             if key in brec[col] and key in crec[col] and brec[col][key] != crec[col][key]:
                 raise EditbenchError(
                     f"metric {col!r} has {key} {brec[col][key]!r} in baseline {base}/run.json but {crec[col][key]!r} in "

@@ -72,6 +72,11 @@ class Scorer:
     def load(self) -> None:
         """Load models. Called once per actor before the first ``score``."""
 
+    def describe(self) -> dict[str, dict]:
+        """Extra run.json ``metrics`` fields per column of this configured scorer (e.g. the backend, model
+        file and sha256 it computes with); called in the driver after :meth:`check`, must not load models."""
+        return {}
+
     def applies_to(self, task: Task) -> bool:
         return self.kinds is None or task.kind in self.kinds
 
@@ -116,6 +121,8 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", 
     "cost": "scorers.cost:CostScorer",
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
+    "face_pose": "scorers.face_pose:FacePoseScorer",
+    "hand_pose": "scorers.hand_pose:HandPoseScorer",
     "seam": "scorers.seam:SeamScorer",
     "texture": "scorers.texture:TextureScorer",
     "background": "scorers.background:BackgroundScorer",

@@ -97,11 +97,14 @@ def build_manifest(spec: RunSpec) -> Manifest:
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
+    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option
+    scorer_options = {s: {**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})} for s in scorers
+                      if s in suite.scorer_options or s in spec.scorer_options}
+    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]  # unknown name, bad options
     pins = {}
-    for s in scorers:
-        scorer = get_scorer_class(s)(**spec.scorer_options.get(s, {}))
-        scorer.check()                    # unknown name, bad options, missing weights
-        pins[s] = scorer.pins()           # a judge's model and protocol version, recorded with its metrics
+    for s, inst in zip(scorers, instances):
+        inst.check()                      # missing weights
+        pins[s] = inst.pins()             # a judge's model and protocol version, recorded with its metrics
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -129,8 +132,11 @@ def build_manifest(spec: RunSpec) -> Manifest:
     for m in metrics.values():
         if pins.get(m["scorer"]):
             m["pins"] = pins[m["scorer"]]
+    for inst in instances:                       # backend, model file, sha256 of scorers that have them
+        for col, extra in inst.describe().items():
+            metrics[col].update(extra)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage)
 
 

@@ -1,7 +1,8 @@
 """Tiny random-weight models for the scorers, saved in the layouts real weights use (docs/weights.md).
 
-- openpose/body_pose_model.pth: controlnet_aux's bodypose_model with random init, keys as in the
-  released file (without the sub-network prefix that controlnet_aux's ``transfer`` strips);
+- openpose/body_pose_model.pth and hand_pose_model.pth: controlnet_aux's bodypose_model and
+  handpose_model with random init, keys as in the released files (without the sub-network prefix that
+  controlnet_aux's ``transfer`` strips);
 - insightface/w600k_r50.onnx: a 2-layer ONNX net with a 1x3x112x112 input (dynamic batch) and one
   16-d output, which insightface's model zoo routes to ArcFace;
 - open_clip/: a tiny open_clip config (registered with open_clip.add_model_config), its random
@@ -44,6 +45,11 @@ def save_random_openpose(folder: Path, seed: int = 0) -> None:
     model = bodypose_model()
     # Released checkpoints name "conv1_1.weight", not "model0.conv1_1.weight" (see util.transfer).
     torch.save({k.split(".", 1)[1]: v for k, v in model.state_dict().items()}, folder / "body_pose_model.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from controlnet_aux.open_pose.model import handpose_model
+    hand = handpose_model()   # same key convention: "conv1_1.weight", not "model1_0.conv1_1.weight"
+    torch.save({k.split(".", 1)[1]: v for k, v in hand.state_dict().items()}, folder / "hand_pose_model.pth")
 
 
 def save_tiny_arcface(path: Path, *, side: int = 112, dim: int = 16, seed: int = 0) -> None:
@@ -158,6 +164,8 @@ def loaded_scorers(request):
                 opts[option] = str(request.getfixturevalue(fixture))
             if name.startswith("judge"):   # the loopback chat-completions server (judge_server.py)
                 opts.update(request.getfixturevalue("judge_options"))
+            if name == "hand_pose":                # one small scale: the 21-stage hand net in seconds on CPU
+                opts.update(scales=[1.0], boxsize=64)
             s = get_scorer_class(name)(**opts)
             s.check()
             s.load()
@@ -173,7 +181,8 @@ _PROTOCOL_FIXTURES = {
     "brushbench": {"lpips_weights": "squeeze_weights", "clip_weights": "hf_clip_weights"},
     "magicbrush": {"clip_weights": "hf_clip_weights", "dino_weights": "dino16_weights"},
 }
-_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights",
+_FIXTURE = {"pose": "openpose_weights", "hand_pose": "openpose_weights", "identity": "insightface_weights",
+            "clip": "open_clip_weights",
             "lpips": "lpips_weights"}
 
 

@@ -2,7 +2,7 @@
 
 One row per pipeline (and, in a sweep table, per value of each sweep axis the run declares in run.json
 ``sweep``, e.g. ``param.mask_dilate``); one column per metric with its direction (↑ higher is better,
-↓ lower is better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then
+↓ lower is better) holding the task mean and its 95 % Student-t interval over task means (:mod:`reports.stats`), then
 the ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
 
 What each column means comes from the run's own run.json ``metrics`` record (:mod:`reports.meta`):
@@ -238,8 +238,8 @@ class Report:
                 f"{len(self.df)} rows · {self.df['task_id'].nunique()} tasks · seeds {self.meta.get('seeds')}")
 
 
-NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % bootstrap CI "
-        "[lo, hi] (tasks resampled, seeds resampled within tasks; fixed RNG seed). ↑ higher is better, "
+NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % Student-t "
+        "interval [lo, hi] over the task means (seeds averaged within each task first). ↑ higher is better, "
         "↓ lower is better. Pipelines with weights=random show latency only. Latency: median / p90 in ms over "
         "non-warm-up ok rows. Cost: mean per row, then the total over the ok rows.")
 
@@ -269,12 +269,23 @@ def build_report(out: str | Path) -> Report:
 
 
 def render_markdown(r: Report) -> str:
-    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "",
+    from reports.ranking import ranking_markdown   # reports.ranking builds on this module's entries
+
+    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", *ranking_markdown(r), "", NOTE, "",
              *[f"> warning: {md(n)}.\n" for n in coverage_notes(r.meta, r.df)], "## All tasks", "",
-             format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
+             format_markdown(*table_rows(r.df, ranked_order(r), [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
     return "\n".join(parts) + "\n"
+
+
+def ranked_order(r: Report) -> list[Entry]:
+    """The overall entries in the order of the one ranking (:func:`reports.ranking.report_ranking`)."""
+    from reports.ranking import report_ranking
+
+    ranking = report_ranking(r)
+    order = [x.entry for x in ranking.ranked] + list(ranking.unranked)
+    return order if len(order) == len(r.overall) else list(r.overall)
 
 
 def write_report(out: str | Path, *, html: bool = True, report: Report | None = None) -> str:
@@ -285,7 +296,9 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     atomic_write_text(r.out / "leaderboard.md", text)
     from reports.summary import write_results_json
 
-    write_results_json(r.out, meta=r.meta, df=r.df)
+    from reports.ranking import report_ranking, simple_pipelines, to_json as ranking_json
+
+    write_results_json(r.out, meta=r.meta, df=r.df, ranking=ranking_json(report_ranking(r), simple_pipelines(r.meta)))
     if html:
         from reports.edits_html import write_pages
         from reports.html import CSS, _load_suite, render_html

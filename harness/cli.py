@@ -127,6 +127,10 @@ def report(
             write_report(local, html=html, report=r)
         typer.echo(render_terminal(r, wide=wide), nl=False)
         typer.echo(f"wrote {out}/leaderboard.md" + (f" and {out}/leaderboard.html" if html else ""), err=True)
+        from reports.ranking import report_ranking
+
+        if report_ranking(r).error:                  # the primary is NaN on every row: an error, files kept
+            raise EditbenchError(f"run {out}: {report_ranking(r).error}.")
 
 
 @app.command()

@@ -57,6 +57,7 @@ class Ranking:
     unranked: list[Entry]              # random weights (quality) or no value of the metric
     not_rankable: str | None = None    # why nothing ranks this suite (no metric measures its goal; all NaN)
     n_tasks: int = 0
+    error: str | None = None           # the primary is NaN on every measured row: `editbench report` exits 2
 
     @property
     def passing(self) -> list[Ranked]:
@@ -252,7 +253,9 @@ def run_ranking(df: pd.DataFrame, entries: list[Entry], record: dict[str, dict],
         return rank(df, entries, record, None, not_rankable=choice.why or "no primary metric")
     nan = all_nan_reason(df, m, record)
     if nan is not None:
-        return rank(df, entries, record, None, not_rankable=nan)
+        out = rank(df, entries, record, None, not_rankable=nan)
+        out.error = nan
+        return out
     return rank(df, entries, record, m, rails=guardrails_for(choice.goal, df.columns))
 
 

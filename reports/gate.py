@@ -12,11 +12,18 @@ Statistics (:mod:`reports.stats`): for every compared pipeline pair (same name i
 task and the per-task differences (candidate − baseline) give the paired t interval of the task-mean
 difference. With the metric's direction from the *baseline* run.json ``metrics`` record and
 ``tol = max(abs_tol, rel_tol * |baseline mean|)``, each metric is tested one-sided against its
-tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confidence) / 2`` over all
-gated verdicts with Holm's procedure (``family: holm``, the default; ``family: none`` tests each
-metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
-is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
-run's primary metric; the others are reported as advisory. Provenance columns are never gated.
+tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confidence) / 2`` over the
+gated verdicts with weighted Holm (``family: holm``, the default): the primary's verdicts share
+``primary_weight`` (0.5) of that level, the others the rest (:func:`reports.stats.weighted_holm`);
+``family: none`` tests each metric at that level alone, which is the CI rule "the whole interval lies
+beyond tol". Quality metrics whose values are identical on both sides, or of a pipeline whose output
+files are byte-identical to the baseline's, are left out of the family (decided on equality, never on
+the sign). ``improved`` is the mirror test (it never fails a gate). ``gated: primary`` gates only the
+run's primary metric, its companions and the guardrail columns; the others are reported as advisory.
+Guardrails (:data:`reports.goals.GUARDRAILS`) are always gated: a task where every baseline row kept one
+and a candidate row breaks it fails the gate. A baseline whose run.json says its suite is not rankable
+is refused (exit 2). Per gated verdict gate.md gives the smallest regression detectable with 80 % power,
+and a suite under ``small_suite`` (8) tasks gets a warning. Provenance columns are never gated.
 A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
 and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
 counted in a warning either way.

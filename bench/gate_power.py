@@ -1,8 +1,10 @@
 """Does the gate catch a plain regression on real photos, and never pass a broken pipeline?
 
-    python -m bench.gate_power [--tasks 14] [--seeds 3] [--reconstruction-primary fidelity.ssim] [--out DIR]
+    python -m bench.gate_power [--tasks 14] [--seeds 3] [--size 256] [--out DIR]
+                               [--reconstruction-primary texture.score,fidelity.ssim]
 
-Designs, built from scikit-image's colour photos with the suite builders (``tasks.builders``):
+Designs, built from scikit-image's colour photos (longer side reduced to ``--size`` px, default 256,
+to keep PatchMatch affordable on a small machine) with the suite builders (``tasks.builders``):
 - removal: ``draft_removal`` with ``--boxes`` over the two most textured squares of each photo (side
   0.2 x the short side), no ground truth; primary from the goal table (``texture.score``);
 - reconstruction: ``draft_reconstruction`` with two holes per photo, the photo as ground truth; its
@@ -40,18 +42,23 @@ CANDIDATES = {"swap (cv2-telea as patchmatch)": ("cv2-telea", {}),
               "blocky (patchmatch resolution 96)": ("patchmatch", {"resolution": 96})}
 
 
-def photos(folder: Path) -> Path:
+def photos(folder: Path, size: int | None) -> Path:
+    """The photos as PNG files, the longer side reduced to ``size`` px (Lanczos) when given."""
     from PIL import Image
     from skimage import data
 
     folder.mkdir(parents=True, exist_ok=True)
     for name in PHOTOS:
         img = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
-        Image.fromarray(np.asarray(img)[..., :3]).save(folder / f"{name}.png")
+        im = Image.fromarray(np.asarray(img)[..., :3])
+        if size and max(im.size) > size:
+            k = size / max(im.size)
+            im = im.resize((round(im.width * k), round(im.height * k)), Image.LANCZOS)
+        im.save(folder / f"{name}.png")
     return folder
 
 
-def build_designs(root: Path, n_tasks: int) -> dict[str, list]:
+def build_designs(root: Path, n_tasks: int, size: int | None = None) -> dict[str, list]:
     """{design: resolved tasks} built with the suite builders."""
     from harness.imageio import load_image
     from harness.runner import resolve_task
@@ -60,7 +67,7 @@ def build_designs(root: Path, n_tasks: int) -> dict[str, list]:
     from tasks.builders.simple import RemovalOptions, draft_removal
     from tasks.schema import load_suite
 
-    images = photos(root / "images")
+    images = photos(root / "images", size)
     boxes = root / "boxes.csv"
     with boxes.open("w", newline="") as f:
         w = csv.writer(f)
@@ -120,15 +127,16 @@ def main(argv=None) -> int:
     ap.add_argument("--reconstruction-primary", default="texture.score,fidelity.ssim",
                     help="declared primaries (comma-separated, each gated in turn) of the reconstruction design "
                          "when the goal table gives none (no LPIPS weights here)")
+    ap.add_argument("--size", type=int, default=256, help="longer side of the photos in px (0: as shipped)")
     ap.add_argument("--out", type=Path, default=None, help="folder for the photos and suites (default: a temp dir)")
     a = ap.parse_args(argv)
     root = a.out or Path(tempfile.mkdtemp(prefix="gate-power-"))
     seeds = list(range(a.seeds))
     t0 = time.perf_counter()
-    designs = build_designs(root, a.tasks)
+    designs = build_designs(root, a.tasks, a.size or None)
     configs = {"default": GateConfig(), "gated: primary": GateConfig(gated="primary"),
                "family: none": GateConfig(family="none")}
-    print(f"{a.tasks} tasks x {a.seeds} seeds per design; photos: {', '.join(PHOTOS)}")
+    print(f"{a.tasks} tasks x {a.seeds} seeds per design; photos ({a.size or 'full'} px): {', '.join(PHOTOS)}")
     print("| design | primary | candidate | gate setting | exit | primary diff [CI], p (adj.) | summary |")
     print("|---|---|---|---|---|---|---|")
     failures = []

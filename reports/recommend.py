@@ -5,7 +5,7 @@ task mean with its 95 % Student-t interval and n), the recommended pipeline's op
 axis the run declares (run.json ``sweep``, e.g. ``mask_dilate``), the best pipeline at each value. The
 recommendation never contradicts its evidence: it names a winner only when the paired difference CI
 says the best is measurably ahead of every other pipeline (:mod:`reports.ranking`); otherwise it says
-there is none and picks by the documented tie-break (faster, then simpler: no weights needed). Directions and roles
+there is none and names the fastest of the tied as "fastest" (never "use"). Directions and roles
 come from the run's own ``metrics`` record. A QA checklist lists the metrics whose per-row values failed
 their thresholds (:data:`THRESHOLDS`, overridable with a YAML file) for the recommended pipeline.
 """

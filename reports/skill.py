@@ -8,7 +8,7 @@ Two steps, both documented in docs/skill.md:
    SDEdit strength or inpainting mode, mask dilation/feather, prompt advice, expected latency and the
    QA checklist. Every number comes from the newest measured run under ``--runs`` whose tasks are of the
    same task kind — ranked with :mod:`reports.ranking`, the ranking of the leaderboard and of
-   ``report --recommend`` (winner only when measurably ahead, else the tie-break) — and from the
+   ``report --recommend`` (best only when measurably ahead, else the fastest of the tied) — and from the
    documented defaults of :data:`DEFAULTS` where no run covers it, which the output says.
 """
 

@@ -239,3 +239,42 @@ def test_weighted_holm_controls_the_family_wise_error():
     rej, _ = weighted_holm(p, w, 0.05)
     assert rej.any(-1).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 20000)
     assert rej[:, 0].mean() == pytest.approx(0.025, abs=0.004)       # the primary alone: alpha x 0.5
+
+
+# ------------------------------------------------------------------------------ the real blocky pipeline
+
+def _real_rows(tasks, name: str, options: dict, label: str):
+    from bench.gate_power import run_rows
+
+    return run_rows(tasks, name, options, label, [0], ["texture", "seam", "background"])
+
+
+def test_blocky_patchmatch_on_a_real_removal_suite_is_never_best_nor_passed(tmp_path):
+    """patchmatch with options {resolution: 96} resamples the whole frame (background ~26 dB)."""
+    from harness.runner import resolve_task
+    from tasks.schema import load_suite
+
+    suite = load_suite("smoke-removal")
+    tasks = [resolve_task(suite, t) for t in suite.tasks[:2]]      # two of its real photos: seconds, not minutes
+    good = _real_rows(tasks, "cv2-telea", {}, "cv2-telea")
+    blocky = _real_rows(tasks, "patchmatch", {"resolution": 96}, "blocky")
+    assert (blocky["background.psnr"] < 30).all() and (good["background.psnr"] > 30).all()
+    scorers = ["texture", "seam", "background"]
+    record = metrics_record(scorers, primary="texture.score")
+    out = tmp_path / "run"
+    out.mkdir()
+    meta = {"run_id": "real", "suite": {"name": "smoke-removal", "version": "1", "hash": "h"}, "seeds": [0],
+            "scorers": scorers, "metrics": record, "primary": "texture.score",
+            "goal": choose(record, "removal").to_json(), "pipelines": [], "status": "complete"}
+    (out / "run.json").write_text(json.dumps(meta))
+    rows = pd.concat([good, blocky], ignore_index=True)
+    rows.to_parquet((out / "results").mkdir() or out / "results" / "part-0.parquet", index=False)
+    r = build_report(out)
+    ranking = run_ranking(r.df, r.overall, r.metrics, r.meta)
+    assert ranking.ranked[-1].pipeline == "blocky" and ranking.mark(len(ranking.ranked) - 1) == "✗"
+    assert "blocky fails background.psnr ≥ 30" in ranking.sentence() and "Best: blocky" not in ranking.sentence()
+    base, cand = good.assign(pipeline="p"), blocky.assign(pipeline="p")
+    for cfg in (GateConfig(), GateConfig(gated="primary"), GateConfig(family="none"),
+                GateConfig(gated="primary", metrics={"background.*": {"ignore": True}})):
+        res = compare(base, cand, config=cfg, record=record, goal="removal")
+        assert res.exit_code == 1 and any(g.failed and len(g.new_failures) == 2 for g in res.guardrails), cfg

@@ -21,9 +21,9 @@ Cells: 1/2/3 seeds per task x 4/20/100 tasks x 1 and 12 metrics, every gated wit
 
 The gate's decisions come from its own statistics code, vectorised over gates: per-task seed means,
 :func:`reports.stats.t_summary`, :func:`reports.stats.one_sided_p` and
-:func:`reports.stats.weighted_holm` (family ``holm``, the default; :func:`reports.gate.family_weights`). ``--check N`` (default 40) also runs N simulated gates per
-1-seed/4-task and 2-seed/20-task cell through :func:`reports.gate.compare` on result-row DataFrames
-and stops if a single decision differs.
+:func:`reports.stats.weighted_holm` (family ``holm``, the default; :func:`reports.gate.family_weights`).
+``--check N`` (default 40) also runs N simulated gates per 1-seed/4-task and 2-seed/20-task cell
+through :func:`reports.gate.compare` on result-row DataFrames and stops if a single decision differs.
 """
 
 from __future__ import annotations

@@ -35,6 +35,21 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.contract.results import ResultRow  # noqa: E402
+from harness.contract.spec import PipelineSpec  # noqa: E402
+from harness.core.imageio import load_image  # noqa: E402
+from harness.execution.worker import effective_task  # noqa: E402
+from harness.pipelines.base import build_pipeline  # noqa: E402
+from reports.gate import GateConfig, compare  # noqa: E402
+from scorers.base import get_scorer_class  # noqa: E402
+from scorers.columns import metrics_record  # noqa: E402
+from scorers.goals import choose  # noqa: E402
+from tasks.builders.common import write_suite  # noqa: E402
+from tasks.builders.reconstruction import ReconstructionOptions, draft_reconstruction, textured_holes  # noqa: E402
+from tasks.builders.simple import RemovalOptions, draft_removal  # noqa: E402
+from tasks.loading import load_suite  # noqa: E402
+from tasks.schema import resolve_task  # noqa: E402
+
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "motorcycle", "retina")
 SCORERS = {"removal": ["texture", "seam", "background", "latency"],
            "reconstruction": ["fidelity", "texture", "seam", "background", "latency"]}
@@ -60,12 +75,6 @@ def photos(folder: Path, size: int | None) -> Path:
 
 def build_designs(root: Path, n_tasks: int, size: int | None = None) -> dict[str, list]:
     """{design: resolved tasks} built with the suite builders."""
-    from harness.imageio import load_image
-    from harness.runner import resolve_task
-    from tasks.builders.common import write_suite
-    from tasks.builders.reconstruction import ReconstructionOptions, draft_reconstruction, textured_holes
-    from tasks.builders.simple import RemovalOptions, draft_removal
-    from tasks.schema import load_suite
 
     images = photos(root / "images", size)
     boxes = root / "boxes.csv"
@@ -89,11 +98,6 @@ def build_designs(root: Path, n_tasks: int, size: int | None = None) -> dict[str
 
 def run_rows(tasks: list, name: str, options: dict, label: str, seeds: list[int], scorers: list[str]) -> pd.DataFrame:
     """Result rows of pipeline ``name`` (``options``) under ``label`` over ``tasks`` x ``seeds``."""
-    from harness.pipelines.base import build_pipeline
-    from harness.spec import PipelineSpec
-    from harness.worker import effective_task
-    from reports.results import ResultRow
-    from scorers.base import get_scorer_class
 
     pipe = build_pipeline(PipelineSpec(name=name, options=options))
     pipe.load()
@@ -117,9 +121,6 @@ def run_rows(tasks: list, name: str, options: dict, label: str, seeds: list[int]
 
 
 def main(argv=None) -> int:
-    from reports.gate import GateConfig, compare
-    from reports.goals import choose
-    from reports.meta import metrics_record
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=14)

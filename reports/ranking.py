@@ -2,11 +2,11 @@
 recommendation and the skill: every place that orders pipelines or says which is best calls
 :func:`run_ranking` and prints :meth:`Ranking.sentence`, so none can contradict another.
 
-The primary metric is the one the run recorded for its suite's goal (:mod:`reports.goals`); when the run
+The primary metric is the one the run recorded for its suite's goal (:mod:`scorers.goals`); when the run
 has none the suite is *not rankable* and the sentence says why (never a fallback to another column). A
 primary that has no finite value on any row is an error naming the metric and why.
 
-Pipelines that pass every guardrail (:data:`reports.goals.GUARDRAILS`) come first, ordered by the primary
+Pipelines that pass every guardrail (:data:`scorers.goals.GUARDRAILS`) come first, ordered by the primary
 (task mean, in its recorded direction); pipelines that fail a guardrail on some row follow, marked ✗, and
 are never best. The first pipeline is compared with every other on the tasks (and seeds) both ran: the
 paired, task-clustered difference CI of :func:`reports.stats.difference_ci_rows`. A pipeline whose CI
@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from reports.format import fmt_ms
-from reports.goals import Guardrail, guardrails_for
-from reports.leaderboard import Entry, is_latency_metric, metric_rows
-from reports.meta import direction, primary_choice
+from reports.leaderboard import Entry
+from reports.rows import is_latency_metric, metric_rows, not_warmup, value_rows
 from reports.stats import Difference, detectable_shift, difference_ci_rows
+from scorers.columns import direction, primary_choice
+from scorers.goals import Guardrail, guardrails_for
 
 MARK = {"winner": "★", "tied": "=", "worse": "▼", "guardrail": "✗", "none": " "}
 LEGEND = ("★ measurably best · = not measurably different from #1 · ▼ measurably worse than #1 · "
@@ -162,15 +163,9 @@ class Ranking:
         return text + "; add tasks before trusting a tie or a gate pass."
 
 
-def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict]) -> pd.DataFrame:
-    rows = metric_rows(df, metric, record)
-    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})
-
-
 def median_latency(df: pd.DataFrame, pipeline: str) -> float:
     g = df[(df["pipeline"] == pipeline) & (df["status"] == "ok")]
-    if "warmup" in g:
-        g = g[~g["warmup"].fillna(False).astype(bool)]
+    g = g[not_warmup(g)]
     v = g["latency_ms"].to_numpy(dtype=np.float64) if "latency_ms" in g else np.array([])
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else math.nan
@@ -214,9 +209,9 @@ def rank(df: pd.DataFrame, entries: list[Entry], record: dict[str, dict], metric
               for e in usable]
     ranked.sort(key=lambda r: (bool(r.guardrails), sign * r.entry.metrics[metric].mean, r.pipeline))
     if ranked:
-        best = _value_rows(df[df["pipeline"] == ranked[0].pipeline], metric, record)
+        best = value_rows(df[df["pipeline"] == ranked[0].pipeline], metric, record)
         for r in ranked[1:]:
-            diff = difference_ci_rows(best, _value_rows(df[df["pipeline"] == r.pipeline], metric, record))
+            diff = difference_ci_rows(best, value_rows(df[df["pipeline"] == r.pipeline], metric, record))
             r.diff = diff
             bad = diff.lo > 0 if d == "lower" else diff.hi < 0
             r.worse = bool(np.isfinite(diff.lo) and np.isfinite(diff.hi) and bad)
@@ -287,19 +282,9 @@ def report_ranking(r) -> Ranking:
     return cached
 
 
-def ranking_markdown(r) -> list[str]:
-    """leaderboard.md's opening: the ranking table, the one sentence, the legend and what the suite
-    cannot detect (a postable summary; the full tables follow)."""
-    from reports.leaderboard import format_markdown, metric_columns
-    from reports.markdown import md
-    from reports.terminal import ranked_rows
 
+def ranked_order(r) -> list[Entry]:
+    """A report's overall entries in the order of its ranking (:func:`report_ranking`)."""
     ranking = report_ranking(r)
-    cols = metric_columns(r.df, r.metrics)
-    head, rows = ranked_rows(r, ranking, [c for c in cols if c != ranking.metric])
-    out = ["## Ranking", "", f"**{md(ranking.sentence(simple_pipelines(r.meta)))}**", ""]
-    note = ranking.cannot_detect()
-    if note:
-        out += [f"> What it cannot detect: {md(note)}", ""]
-    out += [format_markdown(head, rows), "", md(LEGEND)]
-    return out
+    order = [x.entry for x in ranking.ranked] + list(ranking.unranked)
+    return order if len(order) == len(r.overall) else list(r.overall)

@@ -19,7 +19,15 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.errors import EditbenchError
+from harness.contract.results import load_run
+from harness.core.errors import EditbenchError
+from reports.format import fmt_ms
+from reports.history import find_runs
+from reports.leaderboard import entries
+from reports.markdown import code, md
+from reports.ranking import run_ranking, simple_pipelines
+from reports.recommend import THRESHOLDS
+from scorers.columns import read_metrics
 
 # Edit kinds, the task kind (suite vocabulary) each is measured under, and the keyword rules that pick
 # them, first match wins. A mask (or SAM prompt) turns "replace/change" into a regional inpaint.
@@ -125,11 +133,6 @@ def _measured(runs_root: Path | None, task_kind: str):
     ``runs_root`` with measured (non-random) rows of ``task_kind``; None when there is none."""
     if runs_root is None:
         return None
-    from reports.history import find_runs
-    from reports.leaderboard import entries
-    from reports.meta import read_metrics
-    from reports.ranking import run_ranking, simple_pipelines
-    from reports.results import load_run
 
     for info in reversed(find_runs(runs_root)):
         meta, df = load_run(info.path, allow_empty=True)
@@ -149,8 +152,6 @@ def _measured(runs_root: Path | None, task_kind: str):
 def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | None = None,
               sam_point: str | None = None, runs: str | Path | None = None) -> Recipe:
     """The recipe for one edit of one image (see the module docstring)."""
-    from reports.recommend import THRESHOLDS
-
     kind, task_kind, why_kind = classify(edit, has_mask=bool(mask or sam_box or sam_point))
     d = dict(DEFAULTS[kind])
     if mask:
@@ -190,16 +191,14 @@ def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | 
             op, value, advice = THRESHOLDS[m]
             qa.append(f"{m} {'≤' if op == 'max' else '≥'} {value:g}: {advice}")
     return Recipe(image=image, edit=edit, edit_kind=kind, task_kind=task_kind, rule=why_kind, mask=d["mask"],
-                  pipeline=d["pipeline"], pipeline_note=d.get("pipeline_note", ""), weights=d["weights"], mode=d["mode"], guidance=d["guidance"],
+                  pipeline=d["pipeline"], pipeline_note=d.get("pipeline_note", ""), weights=d["weights"],
+                  mode=d["mode"], guidance=d["guidance"],
                   image_guidance=d["image_guidance"], strength=d["strength"], mask_dilate=d["mask_dilate"],
                   mask_feather=d["mask_feather"], expected_latency_ms=d["latency_ms"], prompt_advice=PROMPT_ADVICE,
                   qa=qa, evidence=evidence)
 
 
 def to_markdown(r: Recipe) -> str:
-    from reports.format import fmt_ms
-    from reports.markdown import code, md
-
     def opt(v):
         return "—" if v is None else code(v)
 

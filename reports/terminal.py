@@ -2,8 +2,9 @@
 
 Pipelines are in the order of :func:`reports.ranking.run_ranking` (the one ranking of every report) with
 the primary metric's CI; ★ marks a winner (measurably better than every other pipeline), ``=`` a
-pipeline not measurably different from #1, ``▼`` one measurably worse, ``✗`` one failing a guardrail. Then as many secondary metric means as fit in the width, the ok/error/timeout
-counts and the median latency. A note names what was left out (``--wide`` shows everything; the full
+pipeline not measurably different from #1, ``▼`` one measurably worse, ``✗`` one failing a guardrail.
+Then as many secondary metric means as fit in the width, the ok/error/timeout counts and the median
+latency. A note names what was left out (``--wide`` shows everything; the full
 tables are in leaderboard.md/.html). Each declared sweep axis gets a compact table of the primary metric.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import io
 
-from reports.format import fmt_ms, fmt_num
-from reports.leaderboard import Report, fmt_estimate, metric_columns
-from reports.meta import direction
+from reports.format import fmt_estimate, fmt_ms, fmt_num
+from reports.leaderboard import Report
+from reports.markdown import format_markdown, md
 from reports.ranking import LEGEND, Ranking, median_latency, report_ranking, simple_pipelines
+from reports.rows import metric_columns
+from scorers.columns import direction
 
 WIDTH = 120
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
@@ -122,3 +125,16 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
                              title=f"{primary} by {axis} (task means)", text_cols=(0,)))
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines()) + "\n"
 
+
+
+def ranking_markdown(r: Report) -> list[str]:
+    """leaderboard.md's opening: the ranking table, the one sentence, the legend and what the suite
+    cannot detect (a postable summary; the full tables follow)."""
+    ranking = report_ranking(r)
+    cols = metric_columns(r.df, r.metrics)
+    head, rows = ranked_rows(r, ranking, [c for c in cols if c != ranking.metric])
+    out = ["## Ranking", "", f"**{md(ranking.sentence(simple_pipelines(r.meta)))}**", ""]
+    note = ranking.cannot_detect()
+    if note:
+        out += [f"> What it cannot detect: {md(note)}", ""]
+    return out + [format_markdown(head, rows), "", md(LEGEND)]

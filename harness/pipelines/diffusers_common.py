@@ -25,12 +25,13 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from harness.errors import EditbenchError, WeightsNotFound
+from harness.core.errors import EditbenchError, WeightsNotFound
+from harness.core.pixels import resolve_device
+from harness.core.weights import resolve_weights
 from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
-from harness.pipelines.imaging import float_to_uint8, work_size
-from harness.pixels import resolve_device
-from harness.weights import resolve_weights
+from harness.pipelines.imaging import float_to_uint8, resize, to_pil, work_size
+from tasks.schema import Task
 
 DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -109,7 +110,7 @@ class DiffusersPipeline(EditPipeline):
     ``random_components`` (for ``weights: random``) and implement ``edit`` with :meth:`call`."""
 
     needs_weights = True
-    uses_gpu = True                                    # one actor per GPU on GPU clusters (harness.runner.plan_actors)
+    uses_gpu = True                                    # one actor per GPU on GPU clusters (harness.execution.runner.plan_actors)
     pipeline_class: ClassVar[str]
     denoisers: ClassVar[tuple[str, ...]] = ("unet",)   # components whose first forward starts "denoise"
     size_multiple: ClassVar[int] = 8                   # working H and W are multiples of this
@@ -230,16 +231,14 @@ class DiffusersInpaint(DiffusersPipeline):
     resized to the working size, passed as PIL images, and the result is resized back to the canvas.
     """
 
-    def call_kwargs(self, inputs, task, hw: tuple[int, int]) -> dict[str, Any]:
+    def call_kwargs(self, inputs, task: Task, hw: tuple[int, int]) -> dict[str, Any]:
         """Pipeline-specific keyword arguments beyond image/mask/size/steps/generator."""
 
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
                     guidance_scale=float(self.options.guidance),
                     strength=float(self.options.strength))
 
-    def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
+    def edit(self, inputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image, mask = to_pil(resize(inputs.canvas, hw)), to_pil(resize(inputs.soft, hw))
@@ -257,12 +256,10 @@ class DiffusersImageEdit(DiffusersPipeline):
 
     needs_mask = False
 
-    def call_kwargs(self, task, hw: tuple[int, int]) -> dict[str, Any]:  # pragma: no cover - per adapter
+    def call_kwargs(self, task: Task, hw: tuple[int, int]) -> dict[str, Any]:  # pragma: no cover - per adapter
         raise NotImplementedError
 
-    def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
+    def edit(self, inputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image = to_pil(resize(inputs.canvas, hw))
@@ -273,7 +270,7 @@ class DiffusersImageEdit(DiffusersPipeline):
             return resize(out, inputs.canvas.shape[:2])
 
 
-def edit_text(task) -> str:
+def edit_text(task: Task) -> str:
     """The instruction of an instruct task (falls back to its prompt); raises when both are empty."""
     text = task.instruction or task.prompt
     if not text:

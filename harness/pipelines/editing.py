@@ -12,9 +12,11 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
 from harness.pipelines.base import Output, Pipeline, StageTimer
 from harness.pipelines.imaging import EditInputs, paste_back, prepare_edit
+from tasks.schema import Task
 
 MASK_KINDS = frozenset({"inpaint", "outpaint", "face_regen"})
 
@@ -76,21 +78,20 @@ class EditPipeline(Pipeline):
     def resolved(self) -> dict[str, str]:
         return {"device": "cpu"}      # classical adapters: numpy/OpenCV on the CPU (diffusers adapters override)
 
-    def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:  # pragma: no cover
+    def edit(self, inputs: EditInputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def prepare(self, task) -> EditInputs:
+    def prepare(self, task: Task) -> EditInputs:
         o = self.options
         if self.needs_mask or task.mask is not None or task.kind == "outpaint":
             return prepare_edit(task, dilate=o.mask_dilate, feather=o.mask_feather, fill=o.outpaint_fill)
-        from harness.imageio import load_image
 
         if not task.image:
             raise EditbenchError(f"task {task.task_id} has no image.")
         image = load_image(task.image)
         return EditInputs(canvas=image, mask=None, soft=None)  # type: ignore[arg-type]
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         timer = StageTimer(self.sync)
         with timer.stage("prepare"):
             inputs = self.prepare(task)

@@ -12,16 +12,19 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from bench.gate_power import run_rows
 from harness.cli import app
-from reports.gate import GateConfig, compare, gate
-from reports.goals import GOALS, choose, suite_goal, task_goal
-from reports.leaderboard import build_report, write_report
-from reports.meta import choose_primary, metrics_record
+from harness.contract.results import ResultRow, write_shard
+from reports.gate import GateConfig, PipelinePair, compare, gate, identical_outputs, to_markdown
+from reports.leaderboard import build_report
 from reports.ranking import run_ranking
-from reports.results import ResultRow, write_shard
 from reports.stats import detectable_shift, weighted_holm
 from reports.terminal import render_terminal
-from tasks.schema import Task
+from reports.write import write_report
+from scorers.columns import choose_primary, metrics_record
+from scorers.goals import GOALS, choose, suite_goal, task_goal
+from tasks.loading import load_suite
+from tasks.schema import Task, resolve_task
 
 SCORERS = ["texture", "seam", "background", "fidelity", "latency"]
 
@@ -169,7 +172,7 @@ def test_guardrails_are_gated_under_every_setting(tmp_path):
         res = gate(base, blocky, config=cfg)
         assert res.exit_code == 1, cfg
         assert "guardrail background.psnr ≥ 30 (kept region changed) of patchmatch (broken on 10 task(s))" in res.summary()
-    assert "**broken**" in __import__("reports.gate", fromlist=["to_markdown"]).to_markdown(res)
+    assert "**broken**" in to_markdown(res)
 
 
 def test_identical_values_and_outputs_leave_the_family(tmp_path):
@@ -191,8 +194,6 @@ def test_identical_values_and_outputs_leave_the_family(tmp_path):
 
 
 def test_identical_outputs_are_read_from_the_files(tmp_path):
-    from reports.gate import PipelinePair, identical_outputs
-
     for side in ("b", "c"):
         (tmp_path / side / "outputs").mkdir(parents=True)
         (tmp_path / side / "outputs" / "x.png").write_bytes(b"same")
@@ -212,8 +213,6 @@ def test_the_gate_reports_what_it_can_detect(tmp_path):
     assert tex.gated and np.isfinite(tex.detectable) and tex.detectable > abs(tex.diff.diff)
     sd = tex.diff.se * np.sqrt(5)
     assert tex.detectable == pytest.approx(float(detectable_shift(sd, 5, tex.level)))
-    from reports.gate import to_markdown
-
     assert "detectable (80 %)" in to_markdown(res)
 
 
@@ -244,16 +243,11 @@ def test_weighted_holm_controls_the_family_wise_error():
 # ------------------------------------------------------------------------------ the real blocky pipeline
 
 def _real_rows(tasks, name: str, options: dict, label: str):
-    from bench.gate_power import run_rows
-
     return run_rows(tasks, name, options, label, [0], ["texture", "seam", "background"])
 
 
 def test_blocky_patchmatch_on_a_real_removal_suite_is_never_best_nor_passed(tmp_path):
     """patchmatch with options {resolution: 96} resamples the whole frame (background ~26 dB)."""
-    from harness.runner import resolve_task
-    from tasks.schema import load_suite
-
     suite = load_suite("smoke-removal")
     tasks = [resolve_task(suite, t) for t in suite.tasks[:2]]      # two of its real photos: seconds, not minutes
     good = _real_rows(tasks, "cv2-telea", {}, "cv2-telea")

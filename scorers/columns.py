@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from reports.goals import PrimaryChoice, choose, suite_goal, task_goal
 from scorers.base import Metric, registry_metrics
+from scorers.goals import PrimaryChoice, choose, suite_goal, task_goal
 
 # latency_ms and latency_<stage>_ms: written by the runner for every row (not by a scorer).
 LATENCY_COLUMN = Metric("lower", role="latency", range=(0.0, None), unit="ms")
@@ -48,7 +48,7 @@ def metrics_record(scorers: Iterable[str], stage_columns: Iterable[str] = (), *,
 def choose_primary(record: dict[str, dict], tasks: Iterable, declared: str | None = None) -> PrimaryChoice:
     """The primary metric of a run with metric columns ``record`` over ``tasks`` (objects with ``kind``
     and ``target``): ``declared`` (a suite's or run spec's ``primary:``), else the first column of the
-    suite goal's candidates (:data:`reports.goals.GOALS`) the run has, else not rankable (``metric`` None,
+    suite goal's candidates (:data:`scorers.goals.GOALS`) the run has, else not rankable (``metric`` None,
     ``why`` says what is missing). Never a column that measures another goal."""
     goal = suite_goal(task_goal(t.kind, has_target=getattr(t, "target", None) is not None) for t in tasks)
     return choose(record, goal, declared)

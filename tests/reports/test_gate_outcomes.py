@@ -147,7 +147,7 @@ def test_holm_controls_the_family_and_primary_gating():
     assert all(m.p_regressed_adj == pytest.approx(12 * p) for m in holm.metrics)
     # with a primary, weighted Holm gives it half of alpha: tested at 0.0125, the 11 others at 0.025 / 22
     weighted = compare(b, c, config=GateConfig(), record=record)
-    assert weighted.metrics[0].p_regressed_adj == pytest.approx(2 * p) and weighted.metrics[0].level == 0.0125
+    assert weighted.metrics[0].p_regressed_adj == pytest.approx(2 * p) and weighted.metrics[0].level == pytest.approx(0.0125)
     assert all(m.level == pytest.approx(0.025 / 22) for m in weighted.metrics[1:])
     assert compare(b, c, config=GateConfig(primary_weight=1.0), record=record).regressed[0].metric == "m.x0"
     # a provenance column (direction none) is never gated, even when it changes

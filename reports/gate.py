@@ -519,6 +519,11 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
     if config.gated == "primary" and primary not in metrics:
         raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
                              f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
+    measured = b_sel[(b_sel["status"] == "ok") & (b_sel["weights"] != "random")]
+    if primary is not None and primary not in metrics and len(measured):
+        raise EditbenchError(f"the baseline {base} primary metric {primary!r} has no finite value on any of its "
+                             f"{len(measured)} measured ok rows (its scorer returned NaN or did not run); the gate does "
+                             "not pass a suite whose primary measured nothing.")
     rails = guardrails_for(goal, set(bdf.columns) & set(cdf.columns))
     always = {r.column for r in rails} | set(companions)     # gated whatever ``gated`` says
     pending = []

@@ -272,3 +272,12 @@ def test_blocky_patchmatch_on_a_real_removal_suite_is_never_best_nor_passed(tmp_
                 GateConfig(gated="primary", metrics={"background.*": {"ignore": True}})):
         res = compare(base, cand, config=cfg, record=record, goal="removal")
         assert res.exit_code == 1 and any(g.failed and len(g.new_failures) == 2 for g in res.guardrails), cfg
+
+
+def test_the_gate_refuses_a_primary_nan_on_every_row(tmp_path):
+    base = make_run(tmp_path / "base", {"a": {}})
+    df = pd.read_parquet(next((base / "results").glob("*.parquet")))
+    record = json.loads((base / "run.json").read_text())["metrics"]
+    df["texture.score"] = np.nan
+    with pytest.raises(Exception, match="primary metric 'texture.score' has no finite value on any of its 10"):
+        compare(df, df, record=record)

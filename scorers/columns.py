@@ -50,7 +50,8 @@ def choose_primary(record: dict[str, dict], tasks: Iterable, declared: str | Non
     and ``target``): ``declared`` (a suite's or run spec's ``primary:``), else the first column of the
     suite goal's candidates (:data:`scorers.goals.GOALS`) the run has, else not rankable (``metric`` None,
     ``why`` says what is missing). Never a column that measures another goal."""
-    goal = suite_goal(task_goal(t.kind, has_target=getattr(t, "target", None) is not None) for t in tasks)
+    goal = suite_goal(task_goal(t, has_target=False) if isinstance(t, str) else   # a bare task kind
+                      task_goal(t.kind, has_target=getattr(t, "target", None) is not None) for t in tasks)
     return choose(record, goal, declared)
 
 

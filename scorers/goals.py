@@ -34,8 +34,8 @@ GOALS: dict[str, tuple[str, ...]] = {
     "reconstruction": ("lpips.distance", *RECONSTRUCTION_REFERENCE),
     "outpaint": ("seam.score",),
     "face_regen": ("identity.cosine",),
-    "sdedit": ("clip.score",),
-    "instruct": ("clip.score",),
+    "sdedit": ("judge.overall", "judge_imgedit.overall", "clip.score"),
+    "instruct": ("judge.overall", "judge_imgedit.overall", "clip.score"),
 }
 
 # goal -> columns gated with the primary as its companions (they see what the primary is blind to).
@@ -50,8 +50,8 @@ NEEDS: dict[str, str] = {
     "reconstruction": "LPIPS weights (scorer lpips) or a reconstruction reference metric",
     "outpaint": "the seam scorer",
     "face_regen": "identity weights (scorer identity)",
-    "sdedit": "CLIP weights (scorer clip)",
-    "instruct": "CLIP weights (scorer clip)",
+    "sdedit": "a judge (scorer judge) or CLIP weights (scorer clip)",
+    "instruct": "a judge (scorer judge) or CLIP weights (scorer clip)",
 }
 
 

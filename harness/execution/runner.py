@@ -98,8 +98,14 @@ def build_manifest(spec: RunSpec) -> Manifest:
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
-    for s in scorers:
-        get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
+    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option
+    scorer_options = {s: {**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})} for s in scorers
+                      if s in suite.scorer_options or s in spec.scorer_options}
+    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]  # unknown name, bad options
+    pins = {}
+    for s, inst in zip(scorers, instances):
+        inst.check()                      # missing weights
+        pins[s] = inst.pins()             # a judge's model and protocol version, recorded with its metrics
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -125,8 +131,14 @@ def build_manifest(spec: RunSpec) -> Manifest:
         raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
                              f"give {sorted(metrics)}.")
     metrics = metrics_record(scorers, primary=primary)
+    for m in metrics.values():
+        if pins.get(m["scorer"]):
+            m["pins"] = pins[m["scorer"]]
+    for inst in instances:                       # backend, model file, sha256 of scorers that have them
+        for col, extra in inst.describe().items():
+            metrics[col].update(extra)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage, goal=choice.to_json())
 
 
@@ -218,7 +230,7 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "sweep": m.sweep,
         "primary": primary_metric(m.metrics),
         "goal": m.goal,
-        "metrics": m.metrics,
+        "metrics": {**_rescored_metrics(meta, m.metrics), **m.metrics},
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),
         "git_sha": git_sha(),
@@ -227,6 +239,14 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
     meta.setdefault("start_time", _now())
     meta.setdefault("attempts", [])
     return meta
+
+
+def _rescored_metrics(meta: dict, now: dict) -> dict:
+    """run.json metric entries of scorers ``editbench rescore`` added (harness.execution.rescore), kept by a resume
+    whose own scorers do not include them (its primary wins)."""
+    rescored = set(meta.get("rescores") or {})
+    return {c: {**r, "primary": False} for c, r in (meta.get("metrics") or {}).items()
+            if isinstance(r, dict) and r.get("scorer") in rescored and c not in now}
 
 
 def init_ray(address: str | None):

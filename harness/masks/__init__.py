@@ -25,7 +25,7 @@ from harness.core.storage import check_name, confined
 from tasks.recipes import absolute_weights, is_sam_recipe, resolve_recipe_paths  # noqa: F401 - part of this API
 from tasks.schema import Task
 
-MASK_GENERATORS: Registry = Registry("mask generator", {
+MASK_GENERATORS: Registry = Registry("mask generator", group="editbench.masks", entries={
     "sam-vit-b": "harness.masks.sam:SamVitB",
     "sam-vit-h": "harness.masks.sam:SamVitH",
     "sam2": "harness.masks.sam:Sam2",

@@ -82,6 +82,7 @@ class Pipeline:
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]           # task kinds this pipeline can run
     needs_weights: ClassVar[bool] = False
+    wall_latency: ClassVar[bool] = True       # False: a NaN latency_ms stays NaN (unknown), never the wall clock
     uses_gpu: ClassVar[bool] = False          # actors get a GPU (num_gpus) when the cluster has them
     # Names a task may override (``task.overrides``): Options fields applied per task, plus task geometry
     # that the adapter reads from the task itself (e.g. "outpaint"). Anything else a task overrides is
@@ -177,7 +178,7 @@ class Pipeline:
 
 # Every pipeline, registered in one line: name -> "module:Class". Listing names imports nothing; the
 # adapter module is imported when the pipeline is first used (its heavy imports stay inside methods).
-PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
+PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", group="editbench.pipelines", entries={
     "toy-naive": "harness.pipelines.toy:ToyNaive",
     "toy-repaint": "harness.pipelines.toy:ToyRepaint",
     "toy-unconditional": "harness.pipelines.toy:ToyUnconditional",
@@ -194,6 +195,7 @@ PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
     "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
     "repaint": "harness.pipelines.repaint:RePaint",
     "gpt-image": "harness.pipelines.gpt_image:GptImage",
+    "precomputed": "harness.pipelines.precomputed:Precomputed",
 })
 
 

@@ -7,7 +7,7 @@ load the task (mask dilation/feather, outpaint canvas), time the stages, paste b
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,12 +42,29 @@ class DeviceOptions(EditOptions):
     single_file_config: str | None = None          # local diffusers folder with the configs of a single-file checkpoint
 
 
+class LoraOptions(BaseModel):
+    """One LoRA adapter loaded into a diffusers pipeline (``load_lora_weights`` then ``set_adapters``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: str                                   # a local folder/file or a Hugging Face id (local cache)
+    scale: float = 1.0                             # the adapter's weight in set_adapters
+    adapter_name: str | None = None                # default: lora0, lora1, ... in list order
+    weight_name: str | None = None                 # the file inside the folder, when it holds several
+    revision: str | None = None                    # Hugging Face id only
+
+
 class DiffusionOptions(DeviceOptions):
     """Options of the text-conditioned diffusion adapters (defaults follow the diffusers pipelines)."""
 
     steps: int = Field(30, ge=1)                   # denoising steps
     guidance: float = 7.5                          # text classifier-free guidance scale
     strength: float = Field(1.0, gt=0.0, le=1.0)   # t/T the edit starts from (1 = from pure noise)
+    scheduler: str | None = None                   # a diffusers scheduler class, e.g. "UniPCMultistepScheduler";
+                                                   # built from the pipeline's scheduler config; None: the pipeline's own
+    scheduler_config: dict[str, Any] = Field(default_factory=dict)   # overrides of that config
+    lora: list[LoraOptions] = Field(default_factory=list)           # LoRA adapters, applied in order
+    fuse_lora: bool = False                        # fuse the adapters into the weights after loading
 
 
 # Per-task overrides every image adapter honours. "outpaint" (the canvas extents) is task geometry read

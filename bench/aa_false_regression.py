@@ -1,26 +1,29 @@
 """Whole-gate false-alarm rate and power of the regression gate, from a row simulator (no Ray).
 
     python -m bench.aa_false_regression [--gates 2000] [--sigma-seed 1.0] [--noise normal|t3|lognormal]
-                                        [--confidence 0.95] [--family holm|none] [--check 40] [--rng 0]
+                                        [--confidence 0.95] [--family holm|none] [--primary-weight 0.5]
+                                        [--check 40] [--rng 0]
 
 Each simulated gate is one baseline run and one candidate run of the same suite: metric j of task t
 and seed s is ``task_effect[j, t] + noise`` on each side (task effects N(0, sigma_task = 1), shared by
 both sides; seed noise N(0, sigma_seed), fresh on each side, as for a stochastic pipeline), the
 candidate adding ``shift`` to metric 0 (higher is better, so a negative shift is a regression).
+Metric 0 is the run's primary: with 12 metrics the gate's weighted Holm gives its verdict
+``--primary-weight`` of alpha (default 0.5) and the 11 others share the rest.
 Cells: 1/2/3 seeds per task x 4/20/100 tasks x 1 and 12 metrics, every gated with tolerance 0.
 
 - ``gate FA``: share of A/A gates (shift 0) that exit 1, with the upper limit of its 95 %
   Clopper-Pearson interval;
-- ``gate power``: share of gates that exit 1 when metric 0 is worse by 0.5 and 1.0 task SD;
+- ``gate power``: share of gates that exit 1 when metric 0 (the primary) is worse by 0.5 and 1.0 task SD;
 - ``t-test``: the same data through scipy's paired t-test (``ttest_rel`` on task means, one-sided at
   the gate's level (1 - confidence) / 2) per metric with no family-wise correction, a gate failing
   when any metric is significant.
 
 The gate's decisions come from its own statistics code, vectorised over gates: per-task seed means,
-:func:`reports.stats.t_summary`, :func:`reports.stats.one_sided_p` and :func:`reports.stats.holm`
-(family ``holm``, the default). ``--check N`` (default 40) also runs N simulated gates per
-1-seed/4-task and 2-seed/20-task cell through :func:`reports.gate.compare` on result-row DataFrames
-and stops if a single decision differs.
+:func:`reports.stats.t_summary`, :func:`reports.stats.one_sided_p` and
+:func:`reports.stats.weighted_holm` (family ``holm``, the default; :func:`reports.gate.family_weights`).
+``--check N`` (default 40) also runs N simulated gates per 1-seed/4-task and 2-seed/20-task cell
+through :func:`reports.gate.compare` on result-row DataFrames and stops if a single decision differs.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from reports.gate import GateConfig, compare
-from reports.stats import holm, one_sided_p, t_summary
+from reports.stats import one_sided_p, t_summary, weighted_holm
 
 SEEDS, TASKS, METRICS, SHIFTS = (1, 2, 3), (4, 20, 100), (1, 12), (0.0, 0.5, 1.0)
 
@@ -63,12 +66,23 @@ def simulate(rng: np.random.Generator, gates: int, n_metrics: int, n_tasks: int,
     return base, cand
 
 
-def gate_fails(base: np.ndarray, cand: np.ndarray, alpha: float, family: str = "holm") -> np.ndarray:
-    """The gate's exit-1 decision per simulated gate (higher is better, tolerance 0)."""
+def primary_weights(n_metrics: int, primary_weight: float) -> np.ndarray:
+    """The gate's weighted Holm weights when metric 0 is the primary (equal weights for one metric)."""
+    if n_metrics == 1:
+        return np.ones(1)
+    return np.array([primary_weight] + [(1 - primary_weight) / (n_metrics - 1)] * (n_metrics - 1))
+
+
+def gate_fails(base: np.ndarray, cand: np.ndarray, alpha: float, family: str = "holm",
+               primary_weight: float = 0.5) -> np.ndarray:
+    """The gate's exit-1 decision per simulated gate (higher is better, tolerance 0; metric 0 primary)."""
     d = cand.mean(-1) - base.mean(-1)                # per-task difference of seed means (gates, metrics, tasks)
     mean, se, df = t_summary(d)
     p = one_sided_p(-mean, se, df, 0.0)              # bad side of a higher-is-better metric
-    rejected = holm(p, alpha) if family == "holm" else p < alpha
+    if family == "holm":
+        rejected = weighted_holm(p, primary_weights(p.shape[-1], primary_weight), alpha)[0]
+    else:
+        rejected = p < alpha
     return rejected.any(-1)
 
 
@@ -100,7 +114,7 @@ def check_against_compare(rng: np.random.Generator, n: int, n_metrics: int, n_ta
               for j in range(n_metrics)}
     for shift in (0.0, 0.5):
         base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, sigma_seed)
-        fast = gate_fails(base, cand, config.alpha, config.family)
+        fast = gate_fails(base, cand, config.alpha, config.family, config.primary_weight)
         for g in range(n):
             res = compare(frame(base[g], "b"), frame(cand[g], "c"), config=config, record=record)
             if (res.exit_code == 1) != bool(fast[g]):
@@ -115,10 +129,11 @@ def main() -> None:
     ap.add_argument("--noise", choices=("normal", "t3", "lognormal"), default="normal", help="seed-noise distribution")
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--family", choices=("holm", "none"), default="holm")
+    ap.add_argument("--primary-weight", type=float, default=0.5, help="share of alpha of metric 0 (the primary)")
     ap.add_argument("--check", type=int, default=40, help="gates per checked cell run through reports.gate.compare")
     ap.add_argument("--rng", type=int, default=0)
     a = ap.parse_args()
-    config = GateConfig(confidence=a.confidence, family=a.family)
+    config = GateConfig(confidence=a.confidence, family=a.family, primary_weight=a.primary_weight)
     alpha = config.alpha
     rng = np.random.default_rng(a.rng)
     t0 = time.perf_counter()
@@ -126,7 +141,8 @@ def main() -> None:
         for n_seeds, n_tasks in ((1, 4), (2, 20)):
             check_against_compare(rng, a.check, 12, n_tasks, n_seeds, config, a.sigma_seed)
     print(f"{a.gates} simulated gates per cell and shift; task SD 1, seed SD {a.sigma_seed:g} ({a.noise}); "
-          f"one-sided level {alpha:.3g}, family {a.family}; shifts in task SDs on metric 0")
+          f"one-sided level {alpha:.3g}, family {a.family}, primary weight {a.primary_weight:g}; "
+          "shifts in task SDs on metric 0 (the primary)")
     if a.check:
         print(f"reports.gate.compare agreed with the vectorised gate on {4 * a.check} simulated gates")
     head = ("seeds", "tasks", "metrics", "gate FA", "FA CP95 upper", "t-test FA",
@@ -143,7 +159,7 @@ def main() -> None:
                     for start in range(0, a.gates, 500):       # chunks keep memory small at 100 tasks x 12 metrics
                         n = min(500, a.gates - start)
                         base, cand = simulate(rng, n, n_metrics, n_tasks, n_seeds, shift, a.sigma_seed, a.noise)
-                        g_fail += int(gate_fails(base, cand, alpha, a.family).sum())
+                        g_fail += int(gate_fails(base, cand, alpha, a.family, a.primary_weight).sum())
                         t_fail += int(ttest_fails(base, cand, alpha).sum())
                     cells.append((g_fail, t_fail))
                 (fa, tfa), (p5, tp5), (p10, tp10) = cells

@@ -29,6 +29,7 @@ from reports.gate import error_result, load_gate_config, to_markdown, write_gate
 from reports.gate import gate as run_gate
 from reports.history import write_history
 from reports.leaderboard import build_report
+from reports.ranking import report_ranking
 from reports.recommend import write_recommendation
 from reports.site import write_site
 from reports.terminal import render_terminal
@@ -137,6 +138,8 @@ def report(
             write_report(local, html=html, report=r)
         typer.echo(render_terminal(r, wide=wide), nl=False)
         typer.echo(f"wrote {out}/leaderboard.md" + (f" and {out}/leaderboard.html" if html else ""), err=True)
+        if report_ranking(r).error:                  # the primary is NaN on every row: an error, files kept
+            raise EditbenchError(f"run {out}: {report_ranking(r).error}.")
 
 
 @app.command()

@@ -12,13 +12,19 @@ Statistics (:mod:`reports.stats`): for every compared pipeline pair (same name i
 task and the per-task differences (candidate − baseline) give the paired t interval of the task-mean
 difference. With the metric's direction from the *baseline* run.json ``metrics`` record and
 ``tol = max(abs_tol, rel_tol * |baseline mean|)``, each metric is tested one-sided against its
-tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confidence) / 2`` over all
-gated verdicts with Holm's procedure (``family: holm``, the default; ``family: none`` tests each
-metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
-is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
-run's primary metric; the others are reported as advisory; ``gated: best-agreeing`` gates only the
-quality metric that agrees best with the people's votes of the baseline run (docs/arena.md).
-Provenance columns are never gated.
+tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confidence) / 2`` over the
+gated verdicts with weighted Holm (``family: holm``, the default): the primary's verdicts share
+``primary_weight`` (0.5) of that level, the others the rest (:func:`reports.stats.weighted_holm`);
+``family: none`` tests each metric at that level alone, which is the CI rule "the whole interval lies
+beyond tol". Quality metrics whose values are identical on both sides, or of a pipeline whose output
+files are byte-identical to the baseline's, are left out of the family (decided on equality, never on
+the sign). ``improved`` is the mirror test (it never fails a gate). ``gated: primary`` gates only the
+run's primary metric, its companions and the guardrail columns; the others are reported as advisory.
+Guardrails (:data:`scorers.goals.GUARDRAILS`) are always gated: a task where every baseline row kept one
+and a candidate row breaks it fails the gate. A baseline whose run.json says its suite is not rankable
+is refused (exit 2). Per gated verdict gate.md gives the smallest regression detectable with 80 % power,
+and a suite under ``small_suite`` (8) tasks gets a warning. ``gated: best-agreeing`` gates only the quality metric that agrees best with the people's votes of
+the baseline run (docs/arena.md). Provenance columns are never gated.
 A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
 and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
 counted in a warning either way.
@@ -44,8 +50,9 @@ from harness.core.storage import atomic_write_text
 from reports.arena_report import best_agreeing_metric
 from reports.markdown import md
 from reports.rows import metric_rows, value_rows
-from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
-from scorers.columns import is_ranked, is_stage_column, primary_metric, read_metrics, registry_record
+from reports.stats import Difference, detectable_shift, difference_ci_rows, holm_adjusted, one_sided_p, weighted_holm
+from scorers.columns import is_ranked, is_stage_column, primary_choice, primary_metric, read_metrics, registry_record
+from scorers.goals import Guardrail, guardrails_for
 
 Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
 
@@ -84,7 +91,11 @@ class GateConfig(BaseModel):
     family: Literal["holm", "none"] = "holm"      # holm: family-wise error over all gated verdicts; none: per metric
     gated: Literal["all", "primary", "best-agreeing"] = "all"   # primary: gate only the run's primary metric
                                                   # (others advisory); best-agreeing: only the metric that agrees
-                                                  # best with the baseline's people's votes (docs/arena.md)
+                                                  # best with the baseline's people's votes (docs/arena.md);
+                                                  # guardrails are gated either way
+    primary_weight: float = Field(0.5, gt=0, le=1)   # share of alpha the primary's verdicts carry (weighted Holm);
+                                                     # 1: the fixed-sequence procedure (others only after it)
+    small_suite: int = Field(8, ge=2)             # fewer tasks than this: a warning that the gate can detect little
     max_new_failure_rate: float = Field(0.0, ge=0, le=1)  # allowed rise in the share of error+timeout rows
     pairs: list[PipelinePair] = Field(default_factory=list)   # empty: pipelines with the same name
     metrics: dict[str, MetricRule] = Field(default_factory=dict)
@@ -127,6 +138,10 @@ class MetricResult:
     p_regressed_adj: float = float("nan")   # ... Holm-adjusted over the gated family (= p with family none)
     p_improved: float = float("nan")
     p_improved_adj: float = float("nan")
+    excluded: str = ""                      # why it is not in the family: "identical values" / "identical outputs"
+    weight: float = float("nan")            # share of alpha in the weighted Holm family
+    level: float = float("nan")             # one-sided level it is first tested at (alpha x its share)
+    detectable: float = float("nan")        # smallest bad-side shift detected with 80 % power at that level
 
     def describe(self) -> str:
         d = self.diff
@@ -154,12 +169,29 @@ class FailureResult:
 
 
 @dataclass
+class GuardrailResult:
+    """A guardrail (scorers.goals) the candidate broke on tasks where the baseline kept it: always gated."""
+
+    baseline_pipeline: str
+    candidate_pipeline: str
+    rule: str                                # e.g. "background.psnr ≥ 30 (kept region changed)"
+    new_failures: list[str]                  # task_ids: every baseline row passes, some candidate row fails
+    candidate_failed_rows: int
+    candidate_rows: int
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.new_failures)
+
+
+@dataclass
 class GateResult:
     baseline: str
     candidate: str
     config: dict
     metrics: list[MetricResult] = field(default_factory=list)
     failures: list[FailureResult] = field(default_factory=list)
+    guardrails: list[GuardrailResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None                 # unusable input: the one sentence naming what is wrong
 
@@ -175,7 +207,8 @@ class GateResult:
     def status(self) -> str:
         if self.error is not None:
             return "error"
-        failed = self.regressed or self.non_finite or any(f.failed for f in self.failures)
+        failed = (self.regressed or self.non_finite or any(f.failed for f in self.failures)
+                  or any(g.failed for g in self.guardrails))
         return "fail" if failed else "pass"
 
     @property
@@ -197,6 +230,8 @@ class GateResult:
         parts += [f"{m.metric} ({m.candidate_pipeline}) has no finite value to compare" for m in self.non_finite]
         parts += [f"failures of {f.candidate_pipeline} ({f.candidate_failed}/{f.candidate_rows} rows)"
                   for f in self.failures if f.failed]
+        parts += [f"guardrail {g.rule} of {g.candidate_pipeline} (broken on {len(g.new_failures)} task(s))"
+                  for g in self.guardrails if g.failed]
         return "FAIL: regressed: " + ", ".join(parts) + "."
 
 
@@ -216,14 +251,18 @@ def verdict(diff: Difference, direction: str, tol: float) -> Verdict:
     return "no change"
 
 
-def decide(p_reg: np.ndarray, p_imp: np.ndarray, alpha: float, family: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def decide(p_reg: np.ndarray, p_imp: np.ndarray, alpha: float, family: str,
+           weights: np.ndarray | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Verdicts of a family of one-sided tests: (verdicts, adjusted p regressed, adjusted p improved).
 
-    ``family="holm"``: Holm-adjusted p-values over the family; ``"none"``: the p-values as they are.
-    A verdict is ``regressed``/``improved`` when its (adjusted) p is below ``alpha``; NaN p: ``no data``.
+    ``family="holm"``: Holm-adjusted p-values over the family (weighted Holm with ``weights``, e.g. the
+    primary's larger share; equal weights: Holm); ``"none"``: the p-values as they are. A verdict is
+    ``regressed``/``improved`` when its (adjusted) p is below ``alpha``; NaN p: ``no data``.
     """
     p_reg, p_imp = np.asarray(p_reg, dtype=np.float64), np.asarray(p_imp, dtype=np.float64)
-    if family == "holm":
+    if family == "holm" and weights is not None:
+        a_reg, a_imp = weighted_holm(p_reg, weights, alpha)[1], weighted_holm(p_imp, weights, alpha)[1]
+    elif family == "holm":
         a_reg, a_imp = holm_adjusted(p_reg), holm_adjusted(p_imp)
     else:
         a_reg, a_imp = p_reg, p_imp
@@ -372,6 +411,61 @@ def _gated_columns(record: dict[str, dict], df: pd.DataFrame) -> list[str]:
             and not metric_rows(df, c, record)[c].dropna().empty]
 
 
+def _same_values(b: pd.DataFrame, c: pd.DataFrame) -> bool:
+    """Every (task, seed) row of both sides holds the same value (NaN equal to NaN, inf to inf), both
+    sides having the same rows: the paired differences are identically zero. Sign-free by construction."""
+    if len(b) == 0 or len(b) != len(c):
+        return False
+    j = b.merge(c, on=["task_id", "seed"], suffixes=("_b", "_c"))
+    if len(j) != len(b):
+        return False
+    bv, cv = j["value_b"].to_numpy(dtype=np.float64), j["value_c"].to_numpy(dtype=np.float64)
+    return bool(np.all((bv == cv) | (np.isnan(bv) & np.isnan(cv))))
+
+
+def identical_outputs(base: Path, cand: Path, bdf: pd.DataFrame, cdf: pd.DataFrame,
+                      pairs: list[PipelinePair]) -> set[str]:
+    """Candidate pipelines whose output files are byte-identical to their baseline pair's on every
+    (task, seed) both ran ok (at least one, and the same set of ok rows on both sides)."""
+    out = set()
+    for pair in pairs:
+        b = bdf[(bdf["pipeline"] == pair.baseline) & (bdf["status"] == "ok")]
+        c = cdf[(cdf["pipeline"] == pair.candidate) & (cdf["status"] == "ok")]
+        bp = {(str(t), int(sd)): p for t, sd, p in zip(b["task_id"], b["seed"], b["output_path"]) if p}
+        cp = {(str(t), int(sd)): p for t, sd, p in zip(c["task_id"], c["seed"], c["output_path"]) if p}
+        if not bp or bp.keys() != cp.keys() or len(bp) != len(b) or len(cp) != len(c):
+            continue
+        same = True
+        for k in bp:
+            fb, fc = base / str(bp[k]), cand / str(cp[k])
+            try:
+                if fb.stat().st_size != fc.stat().st_size or fb.read_bytes() != fc.read_bytes():
+                    same = False
+            except OSError:
+                same = False
+            if not same:
+                break
+        if same:
+            out.add(pair.candidate)
+    return out
+
+
+def _guardrail_results(b: pd.DataFrame, c: pd.DataFrame, pair: PipelinePair, rails: list[Guardrail],
+                       record: dict[str, dict]) -> list[GuardrailResult]:
+    """Per guardrail: the tasks where every baseline row passes and some candidate row fails."""
+    out = []
+    for rail in rails:
+        if rail.column not in b.columns or rail.column not in c.columns:
+            continue
+        rb, rc = metric_rows(b, rail.column, record), metric_rows(c, rail.column, record)
+        b_bad = {str(t) for t, v in zip(rb["task_id"], rb[rail.column]) if not rail.holds(float(v))}
+        b_tasks = {str(t) for t in rb["task_id"]}
+        c_bad_rows = [(str(t), v) for t, v in zip(rc["task_id"], rc[rail.column]) if not rail.holds(float(v))]
+        new = sorted({t for t, _ in c_bad_rows if t in b_tasks and t not in b_bad})
+        out.append(GuardrailResult(pair.baseline, pair.candidate, rail.describe(), new, len(c_bad_rows), len(rc)))
+    return out
+
+
 def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | None = None,
          force: bool = False, allow_partial: bool = False) -> GateResult:
     """Compare two run directories. Never raises on bad input: the result then has ``error`` set
@@ -392,8 +486,16 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
             warnings.append(why + ".")
         if bm.get("status") not in (None, "complete"):
             warnings.append(f"baseline {base} has run.json status {bm.get('status')!r}, not 'complete'.")
+        choice = primary_choice(bm, brec)
+        if isinstance(bm.get("goal"), dict) and not choice.rankable:
+            raise EditbenchError(f"suite {(bm.get('suite') or {}).get('name')!r} is not rankable: {choice.why}; the gate "
+                                 "refuses to gate a primary that does not measure the suite's goal (add what it needs, "
+                                 "or declare primary: in the suite).")
+        pairs = _pairs(config, bdf, cdf, str(base), str(cand), [])
         res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand), record=brec,
-                      allow_partial=allow_partial, partial=_run_json_partial(bm, cm, cand))
+                      allow_partial=allow_partial, partial=_run_json_partial(bm, cm, cand),
+                      identical=identical_outputs(base, cand, bdf, cdf, pairs), goal=choice.goal,
+                      companions=choice.companions)
     except EditbenchError as e:
         return GateResult(baseline=str(base), candidate=str(cand), config=config.model_dump(), warnings=warnings,
                           error=str(e))
@@ -413,12 +515,16 @@ def error_result(baseline: str | Path, candidate: str | Path, message: str,
 
 def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None = None,
             baseline: str = "baseline", candidate: str = "candidate", record: dict[str, dict] | None = None,
-            allow_partial: bool = False, partial: list[str] | None = None) -> GateResult:
+            allow_partial: bool = False, partial: list[str] | None = None, identical: set[str] = frozenset(),
+            goal: str | None = None, companions: tuple[str, ...] = ()) -> GateResult:
     """Gate the result rows ``cdf`` against ``bdf`` (no file access; ``baseline``/``candidate`` name them).
 
     ``record``: the baseline's run.json ``metrics`` record (default: today's scorer definitions).
-    ``partial``: what the candidate's run.json says it left out. Raises EditbenchError on unusable
-    input, including a partial candidate unless ``allow_partial``.
+    ``partial``: what the candidate's run.json says it left out. ``identical``: candidate pipelines whose
+    outputs are byte-identical to their baseline's (:func:`identical_outputs`); their quality metrics
+    leave the family. ``goal``/``companions``: the baseline's suite goal (its guardrails are gated) and
+    the primary's companions (gated with it). Raises EditbenchError on unusable input, including a
+    partial candidate unless ``allow_partial``.
     """
     config = config or GateConfig()
     base, cand = baseline, candidate
@@ -442,6 +548,13 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
     if config.gated in ("primary", "best-agreeing") and primary not in metrics:
         raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
                              f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
+    measured = b_sel[(b_sel["status"] == "ok") & (b_sel["weights"] != "random")]
+    if primary is not None and primary not in metrics and len(measured):
+        raise EditbenchError(f"the baseline {base} primary metric {primary!r} has no finite value on any of its "
+                             f"{len(measured)} measured ok rows (its scorer returned NaN or did not run); the gate does "
+                             "not pass a suite whose primary measured nothing.")
+    rails = guardrails_for(goal, set(bdf.columns) & set(cdf.columns))
+    always = {r.column for r in rails} | set(companions)     # gated whatever ``gated`` says
     pending = []
     infinite: set[int] = set()   # ids of the pending results whose metric has +-inf rows
     for pair in pairs:
@@ -449,6 +562,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
         c = cdf[cdf["pipeline"] == pair.candidate]
         missing += _row_partial(b, c, pair, cand)
         res.failures.append(_failures(b, c, pair, config.max_new_failure_rate))
+        res.guardrails += _guardrail_results(b, c, pair, rails, record)
         for m in metrics:
             rule = config.rule(m)
             direction = rule.direction or record[m]["direction"]
@@ -458,14 +572,24 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             if len(c_rows) and (m not in c_rows.columns or c_rows[m].dropna().empty):
                 missing.append(f"candidate {cand} has no value for metric {m!r} of pipeline {pair.candidate!r}, "
                                f"which baseline {base} has (run the candidate with the same scorers)")
-            diff = difference_ci_rows(value_rows(b, m, record), value_rows(c, m, record), confidence=config.confidence)
+            b_vals, c_vals = value_rows(b, m, record), value_rows(c, m, record)
+            diff = difference_ci_rows(b_vals, c_vals, confidence=config.confidence)
             tol = max(rule.abs_tol, rule.rel_tol * abs(diff.baseline)) if math.isfinite(diff.baseline) else rule.abs_tol
-            gated = not rule.ignore and (config.gated == "all" or m == primary)
+            gated = not rule.ignore and (config.gated == "all" or m == primary or m in always)
+            excluded = ""
+            if record[m].get("role", "quality") == "quality":   # decided on equality alone, never on the sign
+                if _same_values(b_vals, c_vals):
+                    excluded = "identical values"
+                elif pair.candidate in identical:
+                    excluded = "identical outputs"
+                    res.warnings.append(f"{m} of {pair.candidate} differs from the baseline although every output is "
+                                        "byte-identical: the scorer is not deterministic (left out of the family).")
             sign = 1.0 if direction == "higher" else -1.0
             p_reg = float(one_sided_p(-sign * diff.diff, diff.se, diff.df, tol))
             p_imp = float(one_sided_p(sign * diff.diff, diff.se, diff.df, tol))
             pending.append(MetricResult(pair.baseline, pair.candidate, m, direction, tol, "no data", gated, diff,
-                                        record[m].get("role", "quality"), p_reg, p_reg, p_imp, p_imp))
+                                        record[m].get("role", "quality"), p_reg, p_reg, p_imp, p_imp,
+                                        excluded=excluded))
             n_inf_b, n_inf_c = _n_infinite(b, m, record), _n_infinite(c, m, record)
             if n_inf_b or n_inf_c:
                 res.warnings.append(f"{m} of {pair.candidate}: {n_inf_b} baseline and {n_inf_c} candidate rows are "
@@ -476,23 +600,62 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
         if not allow_partial:
             raise EditbenchError(f"the candidate is partial: {msg} (pass --allow-partial to gate what both ran).")
         res.warnings.append(f"partial candidate (--allow-partial): {msg}.")
-    for group in ([m for m in pending if m.gated], [m for m in pending if not m.gated]):
+    for m in pending:
+        if m.excluded:
+            m.gated = False
+    family_members = [m for m in pending if m.gated]
+    weights = family_weights(family_members, primary, config.primary_weight)
+    for group, w in ((family_members, weights), ([m for m in pending if not m.gated], None)):
         if not group:
             continue
         family = config.family if group[0].gated else "none"   # advisory verdicts: each at its own level
         verdicts, a_reg, a_imp = decide([m.p_regressed for m in group], [m.p_improved for m in group],
-                                        config.alpha, family)
+                                        config.alpha, family, w)
         for m, v, r, i in zip(group, verdicts, a_reg, a_imp):
             m.verdict, m.p_regressed_adj, m.p_improved_adj = v, float(r), float(i)
+    for m in pending:
+        if m.excluded:
+            m.verdict = "no change"
+    _detectable(family_members, weights, config)
+    n_shared = len(set(bdf["task_id"].astype(str)) & set(cdf["task_id"].astype(str)))
+    if n_shared < config.small_suite:
+        res.warnings.append(f"the suite has {n_shared} shared task(s) (under {config.small_suite}): this gate cannot detect a "
+                            "regression smaller than the 'detectable' column (80 % power); a pass here is weak evidence.")
     for m in pending:   # rows exist but none finite on both sides: a failure, never a silent "no data"
         if m.verdict == "no data" and id(m) in infinite:
             m.verdict = "non-finite"
     res.metrics = pending
-    compared = [m for m in pending if m.gated and m.verdict != "no data"]
-    if not compared and not any(f.failed for f in res.failures):
+    compared = [m for m in pending if (m.gated or m.excluded) and m.verdict != "no data"]
+    if not compared and not any(f.failed for f in res.failures) and not any(g.failed for g in res.guardrails):
         raise EditbenchError(f"the gate compared nothing: no gated metric of candidate {cand} has values on two or more "
                              f"tasks it shares with baseline {base}, and no failure rate rose.")
     return res
+
+
+def family_weights(members: list[MetricResult], primary: str | None, primary_weight: float) -> np.ndarray | None:
+    """Weighted Holm weights of the gated verdicts: the primary's verdicts (one per pipeline pair) share
+    ``primary_weight``, the others the rest; equal weights (plain Holm) when no verdict is the primary
+    or every verdict is."""
+    is_p = np.array([m.metric == primary for m in members], dtype=bool)
+    if not members or is_p.all() or not is_p.any():
+        return None
+    w = np.where(is_p, primary_weight / is_p.sum(), (1 - primary_weight) / (~is_p).sum())
+    return w
+
+
+def _detectable(members: list[MetricResult], weights: np.ndarray | None, config: GateConfig) -> None:
+    """Per gated verdict: its first-step level and the bad-side shift detected with 80 % power there."""
+    if not members:
+        return
+    w = np.full(len(members), 1.0 / len(members)) if weights is None else np.asarray(weights) / np.sum(weights)
+    if config.family == "none":
+        w = np.ones(len(members))
+    for m, wi in zip(members, w):
+        m.weight, m.level = float(wi), float(config.alpha * wi)
+        d = m.diff
+        units = d.df + 1
+        if m.level > 0 and units >= 2 and math.isfinite(d.se):
+            m.detectable = float(detectable_shift(d.se * math.sqrt(units), units, m.level, tol=m.tolerance))
 
 
 # ----------------------------------------------------------------------------------------------- output
@@ -509,13 +672,17 @@ def to_json(res: GateResult) -> dict:
         "config": res.config,
         "metrics": [{**{k: v for k, v in asdict(m).items() if k != "diff"}, **asdict(m.diff)} for m in res.metrics],
         "failures": [{**asdict(f), "rise": f.rise} for f in res.failures],
+        "guardrails": [{**asdict(g), "failed": g.failed} for g in res.guardrails],
     }
 
 
 def to_markdown(res: GateResult) -> str:
     conf = res.config["confidence"]
     n_gated = sum(m.gated for m in res.metrics)
-    family = ("Holm-adjusted over the " + f"{n_gated} gated verdicts" if res.config.get("family") == "holm"
+    n_out = sum(bool(m.excluded) for m in res.metrics)
+    pw = res.config.get("primary_weight", 0.5)
+    family = (f"weighted Holm over the {n_gated} gated verdicts (the primary's share of α: {pw:g}; "
+              f"{n_out} verdict(s) with identical values or outputs left out)" if res.config.get("family") == "holm"
               else "each metric on its own")
     lines = [f"# Gate: {md(res.summary())}", "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
              f"{conf:.0%} paired t interval of the task-mean difference (candidate − baseline; seeds averaged within "
@@ -525,15 +692,17 @@ def to_markdown(res: GateResult) -> str:
         lines += ["", f"**Unusable input (exit 2):** {md(res.error)}"]
         return "\n".join(lines) + "\n"
     lines += ["", "| pipeline (baseline → candidate) | metric | dir | baseline | candidate | diff [CI] | tolerance | "
-              "p regressed (adj.) | n | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "p regressed (adj.) | detectable (80 %) | n | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in res.metrics:
         d = m.diff
-        v = m.verdict if m.gated else f"{m.verdict} (advisory)"
+        v = (m.verdict if m.gated else f"{m.verdict} ({m.excluded})" if m.excluded else f"{m.verdict} (advisory)")
+        det = (f"{m.detectable:.3g}" if math.isfinite(m.detectable) else
+               "after the primary" if m.gated and m.level == 0 else "—")
         bold = f"**{v}**" if m.gated and m.verdict in ("regressed", "non-finite") else v
         lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | "
                      f"{d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
-                     f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | "
+                     f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | {det} | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")
     lines += ["", "| pipeline | baseline error+timeout | candidate error+timeout | rise | allowed | new failures | verdict |",
               "|---|---|---|---|---|---|---|"]
@@ -542,6 +711,15 @@ def to_markdown(res: GateResult) -> str:
         lines.append(f"| {md(f.baseline_pipeline)} → {md(f.candidate_pipeline)} | {f.baseline_failed}/{f.baseline_rows} | "
                      f"{f.candidate_failed}/{f.candidate_rows} | {f.rise:+.3f} | {f.threshold:.3f} | {new or '—'} | "
                      f"{'**regressed**' if f.failed else 'ok'} |")
+    if res.guardrails:
+        lines += ["", "Guardrails (always gated: a task where every baseline row passed and a candidate row fails "
+                  "breaks it):", "", "| pipeline | guardrail | candidate rows failing | tasks newly broken | verdict |",
+                  "|---|---|---|---|---|"]
+        for g in res.guardrails:
+            new = md(", ".join(g.new_failures[:10])) + (" …" if len(g.new_failures) > 10 else "")
+            lines.append(f"| {md(g.baseline_pipeline)} → {md(g.candidate_pipeline)} | {md(g.rule)} | "
+                         f"{g.candidate_failed_rows}/{g.candidate_rows} | {new or '—'} | "
+                         f"{'**broken**' if g.failed else 'ok'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -568,6 +746,12 @@ def to_junit(res: GateResult) -> str:
             ET.SubElement(case, "failure", message="more errors/timeouts", type="regression").text = (
                 f"{f.candidate_failed}/{f.candidate_rows} failed rows vs {f.baseline_failed}/{f.baseline_rows} in the "
                 f"baseline (rise {f.rise:+.3f} > {f.threshold:.3f}); new: {', '.join(f.new_failures[:20])}")
+        cases.append(case)
+    for g in res.guardrails:
+        case = ET.Element("testcase", classname=f"editbench.gate.{g.candidate_pipeline}", name=f"guardrail {g.rule}")
+        if g.failed:
+            ET.SubElement(case, "failure", message=f"guardrail {g.rule} broken", type="guardrail").text = (
+                f"{len(g.new_failures)} task(s) where the baseline kept it: {', '.join(g.new_failures[:20])}")
         cases.append(case)
     suite = ET.Element("testsuite", name="editbench-gate", tests=str(len(cases)),
                        failures=str(sum(c.find("failure") is not None for c in cases)),

@@ -4,7 +4,7 @@
 are opened as one ``pyarrow.dataset`` over a schema unified from the shards' footers, and only the
 columns the trend needs are read (no output images, no unused metrics), so a root with hundreds of
 runs is read in one pass over the column chunks it needs. Runs are ordered by run.json
-``start_time``; each point is the task mean with its 95 % nested-bootstrap CI (:mod:`reports.stats`).
+``start_time``; each point is the task mean with its 95 % Student-t interval over task means (:mod:`reports.stats`).
 Runs of different suites are reported in separate tables. Each run's metrics are read with that run's
 own run.json ``metrics`` record (directions, roles); a trend shows the direction of its latest run.
 """
@@ -177,8 +177,8 @@ def _label(p: Point) -> str:
     return (p.start_time or p.run_id)[:16].replace("T", " ")
 
 
-NOTE = ("Each cell: task mean [95 % bootstrap CI] of that run (ok rows; latency metrics without warm-up rows); "
-        "columns are runs by start time.")
+NOTE = ("Each cell: task mean [95 % Student-t interval over task means, seeds averaged within tasks] of that "
+        "run (ok rows; latency metrics without warm-up rows); columns are runs by start time.")
 
 
 def suite_tables(tr: dict, record: dict[str, dict] | None = None) -> list[tuple[str, list[str], list[list[str]]]]:

@@ -16,11 +16,11 @@ import numpy as np
 from harness.core.errors import EditbenchError
 from reports import arena_report, edits_html, plots
 from reports.leaderboard import NOTE, table_rows
-from reports.ranking import rank
+from reports.ranking import LEGEND, report_ranking, simple_pipelines
 from reports.rows import metric_columns, not_warmup, stage_columns
 from reports.terminal import ranked_rows
 from reports.views import has_edit_pages, has_sample_grid, img, run_view, view_of
-from scorers.columns import direction, primary_metric
+from scorers.columns import direction
 from tasks.loading import load_suite
 from tasks.schema import Task
 
@@ -132,18 +132,16 @@ def informative(r: "Report", metrics: list[str]) -> tuple[list[str], dict[str, s
 
 
 def summary_html(r: "Report") -> str:
-    """The ranked summary: pipelines by the primary metric, marks, and the recommendation sentence."""
+    """The ranked summary: the one ranking (:func:`reports.ranking.run_ranking`), marks and its sentence."""
     cols = metric_columns(r.df, r.metrics)
-    primary = primary_metric(r.metrics)
-    if primary not in cols:
-        primary = cols[0] if cols else None
-    ranking = rank(r.df, r.overall, r.metrics, primary)
-    head, rows = ranked_rows(r, ranking, [c for c in cols if c != primary])
-    choice, reason = ranking.choice()
-    best = (f"<p class='best'><b>Best: {escape(choice.pipeline)}</b> — {escape(reason)}.</p>" if choice else
-            "<p class='missing'>No pipeline has a value of the primary metric.</p>")
-    legend = "<p class='note'>★ measurably best · = not measurably different from #1 · ▼ measurably worse than #1</p>"
-    return best + table_html(head, rows) + legend
+    ranking = report_ranking(r)
+    head, rows = ranked_rows(r, ranking, [c for c in cols if c != ranking.metric])
+    cls = "best" if ranking.verdict != "none" else "missing"
+    best = f"<p class='{cls}'><b>{escape(ranking.sentence(simple_pipelines(r.meta)))}</b></p>"
+    note = ranking.cannot_detect()
+    warn = f"<p class='missing'>What it cannot detect: {escape(note)}</p>" if note else ""
+    legend = f"<p class='note'>{escape(LEGEND)}</p>"
+    return best + warn + table_html(head, rows) + legend
 
 
 def people_html(p: arena_report.People) -> str:

@@ -2,7 +2,7 @@
 
 One row per pipeline (and, in a sweep table, per value of each sweep axis the run declares in run.json
 ``sweep``, e.g. ``param.mask_dilate``); one column per metric with its direction (↑ higher is better,
-↓ lower is better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then
+↓ lower is better) holding the task mean and its 95 % Student-t interval over task means (:mod:`reports.stats`), then
 the ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
 
 What each column means comes from the run's own run.json ``metrics`` record (:mod:`scorers.columns`):
@@ -155,8 +155,8 @@ class Report:
                 f"{len(self.df)} rows · {self.df['task_id'].nunique()} tasks · seeds {self.meta.get('seeds')}")
 
 
-NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % bootstrap CI "
-        "[lo, hi] (tasks resampled, seeds resampled within tasks; fixed RNG seed). ↑ higher is better, "
+NOTE = ("Metrics: task mean (mean over tasks of the mean over seeds) of ok rows, with its 95 % Student-t "
+        "interval [lo, hi] over the task means (seeds averaged within each task first). ↑ higher is better, "
         "↓ lower is better. Pipelines with weights=random show latency only. Latency: median / p90 in ms over "
         "non-warm-up ok rows. Cost: mean per row, then the total over the ok rows.")
 
@@ -183,10 +183,12 @@ def build_report(out: str | Path) -> Report:
                   people=people_summary(out, df, record))
 
 
-def render_markdown(r: Report) -> str:
-    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", NOTE, "",
+def render_markdown(r: Report, *, head: list[str] = (), order: list[Entry] | None = None) -> str:
+    """leaderboard.md: ``head`` (the ranking, :func:`reports.terminal.ranking_markdown`) first, then the
+    tables, the overall one in ``order`` (the ranking's; default: by pipeline name)."""
+    parts = [f"# {md(r.title)}", "", md(r.subtitle()), "", *head, *([""] if head else []), NOTE, "",
              *[f"> warning: {md(n)}.\n" for n in coverage_notes(r.meta, r.df)], "## All tasks", "",
-             format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
+             format_markdown(*table_rows(r.df, order if order is not None else r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
     parts += judge_markdown(r.df)        # judge verdicts per pipeline and the NaN ones by reason

@@ -1,11 +1,11 @@
 """``editbench report --recommend DIR``: a skill file saying which pipeline and settings to use per task kind.
 
 For every task kind in the run: the pipelines ranked by the run's primary metric (run.json ``primary``;
-task mean with its 95 % CI and n), the recommended pipeline's options from run.json and, for each sweep
+task mean with its 95 % Student-t interval and n), the recommended pipeline's options from run.json and, for each sweep
 axis the run declares (run.json ``sweep``, e.g. ``mask_dilate``), the best pipeline at each value. The
 recommendation never contradicts its evidence: it names a winner only when the paired difference CI
 says the best is measurably ahead of every other pipeline (:mod:`reports.ranking`); otherwise it says
-there is none and picks by the documented tie-break (faster, then simpler: no weights needed). Directions and roles
+there is none and names the fastest of the tied as "fastest" (never "use"). Directions and roles
 come from the run's own ``metrics`` record. A QA checklist lists the metrics whose per-row values failed
 their thresholds (:data:`THRESHOLDS`, overridable with a YAML file) for the recommended pipeline.
 """
@@ -23,11 +23,10 @@ from harness.core.storage import atomic_write_text
 from reports.format import fmt, fmt_estimate, fmt_ms
 from reports.leaderboard import entries
 from reports.markdown import code, format_markdown, md
-from reports.ranking import rank
-from reports.rows import is_latency_metric, metric_columns, metric_rows
+from reports.ranking import run_ranking, simple_pipelines
+from reports.rows import metric_columns, metric_rows
 from reports.stats import task_mean_ci_rows
 from scorers.columns import direction, read_metrics, sweep_columns
-from scorers.columns import primary_metric as recorded_primary
 
 # Per-row acceptance thresholds: metric -> (op, value, what to check when it fails), each in its metric's
 # own units (run.json metrics[...].range and unit; a threshold outside the range is refused). Starting
@@ -71,19 +70,6 @@ def check_thresholds(thresholds: dict[str, tuple[str, float, str]], record: dict
                                  f"[{lo}, {hi}] ({unit}); write thresholds in the metric's own units.")
 
 
-def primary_metric(df: pd.DataFrame, scorers: list[str], record: dict[str, dict] | None = None) -> str | None:
-    """The run's recorded primary metric when these rows have values of it; else the first quality metric
-    (by the run's scorer order) with values on these rows."""
-    cols = [c for c in metric_columns(df, record) if not is_latency_metric(c, record)
-            and not metric_rows(df, c, record)[c].dropna().empty]
-    primary = recorded_primary(record or {})
-    if primary in cols:
-        return primary
-    order = {s: i for i, s in enumerate(scorers)}
-    cols.sort(key=lambda c: order.get(c.split(".")[0], len(order)))
-    return cols[0] if cols else None
-
-
 def _options(meta: dict) -> dict[str, dict]:
     return {str(p.get("label") or p.get("name")): p for p in meta.get("pipelines", [])}
 
@@ -101,29 +87,37 @@ def recommend_kind(kind: str, df: pd.DataFrame, meta: dict, metric: str | None,
                    thresholds: dict[str, tuple[str, float, str]]) -> list[str]:
     record = read_metrics(None, meta, df.columns)
     real = df[df["weights"] != "random"]
-    m = metric or primary_metric(real, list(meta.get("scorers", [])), record)
     lines = [f"## Task kind: {md(kind)}", ""]
-    if m is None or m not in df.columns:
-        return lines + ["No quality metric with values for this kind (random weights only, or all rows failed).", ""]
+    ranking = run_ranking(real, entries(real, record=record), record, meta, metric=metric)
+    simple = simple_pipelines(meta)
+    sentence = ranking.sentence(simple)
+    if ranking.verdict == "none" and not ranking.ranked:
+        return lines + [f"**{md(sentence)}**", ""]
+    m = ranking.metric
     d = direction(record, m)
-    ranking = rank(real, entries(real, record=record), record, m)
-    if not ranking.ranked:
-        return lines + [f"No ok rows with a value of {m}.", ""]
-    simple = {str(c.get("label") or c.get("name")) for c in meta.get("pipelines", []) if not c.get("weights_path")
-              and not c.get("weights")}
-    pick, why = ranking.choice(simple)
+    pick, _ = ranking.choice(simple)
+    pick = pick or ranking.ranked[0]
     best, est = pick.pipeline, pick.entry.metrics[m]
     opts = _options(meta).get(best, {})
-    lead = "**Use" if ranking.winner is not None or len(ranking.ranked) == 1 else "**No measurable winner; use"
-    lines += [f"{lead} {code(best)}** (pipeline {code(opts.get('name', best))}, options {code(opts.get('options', {}))}, "
-              f"weights {code(opts.get('weights'))}): {md(why)}. {md(m)} ({'higher' if d == 'higher' else 'lower'} is "
-              f"better) = {fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows; median latency "
-              f"{fmt_ms(pick.p50_ms)}.", ""]
+    what = (f"(pipeline {code(opts.get('name', best))}, options {code(opts.get('options', {}))}, weights "
+            f"{code(opts.get('weights'))}): {md(m)} ({'higher' if d == 'higher' else 'lower'} is better) = "
+            f"{fmt_estimate(est)}, n = {est.n_tasks} tasks / {est.n_rows} rows; median latency {fmt_ms(pick.p50_ms)}.")
+    if ranking.verdict == "best":
+        lines += [f"**Use {code(best)}** {what} {md(sentence)}", ""]
+    elif ranking.verdict == "tied":
+        lines += [f"**No measurable winner.** {md(sentence)} The fastest of the tied, {code(best)} {what}", ""]
+    else:
+        lines += [f"**{md(sentence)}**", ""]
+    note = ranking.cannot_detect()
+    if note:
+        lines += [f"What it cannot detect: {md(note)}", ""]
     top = ranking.ranked[0]
     for r in ranking.ranked[1:]:
         diff = r.diff
         verdict = "measurably worse" if r.worse else "not measurably different"
-        lines.append(f"- {code(r.pipeline)} vs the best on {md(m)}, {code(top.pipeline)}: difference {diff.diff:+.4g} "
+        if r.guardrails:
+            verdict += f"; fails {', '.join(r.guardrails)}"
+        lines.append(f"- {code(r.pipeline)} vs #1 on {md(m)}, {code(top.pipeline)}: difference {diff.diff:+.4g} "
                      f"[{diff.lo:+.4g}, {diff.hi:+.4g}] over {diff.n_tasks} tasks — {verdict}; median latency "
                      f"{fmt_ms(r.p50_ms)}.")
     lines.append("")
@@ -188,7 +182,8 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     lines = ["# Skill: choosing an image-editing pipeline", "",
              md(f"Measured on suite {s.get('name')} v{s.get('version')} (hash {str(s.get('hash'))[:12]}), run "
                 f"{meta.get('run_id')}, seeds {meta.get('seeds')}, git {meta.get('git_sha')}.") + " Means are task means with "
-             "95 % nested-bootstrap CIs (tasks, then seeds within tasks); pipelines with random weights are not ranked.", ""]
+             "95 % Student-t intervals over task means (seeds averaged within each task); pipelines with random weights "
+             "are not ranked.", ""]
     for kind, g in df.groupby("kind", sort=True):
         lines += recommend_kind(str(kind), g, meta, metric, th)
     text = "\n".join(lines)

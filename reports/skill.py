@@ -8,7 +8,7 @@ Two steps, both documented in docs/skill.md:
    SDEdit strength or inpainting mode, mask dilation/feather, prompt advice, expected latency and the
    QA checklist. Every number comes from the newest measured run under ``--runs`` whose tasks are of the
    same task kind — ranked with :mod:`reports.ranking`, the ranking of the leaderboard and of
-   ``report --recommend`` (winner only when measurably ahead, else the tie-break) — and from the
+   ``report --recommend`` (best only when measurably ahead, else the fastest of the tied) — and from the
    documented defaults of :data:`DEFAULTS` where no run covers it, which the output says.
 """
 
@@ -25,10 +25,9 @@ from reports.format import fmt_ms
 from reports.history import find_runs
 from reports.leaderboard import entries
 from reports.markdown import code, md
-from reports.ranking import rank
+from reports.ranking import run_ranking, simple_pipelines
 from reports.recommend import THRESHOLDS
-from reports.rows import metric_columns
-from scorers.columns import primary_metric, read_metrics
+from scorers.columns import read_metrics
 
 # Edit kinds, the task kind (suite vocabulary) each is measured under, and the keyword rules that pick
 # them, first match wins. A mask (or SAM prompt) turns "replace/change" into a regional inpaint.
@@ -100,6 +99,7 @@ class Recipe:
     rule: str                                   # why this kind (the matched words, or "no rule matched")
     mask: str
     pipeline: str
+    pipeline_note: str  # "the fastest of the tied" when the run shows no measurable winner
     weights: str
     mode: str
     guidance: float | None
@@ -140,14 +140,10 @@ def _measured(runs_root: Path | None, task_kind: str):
         if rows.empty or not (rows["status"] == "ok").any():
             continue
         record = read_metrics(info.path, meta, df.columns)
-        cols = metric_columns(rows, record)
-        metric = primary_metric(record)
-        metric = metric if metric in cols else next((c for c in cols if record[c].get("role") == "quality"), None)
-        if metric is None:
-            continue
-        ranking = rank(rows, entries(rows, record=record), record, metric)
-        simple = {str(c.get("label")) for c in meta.get("pipelines", []) if not c.get("weights")}
-        pick, why = ranking.choice(simple)
+        ranking = run_ranking(rows, entries(rows, record=record), record, meta)   # the leaderboard's ranking
+        if ranking.verdict == "none":
+            continue                  # not rankable (or every pipeline fails a guardrail): no evidence here
+        pick, why = ranking.choice(simple_pipelines(meta))
         if pick is not None:
             return info.path, meta, rows, ranking, pick, why
     return None
@@ -176,9 +172,13 @@ def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | 
                          ("mask_dilate", "mask_dilate"), ("mask_feather", "mask_feather")):
             if opt in opts:
                 d[key] = opts[opt]
+        if ranking.verdict == "tied":
+            d["pipeline_note"] = "the fastest of the tied; not measurably better than the others"
         evidence.append(f"run {meta.get('run_id')} ({path}), {len(rows)} rows of task kind {task_kind}: "
-                        f"{pick.pipeline} — {why}; {ranking.metric} = {est.mean:.4g} [{est.lo:.4g}, {est.hi:.4g}] "
-                        f"over {est.n_tasks} tasks")
+                        f"{ranking.sentence()} {pick.pipeline}: {ranking.metric} = {est.mean:.4g} "
+                        f"[{est.lo:.4g}, {est.hi:.4g}] over {est.n_tasks} tasks")
+        if ranking.cannot_detect():
+            evidence.append(f"what it cannot detect: {ranking.cannot_detect()}")
         evidence.append("settings from that run's pipeline options; where the run sets none, the documented "
                         "defaults (docs/skill.md)")
     else:
@@ -191,7 +191,8 @@ def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | 
             op, value, advice = THRESHOLDS[m]
             qa.append(f"{m} {'≤' if op == 'max' else '≥'} {value:g}: {advice}")
     return Recipe(image=image, edit=edit, edit_kind=kind, task_kind=task_kind, rule=why_kind, mask=d["mask"],
-                  pipeline=d["pipeline"], weights=d["weights"], mode=d["mode"], guidance=d["guidance"],
+                  pipeline=d["pipeline"], pipeline_note=d.get("pipeline_note", ""), weights=d["weights"],
+                  mode=d["mode"], guidance=d["guidance"],
                   image_guidance=d["image_guidance"], strength=d["strength"], mask_dilate=d["mask_dilate"],
                   mask_feather=d["mask_feather"], expected_latency_ms=d["latency_ms"], prompt_advice=PROMPT_ADVICE,
                   qa=qa, evidence=evidence)
@@ -204,7 +205,8 @@ def to_markdown(r: Recipe) -> str:
     lines = [f"# Edit recipe: {md(r.edit)}", "", f"Image: {code(r.image)}", "",
              f"- **Edit kind**: {r.edit_kind.replace('_', ' ')} (task kind `{r.task_kind}`; {md(r.rule)})",
              f"- **Mask**: {md(r.mask)}",
-             f"- **Pipeline**: {code(r.pipeline)}, weights {code(r.weights)}",
+             f"- **Pipeline**: {code(r.pipeline)}" + (f" ({md(r.pipeline_note)})" if r.pipeline_note else "")
+             + f", weights {code(r.weights)}",
              f"- **Mode**: {md(r.mode)}",
              f"- **CFG**: text {opt(r.guidance)}, image {opt(r.image_guidance)}",
              f"- **Strength (SDEdit t/T)**: {opt(r.strength)}",

@@ -280,3 +280,61 @@ def quantiles(values: np.ndarray, qs=(0.5, 0.9)) -> tuple[float, ...]:
     if v.size == 0:
         return tuple(float("nan") for _ in qs)
     return tuple(float(x) for x in np.quantile(v, qs))
+
+
+def detectable_shift(sd, n, alpha: float, power: float = 0.8, tol=0.0) -> np.ndarray:
+    """Smallest true bad-side shift a one-sided paired t-test at level ``alpha`` over ``n`` task
+    differences with standard deviation ``sd`` detects with probability ``power``:
+    ``tol + (t_{1-alpha, n-1} + t_{power, n-1}) · sd / sqrt(n)`` (the usual normal-shift approximation
+    with t quantiles). NaN for n < 2 or a non-finite sd; ``tol`` when sd is 0."""
+    sd, n = np.asarray(sd, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    df = np.where(n >= 2, n - 1, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = _st.t.ppf(1 - alpha, df) + _st.t.ppf(power, df)
+        out = np.asarray(tol, dtype=np.float64) + k * sd / np.sqrt(n)
+    return np.where(np.isfinite(sd) & (n >= 2), out, np.nan)
+
+
+def weighted_holm(p: np.ndarray, weights: np.ndarray, alpha: float, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Holm (Holm 1979, section 5): (rejected, adjusted p), vectorised over leading axes.
+
+    Hypotheses are ordered by ``p_i / w_i``; the k-th is rejected when ``p_k < alpha * w_k / W_k`` (W_k:
+    the weights of it and of those after it) and every earlier one was; rejection stops at the first that
+    is not. A weight of 0 is tested only after every positive-weight hypothesis is rejected, the zero-weight
+    ones then sharing alpha equally (with the primary at weight 1 this is the fixed-sequence procedure).
+    NaN p-values are not tests (never rejected, weight not counted). The family-wise error is at most alpha
+    under any dependence: it is the closed test of weighted Bonferroni tests. Adjusted p: the running
+    maximum of ``p_k W_k / w_k`` (capped at 1); rejected exactly where it is below alpha.
+    """
+    p = np.moveaxis(np.asarray(p, dtype=np.float64), axis, -1)
+    w = np.broadcast_to(np.moveaxis(np.asarray(weights, dtype=np.float64), axis, -1) if np.ndim(weights) else
+                        np.asarray(weights, dtype=np.float64), p.shape)
+    valid = np.isfinite(p)
+    pos = valid & (w > 0)
+    zero = valid & ~(w > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        key = np.where(pos, p / np.where(pos, w, 1.0), np.inf)
+    order = _weighted_order(key, p, pos, zero)
+    ps = np.take_along_axis(np.where(valid, p, np.inf), order, -1)
+    ws = np.take_along_axis(np.where(pos, w, 0.0), order, -1)
+    zs = np.take_along_axis(zero, order, -1)
+    vs = np.take_along_axis(valid, order, -1)
+    tail_w = np.flip(np.cumsum(np.flip(ws, -1), -1), -1)              # W_k over positive weights
+    tail_z = np.flip(np.cumsum(np.flip(zs, -1), -1), -1)              # zero-weight tests left
+    share = np.where(zs, 1.0 / np.maximum(tail_z, 1), ws / np.where(tail_w > 0, tail_w, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(vs, np.minimum(1.0, ps / share), np.nan)
+    adj_sorted = np.fmax.accumulate(np.where(vs, step, -np.inf), axis=-1)
+    adj_sorted = np.where(vs, adj_sorted, np.nan)
+    adj = np.empty_like(adj_sorted)
+    np.put_along_axis(adj, order, adj_sorted, -1)
+    rejected = np.where(np.isfinite(adj), adj < alpha, False)
+    return np.moveaxis(rejected, -1, axis), np.moveaxis(adj, -1, axis)
+
+
+def _weighted_order(key: np.ndarray, p: np.ndarray, pos: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    """Test order of :func:`weighted_holm`: positive weights by p/w, then zero weights by p, then NaN."""
+    group = np.where(pos, 0, np.where(zero, 1, 2))
+    sub = np.where(pos, key, np.where(zero, p, 0.0))
+    big = np.where(np.isfinite(sub), sub, np.finfo(np.float64).max)
+    return np.lexsort((big, group), axis=-1)

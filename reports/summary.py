@@ -89,11 +89,26 @@ def results_summary(meta: dict, df: pd.DataFrame, *, run_dir: str | Path | None 
     return doc
 
 
-def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.DataFrame | None = None) -> Path:
-    """Write ``<out>/results.json`` (atomically: temp file then rename); returns its path."""
+def _strict(o):
+    """NaN/inf -> None (results.json is strict JSON)."""
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.DataFrame | None = None,
+                       ranking: dict | None = None) -> Path:
+    """Write ``<out>/results.json`` (atomically: temp file then rename); returns its path. ``ranking``:
+    :func:`reports.ranking.to_json` of the run's one ranking (the leaderboard passes it)."""
     out = Path(out)
     if meta is None or df is None:
         meta, df = load_run(out, allow_empty=True)
     doc = results_summary(meta, df, run_dir=out)
+    if ranking is not None:
+        doc["ranking"] = _strict(ranking)
     path = out / "results.json"
     return atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False, default=str))

@@ -1,9 +1,10 @@
 """The leaderboard as a person reads it in a terminal: one compact ranked table (rich), 120 columns.
 
-Pipelines are sorted by the run's primary metric (:mod:`reports.ranking`) with its CI; ★ marks a winner
-(measurably better than every other pipeline), ``=`` a pipeline not measurably different from the best,
-``▼`` one measurably worse. Then as many secondary metric means as fit in the width, the ok/error/timeout
-counts and the median latency. A note names what was left out (``--wide`` shows everything; the full
+Pipelines are in the order of :func:`reports.ranking.run_ranking` (the one ranking of every report) with
+the primary metric's CI; ★ marks a winner (measurably better than every other pipeline), ``=`` a
+pipeline not measurably different from #1, ``▼`` one measurably worse, ``✗`` one failing a guardrail.
+Then as many secondary metric means as fit in the width, the ok/error/timeout counts and the median
+latency. A note names what was left out (``--wide`` shows everything; the full
 tables are in leaderboard.md/.html). Each declared sweep axis gets a compact table of the primary metric.
 """
 
@@ -14,21 +15,13 @@ import io
 from reports.arena_report import terminal_section
 from reports.format import fmt_estimate, fmt_ms, fmt_num
 from reports.leaderboard import Report
-from reports.ranking import Ranking, median_latency, rank
+from reports.markdown import format_markdown, md
+from reports.ranking import LEGEND, Ranking, median_latency, report_ranking, simple_pipelines
 from reports.rows import metric_columns
-from scorers.columns import direction, primary_metric
+from scorers.columns import direction
 
 WIDTH = 120
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
-MARK = {"winner": "★", "tied": "=", "worse": "▼", "none": " "}
-
-
-def _mark(ranking: Ranking, i: int) -> str:
-    if len(ranking.ranked) < 2:
-        return MARK["none"]                   # nothing to compare with
-    if ranking.winner is not None and i == 0:
-        return MARK["winner"]
-    return MARK["tied"] if i == 0 or not ranking.ranked[i].worse else MARK["worse"]
 
 
 def _width(cells: list[str]) -> int:
@@ -45,12 +38,12 @@ def ranked_rows(r: Report, ranking: Ranking, secondary: list[str]) -> tuple[list
     rows = []
     for i, x in enumerate(ranking.ranked):
         e = x.entry
-        cells = [str(i + 1), _mark(ranking, i), e.pipeline, fmt_estimate(e.metrics[m])]
+        cells = [str(i + 1), ranking.mark(i), e.pipeline, fmt_estimate(e.metrics[m])]
         cells += [_secondary(e, c) for c in secondary]
         cells += [f"{e.counts['ok']}/{e.counts['error']}/{e.counts['timeout']}", fmt_ms(x.p50_ms)]
         rows.append(cells)
     for e in ranking.unranked:
-        why = "random weights" if e.random_only else "no value"
+        why = "random weights" if e.random_only else ("not rankable" if ranking.not_rankable else "no value")
         cells = ["-", " ", e.pipeline] + ([why] if m else [])
         cells += [_secondary(e, c) for c in secondary]
         cells += [f"{e.counts['ok']}/{e.counts['error']}/{e.counts['timeout']}", fmt_ms(median_latency(r.df, e.pipeline))]
@@ -98,11 +91,9 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
     unless ``wide``."""
     from rich.console import Console
 
-    primary = primary_metric(r.metrics)
     cols = metric_columns(r.df, r.metrics)
-    if primary not in cols:
-        primary = cols[0] if cols else None
-    ranking = rank(r.df, r.overall, r.metrics, primary)
+    ranking = report_ranking(r)
+    primary = ranking.metric
     candidates = [c for c in cols if c != primary]
     if wide:
         secondary, left_out = candidates, []
@@ -114,11 +105,11 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
     console.print(f"{r.title} · {r.subtitle()}")
     head, rows = ranked_rows(r, ranking, secondary)
     console.print(_table(head, rows))
-    choice, why = ranking.choice()
-    legend = "★ measurably best   = not measurably different from #1   ▼ measurably worse than #1"
-    console.print(legend)
-    if choice is not None:
-        console.print(f"Best: {choice.pipeline} ({why}).")
+    console.print(LEGEND.replace(" · ", "   "))
+    console.print(ranking.sentence(simple_pipelines(r.meta)))
+    note = ranking.cannot_detect()
+    if note:
+        console.print(f"What it cannot detect: {note}")
     if left_out:
         console.print(f"Not shown: {', '.join(left_out)}; `editbench report {r.out} --wide` shows every column, "
                       "leaderboard.md/.html have the full tables.")
@@ -137,3 +128,16 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
         console.print(terminal_section(r.people), end="", markup=False)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines()) + "\n"
 
+
+
+def ranking_markdown(r: Report) -> list[str]:
+    """leaderboard.md's opening: the ranking table, the one sentence, the legend and what the suite
+    cannot detect (a postable summary; the full tables follow)."""
+    ranking = report_ranking(r)
+    cols = metric_columns(r.df, r.metrics)
+    head, rows = ranked_rows(r, ranking, [c for c in cols if c != ranking.metric])
+    out = ["## Ranking", "", f"**{md(ranking.sentence(simple_pipelines(r.meta)))}**", ""]
+    note = ranking.cannot_detect()
+    if note:
+        out += [f"> What it cannot detect: {md(note)}", ""]
+    return out + [format_markdown(head, rows), "", md(LEGEND)]

@@ -15,21 +15,11 @@ from pathlib import Path
 from typing import Iterable
 
 from scorers.base import Metric, registry_metrics
+from scorers.goals import PrimaryChoice, choose, suite_goal, task_goal
 
 # latency_ms and latency_<stage>_ms: written by the runner for every row (not by a scorer).
 LATENCY_COLUMN = Metric("lower", role="latency", range=(0.0, None), unit="ms")
 RANKED_ROLES = ("quality", "latency", "cost")
-
-# Primary metric of a suite whose file names none, by the kind of (most of) its tasks. The first column
-# of the list that the run has wins; see docs/reports.md.
-DEFAULT_PRIMARY: dict[str, tuple[str, ...]] = {
-    "toy": ("toy.energy_distance", "toy.wrong_cluster"),
-    "inpaint": ("lpips.distance", "fidelity.psnr", "texture.score", "seam.score", "background.mse"),
-    "outpaint": ("seam.score", "background.mse", "clip.score"),
-    "face_regen": ("identity.cosine", "pose.oks", "seam.score"),
-    "sdedit": ("judge.overall", "judge_imgedit.overall", "clip.score", "background.mse"),
-    "instruct": ("judge.overall", "judge_imgedit.overall", "clip.score", "background.mse"),
-}
 
 _warned: set[str] = set()
 
@@ -55,19 +45,26 @@ def metrics_record(scorers: Iterable[str], stage_columns: Iterable[str] = (), *,
     return out
 
 
-def choose_primary(record: dict[str, dict], kinds: Iterable[str], declared: str | None = None) -> str | None:
-    """The primary metric: ``declared`` (a suite's or run spec's ``primary:``), else the default for the
-    most common task kind among ``kinds`` that the run's columns provide, else None."""
-    if declared:
-        return declared
-    kinds = list(kinds)
-    if not kinds:
-        return None
-    kind = max(sorted(set(kinds)), key=kinds.count)
-    for col in DEFAULT_PRIMARY.get(kind, ()):
-        if col in record:
-            return col
-    return None
+def choose_primary(record: dict[str, dict], tasks: Iterable, declared: str | None = None) -> PrimaryChoice:
+    """The primary metric of a run with metric columns ``record`` over ``tasks`` (objects with ``kind``
+    and ``target``): ``declared`` (a suite's or run spec's ``primary:``), else the first column of the
+    suite goal's candidates (:data:`scorers.goals.GOALS`) the run has, else not rankable (``metric`` None,
+    ``why`` says what is missing). Never a column that measures another goal."""
+    goal = suite_goal(task_goal(t, has_target=False) if isinstance(t, str) else   # a bare task kind
+                      task_goal(t.kind, has_target=getattr(t, "target", None) is not None) for t in tasks)
+    return choose(record, goal, declared)
+
+
+def primary_choice(meta: dict, record: dict[str, dict] | None = None) -> PrimaryChoice:
+    """The run's primary as its run.json records it (``goal``, written with the primary); a run.json
+    from before ``goal`` was recorded: its marked primary column, or not rankable when it has none."""
+    g = meta.get("goal")
+    if isinstance(g, dict):
+        return PrimaryChoice(g.get("name"), g.get("primary"), str(g.get("why") or ""), tuple(g.get("companions") or ()))
+    marked = primary_metric(record if record is not None else (meta.get("metrics") or {}))
+    if marked is None:
+        return PrimaryChoice(None, None, "the run's run.json marks no primary metric")
+    return PrimaryChoice(None, marked, f"run.json marks {marked} as primary")
 
 
 def read_run_json(run_dir: str | Path) -> dict:

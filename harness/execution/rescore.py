@@ -257,13 +257,15 @@ def _update_meta(loc: Location, meta: dict, scorers: list[Scorer], result: Resco
                 record[col] = {**m, **({"pins": pins} if pins else {})}
         meta.setdefault("rescores", {})[s.name] = {"signature": s.signature(), "at": _now(), **({"pins": pins} if pins else {})}
     # An instruction-editing run whose primary was the default (no judge then) gets the judge's overall score.
-    kind_default = choose_primary({c: m for c, m in record.items() if not c.startswith("judge")}, kinds)
+    kind_default = choose_primary({c: m for c, m in record.items() if not c.startswith("judge")}, kinds).metric
     if old_primary == kind_default or old_primary is None:
-        new = choose_primary(record, kinds)
+        choice = choose_primary(record, kinds)
+        new = choice.metric
         if new is not None and new != old_primary and new.startswith("judge"):
             for col, m in record.items():
                 m["primary"] = col == new
             meta["primary"] = new
+            meta["goal"] = choice.to_json()
     meta.setdefault("attempts", []).append({
         "command": "rescore", "started": started, "finished": _now(), "pid": os.getpid(), "host": socket.gethostname(),
         "scorers": [s.name for s in scorers], "rows_scored": dict(result.scored), "rows_skipped": dict(result.skipped),

@@ -66,6 +66,7 @@ class Manifest:
     sweep: list[str] = field(default_factory=list)          # declared sweep axes (suite sweep: + grid options)
     metrics: dict[str, dict] = field(default_factory=dict)  # run.json metrics record (scorers.columns)
     coverage: Coverage | None = None                        # tasks each pipeline runs / skips
+    goal: dict = field(default_factory=dict)                # run.json goal: {name, primary, why, companions}
 
     @property
     def skipped(self) -> dict[str, int]:
@@ -124,7 +125,8 @@ def build_manifest(spec: RunSpec) -> Manifest:
         if p.grid_of:
             c["grid_of"], c["grid_point"] = p.grid_of, dict(p.grid_point)
     metrics = metrics_record(scorers, primary=None)
-    primary = choose_primary(metrics, [t.kind for t in tasks], spec.primary or suite.primary)
+    choice = choose_primary(metrics, tasks, spec.primary or suite.primary)   # scorers.goals: the goal or nothing
+    primary = choice.metric
     if primary is not None and primary not in metrics:
         raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
                              f"give {sorted(metrics)}.")
@@ -137,7 +139,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
             metrics[col].update(extra)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
                     scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
-                    sweep=sweep, metrics=metrics, coverage=coverage)
+                    sweep=sweep, metrics=metrics, coverage=coverage, goal=choice.to_json())
 
 
 Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
@@ -227,6 +229,7 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "scorers": m.scorers,
         "sweep": m.sweep,
         "primary": primary_metric(m.metrics),
+        "goal": m.goal,
         "metrics": {**_rescored_metrics(meta, m.metrics), **m.metrics},
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),

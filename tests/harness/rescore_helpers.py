@@ -60,7 +60,7 @@ def fake_run(root: Path, *, kind: str = "instruct", instructions=("make it ok wa
                                      output_path=rel, latency_ms=5.0, metrics={"latency.total_ms": 5.0}).to_record())
     write_shard(run, records)
     metrics = metrics_record(["latency"], primary=None)
-    metrics = metrics_record(["latency"], primary=choose_primary(metrics, [kind]))
+    metrics = metrics_record(["latency"], primary=choose_primary(metrics, [kind]).metric)
     meta = {"run_id": "r1", "suite": {"name": suite.name, "version": suite.version, "hash": suite.content_hash(),
                                       "source": str(suite_path), "n_tasks": len(suite.tasks)},
             "pipelines": [{"name": "instruct-pix2pix", "label": "keep"}, {"name": "instruct-pix2pix", "label": "invert"}],

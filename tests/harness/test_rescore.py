@@ -200,11 +200,11 @@ def test_a_configured_judge_is_the_primary_of_instruction_edits_only():
     from scorers.columns import choose_primary, metrics_record
 
     record = metrics_record(["clip", "background", "judge"])
-    assert choose_primary(record, ["instruct", "instruct"]) == "judge.overall"
-    assert choose_primary(record, ["sdedit"]) == "judge.overall"
-    assert choose_primary(metrics_record(["clip", "judge_imgedit"]), ["instruct"]) == "judge_imgedit.overall"
-    assert choose_primary(metrics_record(["clip"]), ["instruct"]) == "clip.score"
-    assert choose_primary(record, ["outpaint"]) != "judge.overall"
+    assert choose_primary(record, ["instruct", "instruct"]).metric == "judge.overall"
+    assert choose_primary(record, ["sdedit"]).metric == "judge.overall"
+    assert choose_primary(metrics_record(["clip", "judge_imgedit"]), ["instruct"]).metric == "judge_imgedit.overall"
+    assert choose_primary(metrics_record(["clip"]), ["instruct"]).metric == "clip.score"
+    assert choose_primary(record, ["outpaint"]).metric != "judge.overall"
 
 
 def test_pins_that_differ_are_named():

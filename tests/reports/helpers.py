@@ -58,13 +58,16 @@ def image_run(tmp: Path) -> Path:
 
 
 def clone_run(src: Path, dst: Path, transform=None, meta_update=None) -> Path:
-    """Copy run dir ``src`` to ``dst``, its rows passed through ``transform(df) -> df`` into one shard."""
+    """Copy run dir ``src`` to ``dst``, its rows passed through ``transform(df) -> df`` into one shard.
+
+    The output files are copied only without ``transform``: rows edited to stand for another pipeline's
+    must not come with byte-identical outputs (the gate leaves such a pair's quality metrics out)."""
     dst.mkdir(parents=True)
     meta = json.loads((src / "run.json").read_text())
     for k, v in (meta_update or {}).items():
         meta[k] = {**meta.get(k, {}), **v} if isinstance(v, dict) else v
     (dst / "run.json").write_text(json.dumps(meta))
-    if (src / "outputs").is_dir():
+    if (src / "outputs").is_dir() and transform is None:
         shutil.copytree(src / "outputs", dst / "outputs")
     df = read_results(src)
     if transform is not None:

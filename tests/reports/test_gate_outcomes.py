@@ -59,11 +59,14 @@ def test_identical_classical_runs_pass(runs):
     code, err, res, junit, md = gate_cli(runs, "same")
     assert code == 0, err
     assert res["verdict"] == "pass" and md.startswith("# Gate: PASS")
-    quality = [m for m in res["metrics"] if m["gated"]]
+    quality = [m for m in res["metrics"] if m["role"] == "quality"]
     assert {m["candidate_pipeline"] for m in quality} == {"cv2-telea", "cv2-ns"}
-    # background.psnr of pixel-identical backgrounds is capped at 100 dB: compared like any value
+    # deterministic pipelines: every value (background.psnr capped at 100 dB included) is identical, so
+    # every quality verdict is "no change" and none takes a share of alpha
     assert {m["verdict"] for m in quality} == {"no change"}
-    assert all(m["n_tasks"] == 4 for m in quality if m["verdict"] == "no change")
+    assert all(m["excluded"] == "identical values" and not m["gated"] for m in quality)
+    assert all(m["n_tasks"] == 4 for m in quality)
+    assert [g["failed"] for g in res["guardrails"]] == [False, False]       # background.psnr kept on both
     assert junit.get("failures") == "0" and junit.get("errors") == "0"
 
 
@@ -138,9 +141,15 @@ def test_holm_controls_the_family_and_primary_gating():
     p = none.metrics[0].p_regressed
     assert 0.025 / 12 < p < 0.025                                 # significant alone, not after Holm over 12
     assert none.exit_code == 1 and len(none.regressed) == 12
-    holm = compare(b, c, config=GateConfig(), record=record)
+    plain = {k: {**v, "primary": False} for k, v in record.items()}      # no primary: equal weights, Holm
+    holm = compare(b, c, config=GateConfig(), record=plain)
     assert holm.exit_code == 0 and not holm.regressed
     assert all(m.p_regressed_adj == pytest.approx(12 * p) for m in holm.metrics)
+    # with a primary, weighted Holm gives it half of alpha: tested at 0.0125, the 11 others at 0.025 / 22
+    weighted = compare(b, c, config=GateConfig(), record=record)
+    assert weighted.metrics[0].p_regressed_adj == pytest.approx(2 * p) and weighted.metrics[0].level == pytest.approx(0.0125)
+    assert all(m.level == pytest.approx(0.025 / 22) for m in weighted.metrics[1:])
+    assert compare(b, c, config=GateConfig(primary_weight=1.0), record=record).regressed[0].metric == "m.x0"
     # a provenance column (direction none) is never gated, even when it changes
     b["m.flag"], c["m.flag"] = 0.0, 1.0
     flagged = compare(b, c, config=GateConfig(), record={**record, "m.flag": {"scorer": "m", "direction": "none",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.contract.results import ResultRow, write_shard
-from reports.skill import classify, recommend
+from reports.skill import classify, recommend, to_markdown
 
 ASTRONAUT = "pkg:skimage/data/astronaut.png"
 
@@ -75,7 +75,9 @@ def test_with_no_measurable_difference_the_tie_break_picks_the_faster(tmp_path):
     root = _measured_run(tmp_path, gap=0.0, latency={"sharp": 3000.0, "smooth": 20.0})
     r = recommend(ASTRONAUT, "remove the bin", mask="m.png", runs=root)
     assert r.pipeline == "smooth" and r.mask_dilate == 4
-    assert "tie-break" in r.evidence[0]
+    assert "Tied: sharp, smooth" in r.evidence[0] and "Fastest of them: smooth" in r.evidence[0]
+    assert r.pipeline_note.startswith("the fastest of the tied")
+    assert "Use" not in to_markdown(r) and "fastest of the tied" in to_markdown(r)
 
 
 def test_cli_prints_a_complete_recipe_and_scores_an_edit(tmp_path):

@@ -118,7 +118,7 @@ def run_nightly(spec: NightlySpec, *, root: str | Path | None = None, night: str
             outcome.gate_code = result.exit_code
             _step_summary(f"## {name}\n\n{to_markdown(result)}\n")
         write_history(root / name)
-        if spec.mlflow or os.environ.get("MLFLOW_TRACKING_URI"):
+        if not skipped and (spec.mlflow or os.environ.get("MLFLOW_TRACKING_URI")):   # logged once per run
             verdict = {None: "no baseline", 0: "pass", 1: "regression", 2: "unusable"}.get(outcome.gate_code)
             log_run(out, tracking_uri=spec.mlflow, verdict=verdict)
         print(f"editbench: nightly: {outcome.line()}", file=sys.stderr)

@@ -23,8 +23,8 @@ run's primary metric, its companions and the guardrail columns; the others are r
 Guardrails (:data:`scorers.goals.GUARDRAILS`) are always gated: a task where every baseline row kept one
 and a candidate row breaks it fails the gate. A baseline whose run.json says its suite is not rankable
 is refused (exit 2). Per gated verdict gate.md gives the smallest regression detectable with 80 % power,
-and a suite under ``small_suite`` (8) tasks gets a warning. ``gated: best-agreeing`` gates only the quality metric that agrees best with the people's votes of
-the baseline run (docs/arena.md). Provenance columns are never gated.
+and a suite under ``small_suite`` (8) tasks gets a warning. ``gated: best-agreeing`` gates only the quality
+metric that agrees best with the people's votes of the baseline run (docs/arena.md). Provenance columns are never gated.
 A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
 and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
 counted in a warning either way.

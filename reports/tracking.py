@@ -70,31 +70,42 @@ def log_run(run_dir: str | Path, *, tracking_uri: str | None = None, experiment:
             verdict: str | None = None) -> str | None:
     """Log ``run_dir`` as one MLflow run; returns its MLflow run id (None when logging failed)."""
     run_dir = Path(run_dir)
+    before = os.environ.get("MLFLOW_TRACKING_URI")     # mlflow.set_tracking_uri also sets it: put it back after
     try:
-        import mlflow
-
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-        if not uri:
-            raise EditbenchError("no tracking URI (give --mlflow URI or set MLFLOW_TRACKING_URI)")
-        if uri.startswith("file:"):
-            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")   # MLflow's own switch for its folder store
-        mlflow.set_tracking_uri(uri)
-        name = experiment or f"editbench/{(meta.get('suite') or {}).get('name')}"
-        mlflow.set_experiment(name)
-        tags = {"editbench.run_id": str(meta.get("run_id")), "editbench.git_sha": str(meta.get("git_sha")),
-                "editbench.status": str(meta.get("status")), "editbench.run_dir": str(run_dir.resolve())}
-        if verdict is not None:
-            tags["editbench.gate"] = verdict
-        with mlflow.start_run(run_name=str(meta.get("run_id"))) as active:
-            mlflow.log_params(run_params(meta))
-            mlflow.log_metrics(run_metrics(run_dir))
-            mlflow.set_tags(tags)
-            for f in ARTEFACTS:
-                if (run_dir / f).is_file():
-                    mlflow.log_artifact(str(run_dir / f))
-            return active.info.run_id
+        return _log(run_dir, tracking_uri=tracking_uri, experiment=experiment, verdict=verdict)
     except Exception as e:  # noqa: BLE001 - tracking is best effort: the run and its reports stand
         print(f"editbench: warning: MLflow logging of {run_dir} failed ({type(e).__name__}: "
               f"{' '.join(str(e).split())[:300]}); the run itself is unaffected.", file=sys.stderr)
         return None
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+def _log(run_dir: Path, *, tracking_uri: str | None, experiment: str | None, verdict: str | None) -> str:
+    """:func:`log_run` without its safety net."""
+    import mlflow
+
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise EditbenchError("no tracking URI (give --mlflow URI or set MLFLOW_TRACKING_URI)")
+    if uri.startswith("file:"):
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")   # MLflow's own switch for its folder store
+    mlflow.set_tracking_uri(uri)
+    name = experiment or f"editbench/{(meta.get('suite') or {}).get('name')}"
+    mlflow.set_experiment(name)
+    tags = {"editbench.run_id": str(meta.get("run_id")), "editbench.git_sha": str(meta.get("git_sha")),
+            "editbench.status": str(meta.get("status")), "editbench.run_dir": str(run_dir.resolve())}
+    if verdict is not None:
+        tags["editbench.gate"] = verdict
+    with mlflow.start_run(run_name=str(meta.get("run_id"))) as active:
+        mlflow.log_params(run_params(meta))
+        mlflow.log_metrics(run_metrics(run_dir))
+        mlflow.set_tags(tags)
+        for f in ARTEFACTS:
+            if (run_dir / f).is_file():
+                mlflow.log_artifact(str(run_dir / f))
+        return active.info.run_id

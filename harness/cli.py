@@ -46,6 +46,8 @@ def run(
                                                         "actor starts the task (model loading not included)."),
     load_timeout: Optional[float] = typer.Option(None, help="Time limit in seconds for an actor to start and "
                                                              "load its pipeline (default: 600)."),
+    connect_timeout: Optional[float] = typer.Option(None, help="Seconds to join --address (default 60) or to start "
+                                                               "the local Ray (default 120)."),
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
     max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
@@ -54,17 +56,25 @@ def run(
 
     Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
     stopped on an infrastructure failure, 2 for bad input."""
-    from harness.errors import EXIT_OK
+    from harness.errors import EXIT_INTERRUPTED, EXIT_OK
+    from harness.ray_connect import exit_if_abandoned
+    from harness.runner import interruption_note, run_exit_code
     from harness.runner import run as run_spec
-    from harness.runner import run_exit_code
     from harness.spec import RunSpec, load_run_spec
 
-    if (config is None) == (suite is None):
-        raise EditbenchError("give either a run spec file or --suite NAME, not both or neither.")
-    spec = load_run_spec(config) if config else RunSpec(suite=suite)
+    if config is not None and suite is not None:
+        raise EditbenchError("give either a run spec file or --suite NAME, not both.")
+    if config is None and suite is None and not resume:
+        raise EditbenchError("give a run spec file or --suite NAME (or --resume --out DIR to finish a run).")
+    if config is None and suite is None:   # --resume --out DIR alone: the plan recorded in run.json
+        from harness.runner import saved_spec
+
+        spec = RunSpec(**saved_spec(out))
+    else:
+        spec = load_run_spec(config) if config else RunSpec(suite=suite)
     overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
-                                       load_timeout_s=load_timeout,
+                                       load_timeout_s=load_timeout, connect_timeout_s=connect_timeout,
                                        limit=limit, max_pixels=max_pixels).items() if v is not None}
     if extend and not resume:
         raise EditbenchError("--extend adds to an existing run and needs --resume.")
@@ -82,7 +92,17 @@ def run(
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
         raise
-    out_dir = run_spec(spec, out=out, progress=progress)
+    try:
+        out_dir = run_spec(spec, out=out, progress=progress)
+    except KeyboardInterrupt as e:
+        typer.echo(f"editbench: {interruption_note(out, resume_command=f'editbench run --resume --out {out}')}",
+                   err=True)
+        exit_if_abandoned(e, EXIT_INTERRUPTED)
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    except EditbenchError as e:
+        typer.echo(f"editbench: error: {e}", err=True)
+        exit_if_abandoned(e, e.exit_code)      # a ray.init that timed out is still blocked on its thread
+        raise typer.Exit(code=e.exit_code) from None
     typer.echo(f"wrote {out_dir}/run.json and {out_dir}/results/", err=True)
     code = run_exit_code(out_dir)
     if code != EXIT_OK:

@@ -37,6 +37,7 @@ def format_validation_error(err, *, where: str) -> str:
 # 2 unusable input.
 EXIT_OK = 0                 # every job ended ok
 EXIT_BAD_INPUT = 2          # EditbenchError: nothing (more) was run
+EXIT_INTERRUPTED = 130      # Ctrl-C: the rows written so far are kept; `run --resume --out DIR` finishes
 EXIT_ROWS_FAILED = 3        # the run finished; some rows are error/timeout (all rows are on disk)
 EXIT_INFRASTRUCTURE = 4     # the run stopped on an infrastructure failure (disk full, permissions,
                             # storage); rows computed so far are on disk and `--resume` retries the rest

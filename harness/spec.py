@@ -65,6 +65,8 @@ class ExecutionSpec(BaseModel):
 
     out: str | None = None                       # output location (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
+    connect_timeout_s: float | None = Field(default=None, gt=0)  # joining the cluster (default 60 s) or starting
+                                                 # the local Ray (default 120 s); over it: one sentence, exit 2
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet written
     extend: bool = False                         # with resume: add other seeds/pipelines/scorers to the run
                                                  # (run.json records the union); without it they are refused

@@ -297,6 +297,19 @@ def doctor():
     typer.echo(doctor_report())
 
 
+@app.command()
+@_errors_exit_2
+def cluster(
+    nodes: int = typer.Option(2, help="Ray nodes (the first is the head)."),
+    num_cpus: int = typer.Option(1, help="CPUs of each node."),
+    port: int = typer.Option(6390, help="The head's GCS port on 127.0.0.1 (give it to `run --address`)."),
+):
+    """Run a multi-node Ray cluster on 127.0.0.1 in the foreground until Ctrl-C or SIGTERM (docs/cluster.md)."""
+    from harness.ray_cluster import serve_loopback_cluster
+
+    serve_loopback_cluster(nodes=nodes, num_cpus=num_cpus, port=port)
+
+
 suite_app = typer.Typer(no_args_is_help=True, help="Build and validate suite files.")
 app.add_typer(suite_app, name="suite")
 

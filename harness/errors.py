@@ -15,7 +15,11 @@ class EditbenchError(ValueError):
 
 
 class WeightsNotFound(EditbenchError):
-    """A component needs weights that are not at the expected local path."""
+    """A component needs weights that are not at the expected local path (``model``: which, when known)."""
+
+    def __init__(self, message: str, *, model: str | None = None):
+        super().__init__(message)
+        self.model = model
 
 
 def format_validation_error(err, *, where: str) -> str:

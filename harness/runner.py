@@ -36,7 +36,8 @@ from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, Infrastruc
 from harness.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.masks import is_sam_recipe, resolve_recipe_paths
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
-from harness.pipelines.base import build_pipeline, get_pipeline_class
+from harness.pipelines.base import get_pipeline_class
+from harness.preflight import check_weights
 from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_connect import (CONNECT_TIMEOUT_S, LOCAL_START_TIMEOUT_S, call_with_timeout, check_address,
                                  connect_hint, is_loopback, say)
@@ -47,7 +48,6 @@ from harness.ray_actors import RayActors
 from harness.worker import Job, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
 from reports.results import done_keys, read_results, results_dir, write_fallback, write_shard
-from scorers.base import get_scorer_class
 from tasks.schema import Suite, load_suite
 from tasks.validate import check_suite
 
@@ -90,16 +90,11 @@ def build_manifest(spec: RunSpec) -> Manifest:
     keys = [p.key for p in pipelines]
     if len(set(keys)) != len(keys):
         raise EditbenchError(f"pipelines {keys} repeat a name; give repeated pipelines distinct labels.")
-    configs = []
-    for p in pipelines:
-        adapter = build_pipeline(p)       # unknown name or bad options -> EditbenchError
-        adapter.check()                   # missing weights -> EditbenchError naming the expected path
-        configs.append(adapter.describe())
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
-    for s in scorers:
-        get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
+    # unknown names and bad options as they come; every missing weight at once, grouped by model
+    configs = check_weights(pipelines, scorers, spec.scorer_options)
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs

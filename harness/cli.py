@@ -378,14 +378,17 @@ def suite_build(
 
 @suite_app.command("validate")
 @_errors_exit_2
-def suite_validate(suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path.")):
-    """List every problem of a suite (exit 2 if any), else print its hash."""
-    from tasks.schema import load_suite
-    from tasks.validate import check_suite
+def suite_validate(
+    suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path."),
+    pipelines: Optional[str] = typer.Option(None, help="Check against these pipelines (comma-separated; "
+                                                       "default: the suite's)."),
+    weights: bool = typer.Option(True, help="Also check that the pipelines' and scorers' weights are present."),
+):
+    """The checks `run` makes before any work (files, masks, overrides against the pipelines, scorers,
+    weights): every problem listed, exit 2 if any; else the suite's hash."""
+    from harness.runner import validate_for_run
 
-    s = load_suite(suite)
-    check_suite(s)
-    typer.echo(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems; hash {s.content_hash()}")
+    typer.echo(validate_for_run(suite, pipelines=_csv(pipelines), weights=weights))
 
 
 def main() -> None:

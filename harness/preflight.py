@@ -36,11 +36,16 @@ def _model_of(e: WeightsNotFound) -> str:
     return m.group(1) if m else str(e)
 
 
-def check_weights(pipelines: list[PipelineSpec], scorers: list[str], scorer_options: dict[str, dict]) -> list[dict]:
+def check_weights(pipelines: list[PipelineSpec], scorers: list[str], scorer_options: dict[str, dict], *,
+                  weights: bool = True) -> list[dict]:
     """Run every pipeline's and scorer's ``check()``; returns the pipelines' ``describe()`` records. Raises one
     WeightsNotFound listing every missing model (grouped) with the option that avoids each; any other error
     of a component (unknown name, bad options) is raised as it comes."""
     configs, missing = [], {}
+    if not weights:   # names and options only
+        for s in scorers:
+            get_scorer_class(s)(**scorer_options.get(s, {}))
+        return [build_pipeline(p).describe() for p in pipelines]
 
     def note(e: WeightsNotFound, *, pipeline: str | None = None, scorer: str | None = None) -> None:
         model = _model_of(e)

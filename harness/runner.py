@@ -74,8 +74,9 @@ class Manifest:
         return {k: len(v) for k, v in self.coverage.skips.items() if v} if self.coverage else {}
 
 
-def build_manifest(spec: RunSpec) -> Manifest:
-    """Validate everything a run needs before any work starts; raises EditbenchError."""
+def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
+    """Validate everything a run needs before any work starts; raises EditbenchError. ``weights=False`` skips
+    the weights check (``suite validate --no-weights`` on a machine without them)."""
     suite = load_suite(spec.suite)
     check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
@@ -94,7 +95,7 @@ def build_manifest(spec: RunSpec) -> Manifest:
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
     # unknown names and bad options as they come; every missing weight at once, grouped by model
-    configs = check_weights(pipelines, scorers, spec.scorer_options)
+    configs = check_weights(pipelines, scorers, spec.scorer_options, weights=weights)
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -122,6 +123,23 @@ def build_manifest(spec: RunSpec) -> Manifest:
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
                     scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
                     sweep=sweep, metrics=metrics, coverage=coverage)
+
+
+def validate_for_run(suite: str, *, pipelines: list[str] | None = None, weights: bool = True) -> str:
+    """``editbench suite validate``: the checks ``run`` makes before any work (files, masks, overrides against
+    the suite's pipelines or ``pipelines``, task kinds each pipeline runs, sweep axes, scorers, weights);
+    raises EditbenchError listing the problems, else returns the report."""
+    s = load_suite(suite)
+    if pipelines is None and not s.pipelines:
+        check_suite(s)
+        return (f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems (the suite names no pipelines: overrides "
+                f"not checked; pass --pipelines); hash {s.content_hash()}")
+    m = build_manifest(RunSpec(suite=suite, pipelines=pipelines), weights=weights)
+    lines = [f"{note}." for note in (m.coverage.notes() if m.coverage else [])]
+    lines.append(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems for pipelines "
+                 f"{', '.join(p.key for p in m.pipelines)} and scorers {', '.join(m.scorers)}"
+                 f"{'' if weights else ' (weights not checked)'}; hash {m.suite_hash}")
+    return "\n".join(lines)
 
 
 def resolve_task(suite: Suite, task):

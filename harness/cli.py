@@ -34,9 +34,14 @@ def _errors_exit_2(fn):
 def run(
     config: Optional[Path] = typer.Argument(None, help="Run spec YAML (instead of --suite)."),
     suite: Optional[str] = typer.Option(None, help="Built-in suite name or suite YAML path."),
-    pipelines: Optional[str] = typer.Option(None, help="Comma-separated pipeline names (default: the suite's)."),
+    pipelines: Optional[str] = typer.Option(None, help="Comma-separated pipelines, each NAME or NAME:KEY=VALUE,... "
+                                                       "(options, label=, weights=), e.g. 'patchmatch:resolution=96,"
+                                                       "cv2-telea' (default: the suite's)."),
+    label: Optional[str] = typer.Option(None, help="Comma-separated labels of the --pipelines, in order."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default: the suite's)."),
     scorers: Optional[str] = typer.Option(None, help="Comma-separated scorer names (default: the suite's)."),
+    name: Optional[str] = typer.Option(None, help="The run's name in reports, history and gate (e.g. nightly-sdxl)."),
+    tag: Optional[list[str]] = typer.Option(None, help="KEY=VALUE label of the run, repeatable (e.g. --tag lora=v4)."),
     out: str = typer.Option(..., help="Output location: a directory, or an object-store URI (s3://bucket/prefix, gs://...)."),
     resume: bool = typer.Option(False, help="Compute only the rows missing from --out."),
     extend: bool = typer.Option(False, help="With --resume: add other seeds, pipelines or scorers to the run."),
@@ -61,6 +66,7 @@ def run(
     from harness.runner import interruption_note, run_exit_code
     from harness.runner import run as run_spec
     from harness.spec import RunSpec, load_run_spec
+    from harness.variants import parse_pipelines, parse_tags
 
     if config is not None and suite is not None:
         raise EditbenchError("give either a run spec file or --suite NAME, not both.")
@@ -72,7 +78,10 @@ def run(
         spec = RunSpec(**saved_spec(out))
     else:
         spec = load_run_spec(config) if config else RunSpec(suite=suite)
-    overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
+    if label is not None and pipelines is None:
+        raise EditbenchError("--label names the --pipelines; give --pipelines too.")
+    variants = parse_pipelines(pipelines, labels=_csv(label)) if pipelines is not None else None
+    overrides = {k: v for k, v in dict(pipelines=variants, seeds=seeds, name=name, tags=parse_tags(tag) or None, scorers=scorers, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
                                        load_timeout_s=load_timeout, connect_timeout_s=connect_timeout,
                                        limit=limit, max_pixels=max_pixels).items() if v is not None}
@@ -161,7 +170,7 @@ def gate(
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
     from harness.storage import staged
-    from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
+    from reports.gate import error_result, gate as run_gate, load_gate_config, to_terminal, write_gate
 
     try:
         with staged(baseline, outputs=False) as b, staged(candidate, outputs=False) as c:
@@ -178,7 +187,7 @@ def gate(
     except (OSError, EditbenchError) as e:
         typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
                    f"{e.strerror or e}", err=True)
-    typer.echo(to_markdown(result))
+    typer.echo(to_terminal(result, files=str(out or candidate)), nl=False)   # the full table is in gate.md
     if result.error is not None:
         typer.echo(f"editbench: error: {result.error}", err=True)
     else:

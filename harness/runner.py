@@ -269,6 +269,8 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "sweep": m.sweep,
         "primary": primary_metric(m.metrics),
         "metrics": m.metrics,
+        "name": spec.name or meta.get("name"),
+        "tags": {**(meta.get("tags") or {}), **spec.tags},
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),
         "git_sha": git_sha(),

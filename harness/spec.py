@@ -118,6 +118,8 @@ class RunSpec(BaseModel):
                                                  # default harness.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
+    name: str | None = None                      # the run's name in reports, history and gate (e.g. nightly-sdxl)
+    tags: dict[str, str] = Field(default_factory=dict)  # free labels of the run (e.g. {lora: v4}), in run.json
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)  # how to run it
 
     @model_validator(mode="before")

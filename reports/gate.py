@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import EditbenchError, format_validation_error
 from harness.spec import read_yaml_mapping
 from harness.storage import atomic_write_text
+from reports.config_diff import config_diff, run_title
 from reports.leaderboard import metric_rows
 from reports.markdown import md
 from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
@@ -158,6 +159,8 @@ class GateResult:
     failures: list[FailureResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None                 # unusable input: the one sentence naming what is wrong
+    changes: list[str] = field(default_factory=list)   # what changed between the runs' configurations
+    titles: tuple[str, str] = ("", "")       # the runs' names (name, tags, run_id; reports.config_diff.run_title)
 
     @property
     def regressed(self) -> list[MetricResult]:
@@ -381,6 +384,7 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
         return GateResult(baseline=str(base), candidate=str(cand), config=config.model_dump(), warnings=warnings,
                           error=str(e))
     res.warnings = warnings + res.warnings
+    res.changes, res.titles = config_diff(bm, cm), (run_title(bm), run_title(cm))
     if bm.get("hardware") != cm.get("hardware"):
         res.warnings.append("baseline and candidate ran on different hardware (run.json hardware): latency differences "
                             "may come from the machine.")
@@ -489,6 +493,8 @@ def to_json(res: GateResult) -> dict:
         "baseline": res.baseline,
         "candidate": res.candidate,
         "warnings": res.warnings,
+        "changes": res.changes,
+        "runs": {"baseline": res.titles[0], "candidate": res.titles[1]},
         "config": res.config,
         "metrics": [{**{k: v for k, v in asdict(m).items() if k != "diff"}, **asdict(m.diff)} for m in res.metrics],
         "failures": [{**asdict(f), "rise": f.rise} for f in res.failures],
@@ -500,10 +506,11 @@ def to_markdown(res: GateResult) -> str:
     n_gated = sum(m.gated for m in res.metrics)
     family = ("Holm-adjusted over the " + f"{n_gated} gated verdicts" if res.config.get("family") == "holm"
               else "each metric on its own")
-    lines = [f"# Gate: {md(res.summary())}", "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
+    lines = [f"# Gate: {md(res.summary())}", "", md(paragraph(res)), "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
              f"{conf:.0%} paired t interval of the task-mean difference (candidate − baseline; seeds averaged within "
              f"tasks) · regressed = one-sided p < {(1 - conf) / 2:.3g} against the tolerance, {family}.", ""]
     lines += [f"> warning: {md(w)}" for w in res.warnings]
+    lines += changes_section(res)
     if res.error is not None:
         lines += ["", f"**Unusable input (exit 2):** {md(res.error)}"]
         return "\n".join(lines) + "\n"
@@ -525,6 +532,39 @@ def to_markdown(res: GateResult) -> str:
                      f"{f.candidate_failed}/{f.candidate_rows} | {f.rise:+.3f} | {f.threshold:.3f} | {new or '—'} | "
                      f"{'**regressed**' if f.failed else 'ok'} |")
     return "\n".join(lines) + "\n"
+
+
+def paragraph(res: GateResult) -> str:
+    """One paragraph for a chat message: the verdict, what was compared, what regressed, what changed."""
+    if res.error is not None:
+        return f"Gate ERROR (exit 2): {res.error}"
+    gated = [m for m in res.metrics if m.gated]
+    tasks = max((m.diff.n_tasks for m in res.metrics), default=0)
+    runs = f"candidate {res.titles[1] or res.candidate} against baseline {res.titles[0] or res.baseline}"
+    text = (f"Gate {res.status.upper()}: {runs}, {len(gated)} gated metric verdicts over {tasks} tasks; "
+            f"{res.summary().split(': ', 1)[-1]}")
+    if res.changes:
+        more = f" (+{len(res.changes) - 3} more)" if len(res.changes) > 3 else ""
+        text += f" Changed: {'; '.join(res.changes[:3])}{more}."
+    return text
+
+
+def to_terminal(res: GateResult, *, files: str) -> str:
+    """What ``editbench gate`` prints: the paragraph, warnings and where the full table is."""
+    lines = [paragraph(res), *[f"warning: {w}" for w in res.warnings]]
+    if res.error is None:
+        lines.append(f"full table: {files}/gate.md (also gate.json, gate-junit.xml)")
+    return "\n".join(lines) + "\n"
+
+
+def changes_section(res: GateResult) -> list[str]:
+    """Markdown lines: the runs by name, and what changed between their configurations."""
+    if not any(res.titles) and not res.changes:
+        return []
+    lines = ["", f"Runs: baseline {md(res.titles[0])} · candidate {md(res.titles[1])}.", "",
+             "## What changed between the runs", ""]
+    return lines + ([f"- {md(c)}" for c in res.changes] or ["- nothing in run.json (same pipelines, options, weights, "
+                                                           "suite, seeds, scorers and package versions)"])
 
 
 def to_junit(res: GateResult) -> str:

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.editbench-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-fast bench install clean
 
 install: $(STAMP)
 
@@ -21,8 +21,13 @@ demo: $(STAMP)
 	$(BIN)/editbench run --suite toy-5d --out $(DEMO_OUT)
 	$(BIN)/editbench report $(DEMO_OUT)
 
+# Two xdist workers; the tests that start a Ray share one worker (xdist_group "ray", tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+
+# The fast loop: unit tests only (no `ray` or `slow` marker), in parallel.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --fast --durations=15 tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/toy_run.py

@@ -24,7 +24,8 @@ class Missing:
     """One model's missing weights: what was expected, and who needs them."""
 
     model: str
-    message: str
+    message: str                  # what was expected (without "weights for MODEL not found: ")
+    full: str = ""                # the component's own sentence
     pipelines: list[str] = field(default_factory=list)
     scorers: list[str] = field(default_factory=list)
 
@@ -50,7 +51,7 @@ def check_weights(pipelines: list[PipelineSpec], scorers: list[str], scorer_opti
     def note(e: WeightsNotFound, *, pipeline: str | None = None, scorer: str | None = None) -> None:
         model = _model_of(e)
         text = str(e).rstrip(".").removeprefix(f"weights for {model} not found: ")
-        m = missing.setdefault(model, Missing(model=model, message=text))
+        m = missing.setdefault(model, Missing(model=model, message=text, full=str(e).rstrip(".")))
         (m.pipelines if pipeline else m.scorers).append(pipeline or scorer)
 
     for p in pipelines:
@@ -73,11 +74,12 @@ def check_weights(pipelines: list[PipelineSpec], scorers: list[str], scorer_opti
 
 
 def missing_message(missing: list[Missing], *, pipelines: list[str], scorers: list[str]) -> str:
-    """The list: one line per model, then the options that run without them."""
-    lines = [f"weights missing for {len(missing)} model{'s' if len(missing) > 1 else ''} (nothing was run):"]
-    for m in missing:
-        who = [f"pipeline {p}" for p in m.pipelines] + [f"scorer {s}" for s in m.scorers]
-        lines.append(f"  - {m.model}: {m.message}; needed by {', '.join(who)}")
+    """One sentence for one missing model; else one line per model, then the options that run without them."""
+    def who(m: Missing) -> str:
+        return ", ".join([f"pipeline {p}" for p in m.pipelines] + [f"scorer {s}" for s in m.scorers])
+
+    lines = [f"weights missing for {len(missing)} models (nothing was run):"]
+    lines += [f"  - {m.model}: {m.message}; needed by {who(m)}" for m in missing]
     bad_p = {p for m in missing for p in m.pipelines}
     bad_s = {s for m in missing for s in m.scorers}
     avoid = []
@@ -87,5 +89,9 @@ def missing_message(missing: list[Missing], *, pipelines: list[str], scorers: li
     if bad_s:
         keep = [s for s in scorers if s not in bad_s]
         avoid.append(f"--scorers {','.join(keep)}" if keep else "other --scorers")
+    if len(missing) == 1:
+        m = missing[0]
+        return (f"{m.full}; needed by {who(m)} (nothing was run); to run without it: {' '.join(avoid)}, or put the "
+                "weights where expected (docs/weights.md).")
     lines.append(f"  to run without them: {' '.join(avoid)}; or put the weights where expected (docs/weights.md)")
     return "\n".join(lines)

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.editbench-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast lint bench install clean
 
 install: $(STAMP)
 
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	$(BIN)/editbench run --suite toy-5d --out $(DEMO_OUT)
 	$(BIN)/editbench report $(DEMO_OUT)
 
+# ruff (lint), import-linter (the layer rule, docs/architecture.md), mypy (foundation and contract).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python tests/import_cycles.py
+	$(BIN)/mypy
+
 # Two xdist workers; the tests that start a Ray share one worker (xdist_group "ray", tests/conftest.py).
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 # The fast loop: unit tests only (no `ray` or `slow` marker), in parallel.

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness.errors import WeightsNotFound
+from harness.contract.spec import PipelineSpec
+from harness.core.errors import WeightsNotFound
 from harness.pipelines.base import build_pipeline
-from harness.spec import PipelineSpec
 from scorers.base import get_scorer_class
 
 _MODEL = re.compile(r"weights for (?:mask generator )?(\S+?)[: ]")

@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from reports.results import read_results
-from tests.harness.test_interrupt import ROOT, cli, free_port, wait_for_line
+from harness.contract.results import read_results
+from tests.harness.test_interrupt import cli, free_port, wait_for_line
 
 pytestmark = pytest.mark.ray
 

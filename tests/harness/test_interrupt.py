@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.errors import EXIT_INTERRUPTED, EditbenchError
-from harness.ray_connect import call_with_timeout, is_loopback, split_address
-from reports.results import read_results
+from harness.contract.results import read_results
+from harness.core.errors import EXIT_INTERRUPTED, EditbenchError
+from harness.execution.ray_connect import call_with_timeout, is_loopback, split_address
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ray          # each test's CLI subprocess starts (or tries to join) a Ray

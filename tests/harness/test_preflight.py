@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import WeightsNotFound
-from harness.runner import build_manifest
-from harness.spec import RunSpec
+from harness.contract.spec import RunSpec
+from harness.core.errors import WeightsNotFound
+from harness.execution.runner import build_manifest
 
 
 def test_all_missing_weights_in_one_error(tmp_path, monkeypatch):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import EditbenchError
-from harness.spec import RunSpec
-from harness.variants import parse_pipelines, parse_tags
+from harness.contract.spec import RunSpec
+from harness.contract.variants import parse_pipelines, parse_tags
+from harness.core.errors import EditbenchError
 
 
 def test_variants_with_options_labels_and_weights():

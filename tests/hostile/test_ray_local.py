@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness.ray_local import import_psutil
+from harness.execution.ray_local import import_psutil
 from tests.hostile.helpers import ROOT
 
 pytestmark = pytest.mark.ray   # every test here starts a Ray
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.ray   # every test here starts a Ray
 DRIVER = r"""
 import json, os, sys, time
 import ray                                  # imported first on purpose: init_ray must still get loopback
-from harness.runner import init_ray
-from harness.ray_local import import_psutil
+from harness.execution.runner import init_ray
+from harness.execution.ray_local import import_psutil
 
 ray, _ = init_ray(None)
 

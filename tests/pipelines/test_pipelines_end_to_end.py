@@ -9,9 +9,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.runner import run
-from harness.spec import RunSpec
-from reports.results import read_results
+from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
 
 pytestmark = pytest.mark.ray   # every test here starts a Ray
 

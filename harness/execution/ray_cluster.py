@@ -18,8 +18,8 @@ import signal
 import sys
 import threading
 
-from harness.errors import EditbenchError
-from harness.ray_local import loopback_only
+from harness.core.errors import EditbenchError
+from harness.execution.ray_local import loopback_only
 
 
 def serve_loopback_cluster(*, nodes: int, num_cpus: int, port: int, ready: "threading.Event | None" = None,

@@ -11,7 +11,7 @@ Every step says what it is doing on stderr, has a time limit and gives way to Ct
 Loopback clusters: Ray 2.60 replaces ``127.0.0.1`` in a cluster address by the machine's routable address
 unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is set (``ray._private.services.resolve_ip_for_localhost``),
 and then connects to a GCS that listens on 127.0.0.1 only, forever. :func:`is_loopback` tells the runner to
-set it (:func:`harness.ray_local.loopback_only`) for such an address.
+set it (:func:`harness.execution.ray_local.loopback_only`) for such an address.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Callable, TypeVar
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 PROBE_TIMEOUT_S = 5.0        # one TCP connection to the cluster's GCS port
 CONNECT_TIMEOUT_S = 60.0     # ray.init against a cluster (its GCS answered the probe)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 SPEC_KEYS = ("label", "weights", "concurrency")
 

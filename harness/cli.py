@@ -17,8 +17,11 @@ from harness.contract.variants import parse_pipelines, parse_tags
 from harness.core.errors import EXIT_INTERRUPTED, EXIT_OK, EditbenchError, format_validation_error
 from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
+from harness.execution.pairwise import judge_pairs
 from harness.execution.ray_cluster import serve_loopback_cluster
 from harness.execution.ray_connect import exit_if_abandoned
+from harness.execution.rescore import rescore as run_rescore
+from harness.execution.rescore import scorer_options
 from harness.execution.runner import interruption_note, run_exit_code, saved_spec, validate_for_run
 from harness.inventory import describe, doctor_report
 from harness.nightly import _step_summary, load_nightly, run_nightly
@@ -211,6 +214,43 @@ def gate(
 
 @app.command()
 @_errors_exit_2
+def rescore(
+    out: str = typer.Argument(..., help="Run directory or object-store URI of a finished run."),
+    scorers: Optional[str] = typer.Option(None, help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    pairwise: Optional[str] = typer.Option(None, help="A,B: the judge votes between pipelines A and B on every task "
+                                                      "and seed (both orders), into <run>/votes/."),
+    config: Optional[Path] = typer.Option(None, help="YAML {scorer: {option: value}} (e.g. the judge's model and "
+                                                     "base_url); the key stays in the environment."),
+    model: Optional[str] = typer.Option(None, help="Judge model (overrides the config)."),
+    base_url: Optional[str] = typer.Option(None, help="Judge endpoint, e.g. http://127.0.0.1:8000/v1 (default: "
+                                                      "$OPENAI_BASE_URL, else OpenAI)."),
+    force: bool = typer.Option(False, help="Recompute rows already scored with the same settings."),
+    report: bool = typer.Option(True, help="Rewrite the leaderboard afterwards."),
+):
+    """Add scorer columns to a finished run from its stored outputs; its pipelines are not run again."""
+    names = [s.strip() for s in (scorers or "").split(",") if s.strip()]
+    pair = [p.strip() for p in (pairwise or "").split(",") if p.strip()]
+    if not names and not pair:
+        raise EditbenchError("name the scorers to add with --scorers (e.g. --scorers judge), or --pairwise A,B.")
+    if pairwise is not None and len(pair) != 2:
+        raise EditbenchError(f"--pairwise takes two pipeline labels A,B, got {pairwise!r}.")
+    options = scorer_options(config, [*names, *(["judge"] if pair and "judge" not in names else [])], model=model,
+                             base_url=base_url)
+    if names:
+        result = run_rescore(out, scorers=names, options={k: v for k, v in options.items() if k in names},
+                             force=force)
+        typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
+    if pair:
+        votes = judge_pairs(out, a=pair[0], b=pair[1], options=options.get("judge"))
+        typer.echo(f"editbench: pairwise {votes.summary()}" + (f"; votes in {votes.votes_file}" if votes.votes_file
+                                                              else ""), err=True)
+    if report and names:
+        with staged(out) as local:
+            typer.echo(write_report(local), nl=False)
+
+
+@app.command()
+@_errors_exit_2
 def skill(
     image: str = typer.Option(..., help="The photo to edit: a path, or pkg:PACKAGE/FILE (e.g. pkg:skimage/data/astronaut.png)."),
     edit: str = typer.Option(..., help="The edit, in words (\"remove the bin\", \"make it sunset\")."),
@@ -370,7 +410,8 @@ def _csv(v: Optional[str], cast=str):
 def suite_build(
     kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
                                          "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep | "
-                                         "background-replace | sky-replace"),
+                                         "background-replace | sky-replace | pie-bench | brushbench | "
+                                         "magicbrush | emu-edit | gedit-bench | imgedit"),
     out: Path = typer.Option(..., help="Suite YAML to write."),
     images: Optional[Path] = typer.Option(None, help="Folder of input images."),
     from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
@@ -403,6 +444,15 @@ def suite_build(
     mask_model: Optional[str] = typer.Option(None, help="background-/sky-replace: mask generator (default sam-vit-b)."),
     mask_weights: Optional[str] = typer.Option(None, help="background-/sky-replace: its weights folder, or random."),
     scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
+    root: Optional[Path] = typer.Option(None, help="Benchmark importers: the dataset's own top folder."),
+    task_kind: Optional[str] = typer.Option(None, "--kind", help="pie-bench: inpaint|instruct; magicbrush: "
+                                                               "instruct|inpaint (the tasks' kind)."),
+    split: Optional[str] = typer.Option(None, help="magicbrush / emu-edit: keep <split>-*.parquet shards."),
+    mode: Optional[str] = typer.Option(None, help="magicbrush: turn | session."),
+    painting: Optional[str] = typer.Option(None, help="brushbench: inpainting | outpainting | both."),
+    language: Optional[str] = typer.Option(None, help="gedit-bench: en | cn (default both)."),
+    drop_identical: Optional[bool] = typer.Option(None, "--drop-identical", help="emu-edit: leave out rows whose "
+                                                  "input and output captions are identical."),
 ):
     """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
     given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
@@ -412,7 +462,8 @@ def suite_build(
                  min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
-                 mask_model=mask_model, mask_weights=mask_weights, scene=scene)
+                 mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, task_kind=task_kind, split=split,
+                 mode=mode, painting=painting, language=language, drop_identical=drop_identical)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
     except ValueError as e:

@@ -292,6 +292,27 @@ def _check_records(brec: dict, crec: dict, base: Path, cand: Path) -> None:
                 raise EditbenchError(
                     f"metric {col!r} has {key} {brec[col][key]!r} in baseline {base}/run.json but {crec[col][key]!r} in "
                     f"candidate {cand}/run.json; a gate compares one definition of a metric (rerun one side).")
+        problem = pin_mismatch(brec[col].get("pins"), crec[col].get("pins"))
+        if problem:
+            raise EditbenchError(f"metric {col!r} was {problem} in baseline {base}/run.json and candidate {cand}/run.json; "
+                                 "a judge's scores are comparable only under one pinned judge (rescore one side with "
+                                 "the other's judge config).")
+
+
+def pin_mismatch(b: dict | None, c: dict | None) -> str | None:
+    """How two runs' pins of a metric (a judge's model, protocol and version, the models its server
+    reported) differ, as a phrase; None when they agree or the metric has none."""
+    if not b and not c:
+        return None
+    b, c = b or {}, c or {}
+    for key, what in (("model", "judged by model"), ("protocol", "judged with protocol"),
+                      ("protocol_version", "judged with protocol version")):
+        if b.get(key) != c.get(key):
+            return f"{what} {b.get(key)!r} and {c.get(key)!r}"
+    rb, rc = b.get("models_reported") or [], c.get("models_reported") or []
+    if rb and rc and rb != rc:
+        return f"answered by the server's models {rb} and {rc}"
+    return None
 
 
 def _run_json_partial(bm: dict, cm: dict, cand: Path) -> list[str]:

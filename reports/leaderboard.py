@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.contract.results import coverage_notes, load_run
 from reports.format import fmt, fmt_ms, fmt_with_infinite
+from reports.judge_notes import judge_markdown
 from reports.markdown import format_markdown, md
 from reports.rows import is_latency_metric, metric_columns, metric_rows, not_warmup, stage_columns, stage_label, within_range
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
@@ -185,6 +186,7 @@ def render_markdown(r: Report) -> str:
              format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
+    parts += judge_markdown(r.df)        # judge verdicts per pipeline and the NaN ones by reason
     return "\n".join(parts) + "\n"
 
 

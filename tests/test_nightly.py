@@ -110,7 +110,9 @@ def test_the_site_shows_every_suite_with_its_verdict_and_only_local_links(nights
     html = index.read_text()
     for suite in ("toy-5d", "smoke-removal", "smoke-outpaint"):
         assert f"{suite}/index.html" in html
-    assert "regression" in html and "<svg" in html               # toy's latest night failed its gate
+    assert "<svg" in html and "pass" in html                      # sparklines; the latest nights passed
+    toy = (index.parent / "toy-5d" / "index.html").read_text()
+    assert "regression" in toy and "(accepted baseline)" in toy   # night n3 failed its gate
     for page in [index, *index.parent.glob("*/index.html")]:
         for link in links_of(page):
             assert not re.match(r"^[a-z]+:", link) or link.startswith("data:"), (page, link)

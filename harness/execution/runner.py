@@ -54,6 +54,7 @@ from harness.masks import is_sam_recipe
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import get_pipeline_class
 from harness.preflight import check_weights
+from scorers.base import get_scorer_class
 from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
 from tasks.loading import load_suite
 from tasks.schema import Suite, resolve_task
@@ -104,6 +105,8 @@ def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
     # unknown names and bad options as they come; every missing weight at once, grouped by model
     configs = check_weights(pipelines, scorers, spec.scorer_options, weights=weights)
+    pins = {s: get_scorer_class(s)(**spec.scorer_options.get(s, {})).pins() for s in scorers}  # a judge's model
+                                          # and protocol version, recorded with its metrics
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -128,6 +131,9 @@ def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
         raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
                              f"give {sorted(metrics)}.")
     metrics = metrics_record(scorers, primary=primary)
+    for m in metrics.values():
+        if pins.get(m["scorer"]):
+            m["pins"] = pins[m["scorer"]]
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
                     scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
                     sweep=sweep, metrics=metrics, coverage=coverage)
@@ -264,7 +270,7 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "scorers": m.scorers,
         "sweep": m.sweep,
         "primary": primary_metric(m.metrics),
-        "metrics": m.metrics,
+        "metrics": {**_rescored_metrics(meta, m.metrics), **m.metrics},
         "name": spec.name or meta.get("name"),
         "tags": {**(meta.get("tags") or {}), **spec.tags},
         "spec": spec.model_dump(mode="json"),
@@ -275,6 +281,14 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
     meta.setdefault("start_time", _now())
     meta.setdefault("attempts", [])
     return meta
+
+
+def _rescored_metrics(meta: dict, now: dict) -> dict:
+    """run.json metric entries of scorers ``editbench rescore`` added (harness.execution.rescore), kept by a resume
+    whose own scorers do not include them (its primary wins)."""
+    rescored = set(meta.get("rescores") or {})
+    return {c: {**r, "primary": False} for c, r in (meta.get("metrics") or {}).items()
+            if isinstance(r, dict) and r.get("scorer") in rescored and c not in now}
 
 
 def init_ray(address: str | None, *, connect_timeout_s: float | None = None):

@@ -35,6 +35,12 @@ BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", group="ed
     "prompt-scope-sweep": "tasks.builders.sweeps:draft_prompt_scope",
     "background-replace": "tasks.builders.segment:draft_background_replace",
     "sky-replace": "tasks.builders.segment:draft_sky_replace",
+    "pie-bench": "tasks.builders.pie_bench:draft_pie_bench",
+    "brushbench": "tasks.builders.brushbench:draft_brushbench",
+    "magicbrush": "tasks.builders.magicbrush:draft_magicbrush",
+    "emu-edit": "tasks.builders.emu_edit:draft_emu_edit",
+    "gedit-bench": "tasks.builders.gedit_bench:draft_gedit",
+    "imgedit": "tasks.builders.imgedit:draft_imgedit",
 })
 
 

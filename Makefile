@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.editbench-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test test-fast lint bench install clean
 
 install: $(STAMP)
 
@@ -28,8 +28,13 @@ lint: $(STAMP)
 	$(BIN)/python tests/import_cycles.py
 	$(BIN)/mypy
 
+# Two xdist workers; the tests that start a Ray share one worker (xdist_group "ray", tests/conftest.py).
 test: lint
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+
+# The fast loop: unit tests only (no `ray` or `slow` marker), in parallel.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --fast --durations=15 tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/toy_run.py

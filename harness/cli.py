@@ -13,19 +13,22 @@ from typing import Optional
 import typer
 
 from harness.contract.spec import RunSpec, load_run_spec
-from harness.core.errors import EXIT_OK, EditbenchError, format_validation_error
+from harness.contract.variants import parse_pipelines, parse_tags
+from harness.core.errors import EXIT_INTERRUPTED, EXIT_OK, EditbenchError, format_validation_error
 from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
 from harness.execution.pairwise import judge_pairs
+from harness.execution.ray_cluster import serve_loopback_cluster
+from harness.execution.ray_connect import exit_if_abandoned
 from harness.execution.rescore import rescore as run_rescore
 from harness.execution.rescore import scorer_options
-from harness.execution.runner import run_exit_code
+from harness.execution.runner import interruption_note, run_exit_code, saved_spec, validate_for_run
 from harness.inventory import describe, doctor_report
 from harness.nightly import _step_summary, load_nightly, run_nightly
 from harness.workflow import run as run_spec
 from reports.baselines import accept, accept_latest, baseline_for, root_of
 from reports.checklist import check_edit
-from reports.gate import error_result, load_gate_config, to_markdown, write_gate
+from reports.gate import error_result, load_gate_config, to_markdown, to_terminal, write_gate
 from reports.gate import gate as run_gate
 from reports.history import write_history
 from reports.leaderboard import build_report
@@ -36,9 +39,7 @@ from reports.terminal import render_terminal
 from reports.tracking import log_run
 from reports.write import write_report
 from tasks.builders import build_suite
-from tasks.loading import load_suite
 from tasks.schema import PKG_PREFIX, resolve_data_root
-from tasks.validate import check_suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate image-editing pipelines.")
 
@@ -60,9 +61,14 @@ def _errors_exit_2(fn):
 def run(
     config: Optional[Path] = typer.Argument(None, help="Run spec YAML (instead of --suite)."),
     suite: Optional[str] = typer.Option(None, help="Built-in suite name or suite YAML path."),
-    pipelines: Optional[str] = typer.Option(None, help="Comma-separated pipeline names (default: the suite's)."),
+    pipelines: Optional[str] = typer.Option(None, help="Comma-separated pipelines, each NAME or NAME:KEY=VALUE,... "
+                                                       "(options, label=, weights=), e.g. 'patchmatch:resolution=96,"
+                                                       "cv2-telea' (default: the suite's)."),
+    label: Optional[str] = typer.Option(None, help="Comma-separated labels of the --pipelines, in order."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default: the suite's)."),
     scorers: Optional[str] = typer.Option(None, help="Comma-separated scorer names (default: the suite's)."),
+    name: Optional[str] = typer.Option(None, help="The run's name in reports, history and gate (e.g. nightly-sdxl)."),
+    tag: Optional[list[str]] = typer.Option(None, help="KEY=VALUE label of the run, repeatable (e.g. --tag lora=v4)."),
     out: str = typer.Option(..., help="Output location: a directory, or an object-store URI (s3://bucket/prefix, gs://...)."),
     resume: bool = typer.Option(False, help="Compute only the rows missing from --out."),
     extend: bool = typer.Option(False, help="With --resume: add other seeds, pipelines or scorers to the run."),
@@ -72,6 +78,8 @@ def run(
                                                         "actor starts the task (model loading not included)."),
     load_timeout: Optional[float] = typer.Option(None, help="Time limit in seconds for an actor to start and "
                                                              "load its pipeline (default: 600)."),
+    connect_timeout: Optional[float] = typer.Option(None, help="Seconds to join --address (default 60) or to start "
+                                                               "the local Ray (default 120)."),
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
     max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
@@ -80,12 +88,21 @@ def run(
 
     Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
     stopped on an infrastructure failure, 2 for bad input."""
-    if (config is None) == (suite is None):
-        raise EditbenchError("give either a run spec file or --suite NAME, not both or neither.")
-    spec = load_run_spec(config) if config else RunSpec(suite=suite)
-    overrides = {k: v for k, v in dict(pipelines=pipelines, seeds=seeds, scorers=scorers, address=address,
+    if config is not None and suite is not None:
+        raise EditbenchError("give either a run spec file or --suite NAME, not both.")
+    if config is None and suite is None and not resume:
+        raise EditbenchError("give a run spec file or --suite NAME (or --resume --out DIR to finish a run).")
+    if config is None and suite is None:   # --resume --out DIR alone: the plan recorded in run.json
+        spec = RunSpec(**saved_spec(out))
+    else:
+        spec = load_run_spec(config) if config else RunSpec(suite=suite)
+    if label is not None and pipelines is None:
+        raise EditbenchError("--label names the --pipelines; give --pipelines too.")
+    variants = parse_pipelines(pipelines, labels=_csv(label)) if pipelines is not None else None
+    overrides = {k: v for k, v in dict(pipelines=variants, seeds=seeds, scorers=scorers, name=name,
+                                       tags=parse_tags(tag) or None, address=address,
                                        actors_per_pipeline=actors_per_pipeline, task_timeout_s=timeout,
-                                       load_timeout_s=load_timeout,
+                                       load_timeout_s=load_timeout, connect_timeout_s=connect_timeout,
                                        limit=limit, max_pixels=max_pixels).items() if v is not None}
     if extend and not resume:
         raise EditbenchError("--extend adds to an existing run and needs --resume.")
@@ -98,11 +115,20 @@ def run(
     except Exception as e:  # pydantic ValidationError
         from pydantic import ValidationError
 
-
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
         raise
-    out_dir = run_spec(spec, out=out, progress=progress)
+    try:
+        out_dir = run_spec(spec, out=out, progress=progress)
+    except KeyboardInterrupt as e:
+        typer.echo(f"editbench: {interruption_note(out, resume_command=f'editbench run --resume --out {out}')}",
+                   err=True)
+        exit_if_abandoned(e, EXIT_INTERRUPTED)
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    except EditbenchError as e:
+        typer.echo(f"editbench: error: {e}", err=True)
+        exit_if_abandoned(e, e.exit_code)      # a ray.init that timed out is still blocked on its thread
+        raise typer.Exit(code=e.exit_code) from None
     typer.echo(f"wrote {out_dir}/run.json and {out_dir}/results/", err=True)
     code = run_exit_code(out_dir)
     if code != EXIT_OK:
@@ -196,7 +222,7 @@ def gate(
     except (OSError, EditbenchError) as e:
         typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
                    f"{e.strerror or e}", err=True)
-    typer.echo(to_markdown(result))
+    typer.echo(to_terminal(result, files=str(out or candidate)), nl=False)   # the full table is in gate.md
     _step_summary(to_markdown(result))
     if result.error is not None:
         typer.echo(f"editbench: error: {result.error}", err=True)
@@ -379,6 +405,17 @@ def doctor():
     typer.echo(doctor_report())
 
 
+@app.command()
+@_errors_exit_2
+def cluster(
+    nodes: int = typer.Option(2, help="Ray nodes (the first is the head)."),
+    num_cpus: int = typer.Option(1, help="CPUs of each node."),
+    port: int = typer.Option(6390, help="The head's GCS port on 127.0.0.1 (give it to `run --address`)."),
+):
+    """Run a multi-node Ray cluster on 127.0.0.1 in the foreground until Ctrl-C or SIGTERM (docs/cluster.md)."""
+    serve_loopback_cluster(nodes=nodes, num_cpus=num_cpus, port=port)
+
+
 suite_app = typer.Typer(no_args_is_help=True, help="Build and validate suite files.")
 app.add_typer(suite_app, name="suite")
 
@@ -462,11 +499,15 @@ def suite_build(
 
 @suite_app.command("validate")
 @_errors_exit_2
-def suite_validate(suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path.")):
-    """List every problem of a suite (exit 2 if any), else print its hash."""
-    s = load_suite(suite)
-    check_suite(s)
-    typer.echo(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems; hash {s.content_hash()}")
+def suite_validate(
+    suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path."),
+    pipelines: Optional[str] = typer.Option(None, help="Check against these pipelines (comma-separated; "
+                                                       "default: the suite's)."),
+    weights: bool = typer.Option(True, help="Also check that the pipelines' and scorers' weights are present."),
+):
+    """The checks `run` makes before any work (files, masks, overrides against the pipelines, scorers,
+    weights): every problem listed, exit 2 if any; else the suite's hash."""
+    typer.echo(validate_for_run(suite, pipelines=_csv(pipelines), weights=weights))
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ from harness.contract.spec import read_yaml_mapping
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.storage import atomic_write_text
 from reports.arena_report import best_agreeing_metric
+from reports.config_diff import config_diff, run_title
 from reports.markdown import md
 from reports.rows import metric_rows, value_rows
 from reports.stats import Difference, detectable_shift, difference_ci_rows, holm_adjusted, one_sided_p, weighted_holm
@@ -194,6 +195,8 @@ class GateResult:
     guardrails: list[GuardrailResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None                 # unusable input: the one sentence naming what is wrong
+    changes: list[str] = field(default_factory=list)   # what changed between the runs' configurations
+    titles: tuple[str, str] = ("", "")       # the runs' names (name, tags, run_id; reports.config_diff.run_title)
 
     @property
     def regressed(self) -> list[MetricResult]:
@@ -500,6 +503,7 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
         return GateResult(baseline=str(base), candidate=str(cand), config=config.model_dump(), warnings=warnings,
                           error=str(e))
     res.warnings = warnings + res.warnings
+    res.changes, res.titles = config_diff(bm, cm), (run_title(bm), run_title(cm))
     if bm.get("hardware") != cm.get("hardware"):
         res.warnings.append("baseline and candidate ran on different hardware (run.json hardware): latency differences "
                             "may come from the machine.")
@@ -669,6 +673,8 @@ def to_json(res: GateResult) -> dict:
         "baseline": res.baseline,
         "candidate": res.candidate,
         "warnings": res.warnings,
+        "changes": res.changes,
+        "runs": {"baseline": res.titles[0], "candidate": res.titles[1]},
         "config": res.config,
         "metrics": [{**{k: v for k, v in asdict(m).items() if k != "diff"}, **asdict(m.diff)} for m in res.metrics],
         "failures": [{**asdict(f), "rise": f.rise} for f in res.failures],
@@ -684,10 +690,12 @@ def to_markdown(res: GateResult) -> str:
     family = (f"weighted Holm over the {n_gated} gated verdicts (the primary's share of α: {pw:g}; "
               f"{n_out} verdict(s) with identical values or outputs left out)" if res.config.get("family") == "holm"
               else "each metric on its own")
-    lines = [f"# Gate: {md(res.summary())}", "", f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
-             f"{conf:.0%} paired t interval of the task-mean difference (candidate − baseline; seeds averaged within "
-             f"tasks) · regressed = one-sided p < {(1 - conf) / 2:.3g} against the tolerance, {family}.", ""]
+    lines = [f"# Gate: {md(res.summary())}", "", md(paragraph(res)), ""]
+    lines += [f"baseline {md(res.baseline)} · candidate {md(res.candidate)} · "
+              f"{conf:.0%} paired t interval of the task-mean difference (candidate − baseline; seeds averaged within "
+              f"tasks) · regressed = one-sided p < {(1 - conf) / 2:.3g} against the tolerance, {family}.", ""]
     lines += [f"> warning: {md(w)}" for w in res.warnings]
+    lines += changes_section(res)
     if res.error is not None:
         lines += ["", f"**Unusable input (exit 2):** {md(res.error)}"]
         return "\n".join(lines) + "\n"
@@ -721,6 +729,39 @@ def to_markdown(res: GateResult) -> str:
                          f"{g.candidate_failed_rows}/{g.candidate_rows} | {new or '—'} | "
                          f"{'**broken**' if g.failed else 'ok'} |")
     return "\n".join(lines) + "\n"
+
+
+def paragraph(res: GateResult) -> str:
+    """One paragraph for a chat message: the verdict, what was compared, what regressed, what changed."""
+    if res.error is not None:
+        return f"Gate ERROR (exit 2): {res.error}"
+    gated = [m for m in res.metrics if m.gated]
+    tasks = max((m.diff.n_tasks for m in res.metrics), default=0)
+    runs = f"candidate {res.titles[1] or res.candidate} against baseline {res.titles[0] or res.baseline}"
+    text = (f"Gate {res.status.upper()}: {runs}, {len(gated)} gated metric verdicts over {tasks} tasks; "
+            f"{res.summary().split(': ', 1)[-1]}")
+    if res.changes:
+        more = f" (+{len(res.changes) - 3} more)" if len(res.changes) > 3 else ""
+        text += f" Changed: {'; '.join(res.changes[:3])}{more}."
+    return text
+
+
+def to_terminal(res: GateResult, *, files: str) -> str:
+    """What ``editbench gate`` prints: the paragraph, warnings and where the full table is."""
+    lines = [paragraph(res), *[f"warning: {w}" for w in res.warnings]]
+    if res.error is None:
+        lines.append(f"full table: {files}/gate.md (also gate.json, gate-junit.xml)")
+    return "\n".join(lines) + "\n"
+
+
+def changes_section(res: GateResult) -> list[str]:
+    """Markdown lines: the runs by name, and what changed between their configurations."""
+    if not any(res.titles) and not res.changes:
+        return []
+    lines = ["", f"Runs: baseline {md(res.titles[0])} · candidate {md(res.titles[1])}.", "",
+             "## What changed between the runs", ""]
+    return lines + ([f"- {md(c)}" for c in res.changes] or ["- nothing in run.json (same pipelines, options, weights, "
+                                                           "suite, seeds, scorers and package versions)"])
 
 
 def to_junit(res: GateResult) -> str:

@@ -50,3 +50,41 @@ def toy_model(_isolated_cache):
 
     config = ToyConfig()
     return load_or_train(config), Schedule.linear(config)
+
+
+# Fixtures that start a Ray (directly or through runner.run): a test using one is marked `ray`.
+RAY_FIXTURES = frozenset({"ray_session", "toy_runs", "runs", "faulty_run"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a Ray fixture `ray`, and put all `ray` tests in one xdist group: with
+    `pytest -n 2 --dist loadgroup` (make test) they run on one worker, one after another, so at most one
+    Ray of the suite runs at a time and they share that worker's ray_session."""
+    for item in items:
+        if RAY_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.ray)
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help="the fast loop (make test-fast): leave out `ray` and `slow` tests, and fail any other test "
+                          "that starts a Ray in this process (it must be marked `ray`)")
+
+
+def pytest_configure(config):
+    if config.getoption("--fast"):
+        config.option.markexpr = "not ray and not slow"
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_in_fast_loop(request, monkeypatch):
+    if request.config.getoption("--fast"):
+        from harness.execution import runner
+
+        def refuse(*a, **k):
+            pytest.fail("this test starts a Ray: mark it @pytest.mark.ray (make test-fast leaves those out)")
+
+        monkeypatch.setattr(runner, "init_ray", refuse)
+    yield

@@ -69,6 +69,8 @@ class ExecutionSpec(BaseModel):
 
     out: str | None = None                       # output location (CLI --out overrides)
     address: str | None = None                   # Ray cluster address; None: $RAY_ADDRESS or a local ray.init
+    connect_timeout_s: float | None = Field(default=None, gt=0)  # joining the cluster (default 60 s) or starting
+                                                 # the local Ray (default 120 s); over it: one sentence, exit 2
     resume: bool = False                         # compute only the (task, pipeline, seed) rows not yet written
     extend: bool = False                         # with resume: add other seeds/pipelines/scorers to the run
                                                  # (run.json records the union); without it they are refused
@@ -120,6 +122,8 @@ class RunSpec(BaseModel):
                                                  # default harness.core.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
+    name: str | None = None                      # the run's name in reports, history and gate (e.g. nightly-sdxl)
+    tags: dict[str, str] = Field(default_factory=dict)  # free labels of the run (e.g. {lora: v4}), in run.json
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)  # how to run it
 
     @model_validator(mode="before")

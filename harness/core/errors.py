@@ -15,7 +15,11 @@ class EditbenchError(ValueError):
 
 
 class WeightsNotFound(EditbenchError):
-    """A component needs weights that are not at the expected local path."""
+    """A component needs weights that are not at the expected local path (``model``: which, when known)."""
+
+    def __init__(self, message: str, *, model: str | None = None):
+        super().__init__(message)
+        self.model = model
 
 
 def format_validation_error(err, *, where: str) -> str:
@@ -37,6 +41,7 @@ def format_validation_error(err, *, where: str) -> str:
 # 2 unusable input.
 EXIT_OK = 0                 # every job ended ok
 EXIT_BAD_INPUT = 2          # EditbenchError: nothing (more) was run
+EXIT_INTERRUPTED = 130      # Ctrl-C: the rows written so far are kept; `run --resume --out DIR` finishes
 EXIT_ROWS_FAILED = 3        # the run finished; some rows are error/timeout (all rows are on disk)
 EXIT_INFRASTRUCTURE = 4     # the run stopped on an infrastructure failure (disk full, permissions,
                             # storage); rows computed so far are on disk and `--resume` retries the rest

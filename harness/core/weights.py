@@ -35,8 +35,8 @@ def resolve_weights(model: str, explicit: str | None = None, *, required: tuple[
         path = Path(explicit).expanduser() if explicit else weights_root() / model
     if not path.exists():
         how = "" if explicit else f" (set {WEIGHTS_ENV} or give a weights path in the run spec)"
-        raise WeightsNotFound(f"weights for {model} not found: expected {path}{how}.")
+        raise WeightsNotFound(f"weights for {model} not found: expected {path}{how}.", model=model)
     for f in required:
         if not (path / f).exists():
-            raise WeightsNotFound(f"weights for {model} are incomplete: expected file {path / f}.")
+            raise WeightsNotFound(f"weights for {model} are incomplete: expected file {path / f}.", model=model)
     return path

@@ -39,11 +39,21 @@ from harness.core.storage import Location, RunLock, infrastructure_error, is_uri
 from harness.execution.dispatch import Dispatcher, Limits
 from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
 from harness.execution.ray_actors import RayActors
+from harness.execution.ray_connect import (
+    CONNECT_TIMEOUT_S,
+    LOCAL_START_TIMEOUT_S,
+    call_with_timeout,
+    check_address,
+    connect_hint,
+    is_loopback,
+    say,
+)
 from harness.execution.ray_local import loopback_only, start_ray_watchdog
 from harness.execution.worker import Job, one_line
 from harness.masks import is_sam_recipe
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
-from harness.pipelines.base import build_pipeline, get_pipeline_class
+from harness.pipelines.base import get_pipeline_class
+from harness.preflight import check_weights
 from scorers.base import get_scorer_class
 from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
 from tasks.loading import load_suite
@@ -74,8 +84,9 @@ class Manifest:
         return {k: len(v) for k, v in self.coverage.skips.items() if v} if self.coverage else {}
 
 
-def build_manifest(spec: RunSpec) -> Manifest:
-    """Validate everything a run needs before any work starts; raises EditbenchError."""
+def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
+    """Validate everything a run needs before any work starts; raises EditbenchError. ``weights=False`` skips
+    the weights check (``suite validate --no-weights`` on a machine without them)."""
     suite = load_suite(spec.suite)
     check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
@@ -90,22 +101,17 @@ def build_manifest(spec: RunSpec) -> Manifest:
     keys = [p.key for p in pipelines]
     if len(set(keys)) != len(keys):
         raise EditbenchError(f"pipelines {keys} repeat a name; give repeated pipelines distinct labels.")
-    configs = []
-    for p in pipelines:
-        adapter = build_pipeline(p)       # unknown name or bad options -> EditbenchError
-        adapter.check()                   # missing weights -> EditbenchError naming the expected path
-        configs.append(adapter.describe())
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
     # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option
     scorer_options = {s: {**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})} for s in scorers
                       if s in suite.scorer_options or s in spec.scorer_options}
-    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]  # unknown name, bad options
-    pins = {}
-    for s, inst in zip(scorers, instances):
-        inst.check()                      # missing weights
-        pins[s] = inst.pins()             # a judge's model and protocol version, recorded with its metrics
+    # unknown names and bad options as they come; every missing weight at once, grouped by model
+    configs = check_weights(pipelines, scorers, scorer_options, weights=weights)
+    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]
+    pins = {s: inst.pins() for s, inst in zip(scorers, instances)}   # a judge's model and protocol version,
+                                                                      # recorded with its metrics
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -140,6 +146,23 @@ def build_manifest(spec: RunSpec) -> Manifest:
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
                     scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage, goal=choice.to_json())
+
+
+def validate_for_run(suite: str, *, pipelines: list[str] | None = None, weights: bool = True) -> str:
+    """``editbench suite validate``: the checks ``run`` makes before any work (files, masks, overrides against
+    the suite's pipelines or ``pipelines``, task kinds each pipeline runs, sweep axes, scorers, weights);
+    raises EditbenchError listing the problems, else returns the report."""
+    s = load_suite(suite)
+    if pipelines is None and not s.pipelines:
+        check_suite(s)
+        return (f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems (the suite names no pipelines: overrides "
+                f"not checked; pass --pipelines); hash {s.content_hash()}")
+    m = build_manifest(RunSpec(suite=suite, pipelines=pipelines), weights=weights)
+    lines = [f"{note}." for note in (m.coverage.notes() if m.coverage else [])]
+    lines.append(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems for pipelines "
+                 f"{', '.join(p.key for p in m.pipelines)} and scorers {', '.join(m.scorers)}"
+                 f"{'' if weights else ' (weights not checked)'}; hash {m.suite_hash}")
+    return "\n".join(lines)
 
 
 Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
@@ -204,6 +227,33 @@ def _read_meta(out: Out) -> dict:
                              "usable run to resume.") from None
 
 
+def saved_spec(out: str | Path) -> dict:
+    """The run spec recorded in ``out``'s run.json (what ``run --resume --out DIR`` alone reruns), as the
+    keyword arguments of a RunSpec: its suite as recorded, or the suite file it was read from when that
+    name no longer resolves from here; execution settings other than the Ray address and time limits are
+    kept too."""
+    out = as_out(out)
+    meta = _read_meta(out)
+    spec = dict(meta.get("spec") or {})
+    if not spec.get("suite"):
+        raise EditbenchError(f"{Location(out).url('run.json')} does not exist or records no run spec; give --suite "
+                             "NAME (or a run spec file) with --resume.")
+    source = (meta.get("suite") or {}).get("source")
+    if source and not _suite_resolves(spec["suite"]) and Path(source).is_file():
+        spec["suite"] = source
+    ex = dict(spec.pop("execution", None) or {})
+    ex.pop("resume", None), ex.pop("extend", None), ex.pop("out", None)
+    return {**spec, "execution": ex}
+
+
+def _suite_resolves(name: str) -> bool:
+    try:
+        load_suite(name)
+        return True
+    except EditbenchError:
+        return False
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -231,6 +281,8 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "primary": primary_metric(m.metrics),
         "goal": m.goal,
         "metrics": {**_rescored_metrics(meta, m.metrics), **m.metrics},
+        "name": spec.name or meta.get("name"),
+        "tags": {**(meta.get("tags") or {}), **spec.tags},
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),
         "git_sha": git_sha(),
@@ -249,7 +301,7 @@ def _rescored_metrics(meta: dict, now: dict) -> dict:
             if isinstance(r, dict) and r.get("scorer") in rescored and c not in now}
 
 
-def init_ray(address: str | None):
+def init_ray(address: str | None, *, connect_timeout_s: float | None = None):
     """Join ``address`` (or $RAY_ADDRESS) if given, else start a local Ray: no dashboard, loopback only.
 
     Ray 2.60 binds its GCS, raylet, workers and agents to the node address, which it replaces by the
@@ -261,8 +313,10 @@ def init_ray(address: str | None):
     address = address or os.environ.get("RAY_ADDRESS")
     if address == "local":
         address = None
-    if not address:
-        loopback_only()  # before `import ray` where possible (see harness.execution.ray_local)
+    if address and address != "auto":
+        check_address(address)          # a wrong port or a silent host: one sentence within seconds
+    if not address or address != "auto" and is_loopback(address):
+        loopback_only()  # before `import ray` where possible (see harness.execution.ray_local and ray_connect)
     import ray
 
     if ray.is_initialized():
@@ -274,11 +328,30 @@ def init_ray(address: str | None):
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True, configure_logging=True)
     if address:
         env = {k: os.environ[k] for k in ("PYTHONPATH", MAX_PIXELS_ENV)}
-        ray.init(address=address, runtime_env={"env_vars": env}, **kwargs)
+        timeout = connect_timeout_s or CONNECT_TIMEOUT_S
+        say(f"connecting to Ray at {address} (up to {timeout:g} s) ...")
+        try:
+            call_with_timeout(lambda: ray.init(address=address, runtime_env={"env_vars": env}, **kwargs),
+                              timeout_s=timeout, what=f"connecting to Ray at {address}",
+                              hint=connect_hint(address, ray.__version__))
+        except (ConnectionError, RuntimeError) as e:   # Ray gave up itself (e.g. a token it was refused)
+            raise EditbenchError(f"could not connect to Ray at {address} ({one_line(e)}); "
+                                 f"{connect_hint(address, ray.__version__)}") from None
     else:  # "local": never join a cluster some other process on this machine started
-        ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(), **kwargs)
-        start_ray_watchdog()
+        timeout = connect_timeout_s or LOCAL_START_TIMEOUT_S
+        say(f"starting a private local Ray ({os.cpu_count()} CPUs, loopback only; up to {timeout:g} s) ...")
+        start_ray_watchdog()   # first: it also cleans up after a start that timed out or was interrupted
+        call_with_timeout(lambda: ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=os.cpu_count(),
+                                           **kwargs),
+                          timeout_s=timeout, what="starting a local Ray",
+                          hint="see /tmp/ray/session_latest/logs for why (a full /tmp, or too little memory).")
+    say(f"Ray ready: {_resources_line(ray.cluster_resources())}")
     return ray, True
+
+
+def _resources_line(res: dict) -> str:
+    keys = [k for k in ("CPU", "GPU") if res.get(k)]
+    return ", ".join(f"{res[k]:g} {k}s" for k in keys) or "no CPUs or GPUs"
 
 
 @dataclass
@@ -382,6 +455,9 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
     with _image_limit(spec.max_pixels):
         manifest = build_manifest(spec)                   # 1. everything validated before any work
         _check_mask_stage_storage(manifest, out)
+        address = spec.execution.address or os.environ.get("RAY_ADDRESS")
+        if address and address not in ("local", "auto"):
+            check_address(address)                        # a wrong --address: one sentence, nothing written
         lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
         try:
             attempt = begin_attempt(spec, manifest, out)  # 3. run.json: planned jobs, status "running"
@@ -494,12 +570,32 @@ def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progre
             _write_meta(out, meta)
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))
+        _summary_line(len(todo), time.monotonic() - t0, counts, attempt)   # also when interrupted
     if "infrastructure_error" in attempt:  # the last shard or run.json could not be written
         raise InfrastructureError(attempt["infrastructure_error"])
-    secs = time.monotonic() - t0   # the summary line is printed with and without --no-progress
-    print(f"editbench: {len(todo)} jobs in {secs:.1f} s ({len(todo) / max(secs, 1e-9):.2f} jobs/s): "
+
+
+def _summary_line(n_todo: int, secs: float, counts: dict, attempt: dict) -> None:
+    """The line every attempt ends with (with and without --no-progress, also after Ctrl-C)."""
+    done = sum(counts.values())
+    head = f"{n_todo} jobs" if done == n_todo else f"{done} of {n_todo} jobs"
+    print(f"editbench: {head} in {secs:.1f} s ({done / max(secs, 1e-9):.2f} jobs/s): "
           f"{counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout; "
           f"{attempt['jobs_skipped']} already on disk", file=sys.stderr)
+
+
+def interruption_note(out: str | Path, *, resume_command: str) -> str:
+    """What a Ctrl-C left behind: the rows kept in ``out`` and the command that finishes the run."""
+    out = as_out(out)
+    try:
+        meta, done = _read_meta(out), done_keys(out)
+    except Exception:  # noqa: BLE001 - nothing usable was written (interrupted before run.json)
+        meta, done = {}, set()
+    if not meta:
+        return f"interrupted before any work; nothing was written to {out}."
+    planned = len(meta.get("jobs", {}).get("planned") or [])
+    return (f"interrupted; {len(done)} of {planned} rows are kept in {out}/results/; finish the run with: "
+            f"{resume_command}")
 
 
 def _record_resolved(out: Out, meta: dict) -> None:
@@ -537,7 +633,7 @@ def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Out, run_
     from tqdm import tqdm
 
     ex = spec.execution
-    ray, started_here = init_ray(ex.address)
+    ray, started_here = init_ray(ex.address, connect_timeout_s=ex.connect_timeout_s)
     plan = plan_actors(ex, manifest.pipelines, ray.cluster_resources())
     depth = {p.key: in_flight(ex, p) for p in manifest.pipelines}
     layer = RayActors(ray, plan=plan, depth=depth, scorers=manifest.scorers, scorer_options=manifest.scorer_options,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from harness.contract.results import read_results
@@ -15,6 +16,8 @@ from harness.workflow import run
 from tasks.builders import build_suite
 from tasks.loading import load_suite
 from tests.tiny_models import build_sam, build_sd_inpaint
+
+pytestmark = pytest.mark.ray   # every test here starts a Ray
 
 
 def test_background_replace_with_sam_through_the_runner(tmp_path):

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.ray   # every test here starts a Ray
+
 moto_server = pytest.importorskip("moto.server", reason="needs moto[server] (test extra)")
 boto3 = pytest.importorskip("boto3")
 

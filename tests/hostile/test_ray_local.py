@@ -10,8 +10,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.execution.ray_local import import_psutil
 from tests.hostile.helpers import ROOT
+
+pytestmark = pytest.mark.ray   # every test here starts a Ray
 
 DRIVER = r"""
 import json, os, sys, time

@@ -5,12 +5,15 @@ Parquet rows."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 from PIL import Image
 
 from harness.contract.results import read_results
 from harness.contract.spec import RunSpec
 from harness.workflow import run
+
+pytestmark = pytest.mark.ray   # every test here starts a Ray
 
 MASKS = {"astronaut": [180, 60, 330, 200], "coffee": [200, 100, 360, 220], "chelsea": [120, 60, 260, 160]}
 

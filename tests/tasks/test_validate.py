@@ -135,13 +135,14 @@ def test_parquet_rows_are_named_by_row(data):
 
 
 def test_every_problem_is_listed_and_the_run_exits_2_before_work(data, monkeypatch, tmp_path):
+    from harness import preflight
     from harness.cli import app
     from harness.execution import runner
 
     p = write_suite(data / "s.yaml", [{**GOOD, "task_id": "a", "image": "nope.png"},
                                       {**GOOD, "task_id": "b", "mask": "small.png"}])
     built = []
-    monkeypatch.setattr(runner, "build_pipeline", lambda spec: built.append(spec))
+    monkeypatch.setattr(preflight, "build_pipeline", lambda spec: built.append(spec))
     with pytest.raises(EditbenchError) as e:
         runner.build_manifest(RunSpec(suite=str(p)))
     msg = str(e.value)
@@ -156,8 +157,10 @@ def test_every_problem_is_listed_and_the_run_exits_2_before_work(data, monkeypat
 def test_suite_validate_command(data):
     from harness.cli import app
 
-    ok = CliRunner().invoke(app, ["suite", "validate", str(write_suite(data / "s.yaml", [GOOD]))])
+    ok = CliRunner().invoke(app, ["suite", "validate", str(write_suite(data / "s.yaml", [GOOD], pipelines=["cv2-telea"]))])
     assert ok.exit_code == 0 and "no problems" in ok.output
+    unknown = CliRunner().invoke(app, ["suite", "validate", str(write_suite(data / "u.yaml", [GOOD]))])
+    assert unknown.exit_code == 2 and "'p'" in unknown.output   # the helper's pipeline "p" does not exist: run refuses it
     bad_suite = write_suite(data / "b.yaml", [{**GOOD, "mask": "small.png"}])
     bad = CliRunner().invoke(app, ["suite", "validate", str(bad_suite)])
     assert bad.exit_code == 2 and "tasks[0] (task_id 'ok')" in bad.output

@@ -99,6 +99,7 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", {
     "lpips": "scorers.perceptual:LpipsScorer",
     "subject": "scorers.subject:SubjectScorer",
     "mask_iou": "scorers.subject:MaskIouScorer",
+    "removal": "scorers.removal:RemovalScorer",
 })
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.core.imageio import load_image
+from tasks.builders.reconstruction import textured_holes
+
 CROPS = {"astronaut": (0, 180), "chelsea": (40, 120), "coffee": (150, 250), "rocket": (150, 150)}  # (row, col)
 SIDE = 144
 
@@ -28,9 +31,6 @@ def insightface_image(name: str = "t1.jpg") -> Path | None:
 
 def battery_photos() -> list[tuple[str, np.ndarray, np.ndarray]]:
     from skimage import data
-
-    from harness.imageio import load_image
-    from tasks.builders.reconstruction import textured_holes
 
     photos = [(n, getattr(data, n)()[r:r + SIDE, c:c + SIDE, :3]) for n, (r, c) in CROPS.items()]
     t1 = insightface_image()

@@ -34,6 +34,7 @@ from scorers.background import PSNR_CEILING, region_errors, region_ssim
 from scorers.base import Metric, Scorer
 from scorers.regions import auto_px, luminance, target_region
 from scorers.texture import texture_terms
+from tasks.schema import Task
 
 GMS_C = 0.0026  # GMSD's stability constant for [0, 1] luma and Prewitt / 3 gradients (Xue et al. 2014)
 
@@ -61,7 +62,7 @@ class FidelityScorer(Scorer):
                "texture": Metric("lower", range=(0.0, None)),
                "gms": Metric("higher", range=(0.0, 1.0))}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         pixels = target_region(task, output)
         if pixels is None:
             return dict.fromkeys(self.metrics, math.nan)

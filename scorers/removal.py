@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, source_image, task_mask
+from tasks.schema import Task
 
 EPS = 0.01  # (levels / px)^2 per value: the floor of the source's structure energy
 
@@ -77,13 +78,14 @@ def survival(output: np.ndarray, source: np.ndarray, mask: np.ndarray, *, interi
 class RemovalScorer(Scorer):
     name = "removal"
     kinds = frozenset({"inpaint"})
+    needs_mask = True
     metrics = {"survival": Metric("lower", range=(0.0, 1.0))}
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         smooth_px: float | None = None  # sigma of the Gaussian before comparing; None = w / 2
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         src = source_image(task)
         shape = src.shape[:2]
         mask = task_mask(task, shape)

@@ -43,9 +43,11 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from harness.core.imageio import load_image
 from scorers.base import Metric, Scorer
-from harness.imageio import load_image
-from scorers.regions import aligned_output, auto_px, luminance, source_image, task_mask
+from scorers.regions import aligned_output, auto_px, dilate, luminance, source_image, task_mask
+from scorers.texture import context_window
+from tasks.schema import Task
 
 EPS = (1.0 / 255.0) ** 2  # one uint8 level, squared: the floor of every energy
 N_PARALLEL = 3  # parallel reference lines in the kept region
@@ -110,8 +112,6 @@ def jump_vectors(image: np.ndarray, sd: np.ndarray, at: float, *, width: float) 
 
 def _window(mask: np.ndarray, band_px: int) -> tuple[slice, slice]:
     """The part of the grid every filter of the statistics reaches (CONTEXT * w px beyond the lines)."""
-    from scorers.texture import context_window
-
     near = np.abs(signed_distance(mask)) <= (2 * N_PARALLEL + 1) * band_px + 1
     return context_window(near, int(math.ceil(CONTEXT * band_px)) + 2)
 
@@ -150,8 +150,6 @@ def seam_components(output: np.ndarray, reference: np.ndarray, mask: np.ndarray,
         t_out, f_out = seam_statistics(output, mask, band_px=band_px, truth=reference)
         t_ref, f_ref = 0.0, seam_statistics(reference, mask, band_px=band_px)[1]
     else:
-        from scorers.regions import dilate
-
         t_out, f_out = seam_statistics(output, mask, band_px=band_px)
         t_ref, f_ref = seam_statistics(reference, dilate(mask, 3 * band_px), band_px=band_px)
         if math.isnan(t_ref):      # the moved contour left the image: the photo's zero is unknown, use 0
@@ -163,6 +161,7 @@ def seam_components(output: np.ndarray, reference: np.ndarray, mask: np.ndarray,
 class SeamScorer(Scorer):
     name = "seam"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    needs_mask = True
     metrics = {"score": Metric("lower", range=(0.0, None), version=3),
                "step": Metric("lower", version=3),
                "flatness": Metric("lower", version=3)}
@@ -171,7 +170,7 @@ class SeamScorer(Scorer):
         model_config = ConfigDict(extra="forbid")
         band_px: int | None = None  # width w of the bands; None = max(3, round(0.01 * max(H, W)))
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         src = source_image(task)
         shape = src.shape[:2]
         mask = task_mask(task, shape)

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.pipelines.base import Output, Pipeline
+from tasks.schema import Task
 
 
 def busy_wait_ms(ms: float) -> None:
@@ -48,7 +49,7 @@ class Synthetic(Pipeline):
     def load(self) -> None:
         busy_wait_ms(self.options.load_ms)
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         o, tid = self.options, task.task_id
         t0 = time.perf_counter()
         if tid in o.die_on:

@@ -15,15 +15,18 @@ import functools
 import numpy as np
 import pytest
 
+from bench.degradation_photos import battery_photos
 from bench.degradations import DEGRADATIONS, degrade
+from scorers.fidelity import gms
+from scorers.removal import survival
+from scorers.seam import seam_components
+from scorers.texture import texture_terms
 
 W = 3  # band / scale width in px for a 144-px crop
 
 
 @functools.lru_cache(maxsize=1)
 def _photos():
-    from bench.degradation_photos import battery_photos
-
     return [p for p in battery_photos() if p[0] != "rocket"]
 
 
@@ -45,8 +48,6 @@ def _border(shape, px=32):
 
 def test_reconstruction_texture_distance_sees_every_degradation_of_the_truth():
     """fidelity.texture (lower is better): the truth scores 0; every degraded truth at least 0.2."""
-    from scorers.texture import texture_terms
-
     for name, img, mask in _photos():
         assert texture_terms(img, mask, scale_px=W, truth=img)["score"] == 0.0
         for d in DEGRADATIONS:
@@ -55,8 +56,6 @@ def test_reconstruction_texture_distance_sees_every_degradation_of_the_truth():
 
 
 def test_gradient_magnitude_similarity_sees_misplaced_edges_blur_and_flat_fills():
-    from scorers.fidelity import gms
-
     for name, img, mask in _photos():
         assert gms(img, img, mask) == 1.0
         for d in ("blur2", "blur4", "shift4", "mirror", "dark_line", "grey", "mean", "jpeg10", "noise"):
@@ -72,9 +71,7 @@ def test_removal_texture_score_sees_strong_blur_flat_fills_and_noise_in_a_patchm
     PatchMatch fill and of its degradations. Not claimed: blur sigma 2 (the astronaut hair-edge hole scores
     its blur below the fill: 3.11 vs 3.83) and the colour cast (+0.07 on t1)."""
     pytest.importorskip("patchmatch")
-    from scorers.texture import texture_terms
-
-    for name, img, mask in _photos():
+    for name, _img, mask in _photos():
         good = _patchmatch(name)
         base = texture_terms(good, mask, scale_px=W)["score"]
         for d in REMOVAL_TEXTURE_SEES:
@@ -84,8 +81,6 @@ def test_removal_texture_score_sees_strong_blur_flat_fills_and_noise_in_a_patchm
 
 def test_removal_survival_flags_the_object_pasted_back_and_nothing_else():
     pytest.importorskip("patchmatch")
-    from scorers.removal import survival
-
     for name, img, mask in _photos():
         good = _patchmatch(name)          # the photo's content under the mask plays the object
         assert survival(good, img, mask, interior_px=W, smooth_px=W / 2) < 0.3, name
@@ -105,8 +100,6 @@ def test_outpaint_seam_sees_every_degradation_of_the_truth_along_the_new_border(
     ground truth as zero point the truth scores 0 and every degradation more; without one (the source's
     own contour moved inward as zero point) a dark line, flat fills and a strong blur still score above the
     truth. Not claimed: noise and JPEG 10 (weak: 0.05-0.9), and without a truth the +20 step (t1: 0.41 vs 1.14)."""
-    from scorers.seam import seam_components
-
     for name, img, _ in _photos():
         mask = _border(img.shape[:2])
         assert seam_components(img, img, mask, band_px=W, truth=True)["score"] == 0.0

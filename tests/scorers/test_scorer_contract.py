@@ -17,7 +17,7 @@ def _sample(name, task_of, out_of, tmp_path):
         from harness.toy.task import toy_source
         from tasks.schema import Task
 
-        task = Task(task_id="toy", kind="toy", params={"mask_fraction": 0.4, "n_samples": 50})
+        task = Task(task_id="toy", kind="toy", meta={"mask_fraction": 0.4, "n_samples": 50})
         from harness.pipelines.base import Output
 
         return task, Output(array=toy_source(task.params).x0.numpy(), latency_ms=3.0)

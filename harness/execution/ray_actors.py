@@ -1,30 +1,30 @@
-"""The Ray side of the dispatcher (:class:`harness.dispatch.ActorLayer`): pipeline and scorer actors, the
+"""The Ray side of the dispatcher (:class:`harness.execution.dispatch.ActorLayer`): pipeline and scorer actors, the
 run's start board, the prefetch task, and the translation of Ray's actor deaths into ``ActorDied``.
 
-Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:`harness.dispatch`'s.
+Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:`harness.execution.dispatch`'s.
 """
 
 from __future__ import annotations
 
-from harness.dispatch import ActorDied
-from harness.spec import PipelineSpec
-from harness.worker import Job, ScorerWorker, StartBoard, Worker
+from harness.contract.spec import PipelineSpec
+from harness.core.imageio import prefetch_task_inputs
+from harness.execution.dispatch import ActorDied
+from harness.execution.worker import Job, ScorerWorker, StartBoard, Worker
+from tasks.schema import Task
 
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
 
 
-def _load_inputs(task):
-    from harness.imageio import prefetch_task_inputs
-
+def _load_inputs(task: Task):
     return prefetch_task_inputs(task)
 
 
-def has_files(task) -> bool:
+def has_files(task: Task) -> bool:
     return any(isinstance(getattr(task, f), str) for f in FILE_FIELDS)
 
 
 class RayActors:
-    """Actors of one run on the Ray of ``ray`` (initialised), sized by ``plan`` (harness.runner.ActorPlan).
+    """Actors of one run on the Ray of ``ray`` (initialised), sized by ``plan`` (harness.execution.runner.ActorPlan).
 
     ``depth[key]`` is (jobs in flight, concurrent) per pipeline: a concurrent pipeline's actor runs that
     many requests at once (``max_concurrency``)."""

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.storage import check_name, name_problem
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.storage import check_name, name_problem
 
 
 class PipelineSpec(BaseModel):
@@ -25,7 +25,11 @@ class PipelineSpec(BaseModel):
     name: str                               # registry name, e.g. "toy-repaint", "sd-inpaint"
     label: str | None = None                # name in results (default: name); lets one pipeline run twice with other options
     options: dict[str, Any] = Field(default_factory=dict)  # adapter options (steps, guidance, dtype, ...)
-    weights: str | None = None              # local folder/file, "random", or None = $EDITBENCH_WEIGHTS/<name>
+    weights: str | None = None              # local folder/file, a Hugging Face id (org/name, from the local
+                                            # cache), "random", or None = $EDITBENCH_WEIGHTS/<name>
+    revision: str | None = None             # Hugging Face id only: branch, tag or commit (None: main)
+    subfolder: str | None = None            # Hugging Face id only: the pipeline's folder inside the repository
+    variant: str | None = None              # diffusers weight variant, e.g. "fp16" (files *.fp16.safetensors)
     # Jobs in flight per actor: run at once by concurrent (hosted) pipelines, else held in the actor's queue
     # (one running). None: the pipeline's default (hosted: 8), else the run's queue_depth (2).
     concurrency: int | None = Field(None, ge=1)
@@ -41,7 +45,7 @@ class PipelineSpec(BaseModel):
     @field_validator("label")
     @classmethod
     def _safe_label(cls, v):
-        """A label names the pipeline's output folder: a safe file name (harness.storage.SAFE_NAME)."""
+        """A label names the pipeline's output folder: a safe file name (harness.core.storage.SAFE_NAME)."""
         problem = name_problem(v, what="label") if v is not None else None
         if problem:
             raise ValueError(problem)
@@ -113,7 +117,7 @@ class RunSpec(BaseModel):
     primary: str | None = None                   # primary metric column; None: the suite's, else the task kind's default
     limit: int | None = Field(default=None, ge=1)  # run only the first N tasks (smoke runs)
     max_pixels: int | None = Field(default=None, ge=1)  # largest input image (width x height); None: the
-                                                 # default harness.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
+                                                 # default harness.core.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)  # how to run it

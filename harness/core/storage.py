@@ -15,6 +15,7 @@ stay under the run's root.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -26,9 +27,10 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable
 
-from harness.errors import EditbenchError, InfrastructureError
-from harness.ray_local import import_psutil
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.core.process import import_psutil
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9._\-\[\]=,]+")
 MAX_NAME_LEN = 160        # + "__s<seed>.png" stays below the 255-byte file-name limit of common file systems
@@ -94,20 +96,33 @@ def infrastructure_error(e: BaseException, path: str | Path | None = None) -> In
     return None
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file beside it and a rename, so readers never see half a file:
+    ``write(tmp)`` fills the temporary file (a dot-name, which every reader of a run skips). On any failure
+    the temporary file is removed and the exception passes through unchanged."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        infra = infrastructure_error(e, path)
-        if infra is not None:
-            raise infra from None
         raise
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """:func:`atomic_write` of ``data``; a storage failure (disk full, permissions) is an
+    :class:`InfrastructureError` naming ``path``."""
+    try:
+        return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    except OSError as e:
+        raise infrastructure_error(e, path) or e from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 LEASE_S = 120.0          # an object-store lock not renewed for this long is taken over
@@ -198,12 +213,13 @@ class RunLock:
         """Extend the lease every third of it, while the lock is still ours (a holder paused past its lease
         may have been taken over: then it stops renewing rather than overwrite the new holder's lock)."""
         while not self._stop.wait(self.lease_s / 3):
+            mine = self._holder
+            assert mine is not None    # renewing starts only once the lock is held
             try:
                 now = read_lock(self.loc)
-                if now is not None and (now.pid, now.host, now.since) != (self._holder.pid, self._holder.host,
-                                                                          self._holder.since):
+                if now is not None and (now.pid, now.host, now.since) != (mine.pid, mine.host, mine.since):
                     return
-                self._holder = replace(self._holder, expires=time.time() + self.lease_s)
+                self._holder = replace(mine, expires=time.time() + self.lease_s)
                 self.loc.write_bytes(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlives two misses
                 pass
@@ -338,14 +354,7 @@ class Location:
         if not self.remote:
             path = Path(self.key(*parts))
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-            try:
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise infrastructure_error(e, path) or e from None
-            return str(path)
+            return str(atomic_write_bytes(path, data))
         try:
             with self.fs.open_output_stream(self.key(*parts)) as f:
                 f.write(data)
@@ -354,14 +363,14 @@ class Location:
                                       "computed so far are kept and `--resume` retries the rest.") from None
         return self.url(*parts)
 
-    def list(self, *parts: str) -> list[str]:
+    def list(self, *parts: str) -> builtins.list[str]:
         """Names of the files directly under ``parts`` (none when it does not exist)."""
         from pyarrow import fs
 
         sel = fs.FileSelector(self.key(*parts), allow_not_found=True, recursive=False)
         return sorted(i.base_name for i in self.fs.get_file_info(sel) if i.type == fs.FileType.File)
 
-    def walk(self, *parts: str) -> list[str]:
+    def walk(self, *parts: str) -> builtins.list[str]:
         """Paths (relative to ``parts``) of every file below ``parts``."""
         from pyarrow import fs
 

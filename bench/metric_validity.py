@@ -10,17 +10,23 @@ Tasks:
 
 Default images: scikit-image's colour photos astronaut, chelsea, coffee, rocket and
 immunohistochemistry. Pipelines: ``cv2-telea``, ``cv2-ns`` and ``patchmatch``, called directly (no
-Ray), plus on reconstruction tasks a negative control ``copy-elsewhere``: the hole filled with a
+Ray), on reconstruction tasks two close calls of one pipeline (``patchmatch-s1``: seed 1,
+``patchmatch-p7``: patch size 7) and a negative control ``copy-elsewhere``: the hole filled with a
 square of the same size copied from next to it (shifted by one side in one of 8 directions, not
 overlapping the hole), the one whose colour mean and spread best match the 16-px ring around the
 hole: a plausible texture, but not the truth. It must lose to PatchMatch on the ground-truth metrics.
 
-Metrics: ``seam.score``, ``texture.score``, ``fidelity.psnr``/``ssim`` and ``lpips.distance``
-(reconstruction only; lpips when ``--lpips-weights`` or $EDITBENCH_WEIGHTS/lpips holds the AlexNet
-trunk). Prints, per task, which of the three pipelines each metric prefers, then agreement with the
-eye labels of ``--labels`` (default bench/metric_validity_labels.csv: ``task_id,eye_best,eye_order,
-note``, written by looking at the ``--crops`` strips before any score was read; ``eye_best`` empty =
-no clear preference) and whether each ground-truth metric ranks PatchMatch above the negative control.
+Metrics: ``seam.score`` (v3; the ground truth as zero point on reconstruction tasks), ``texture.score``
+(against the truth's fill where there is one), ``removal.survival`` (removal tasks), and on
+reconstruction tasks ``fidelity.psnr``/``ssim``/``gms``/``texture`` and ``lpips.distance`` (when
+``--lpips-weights`` or $EDITBENCH_WEIGHTS/lpips holds the AlexNet trunk). Prints, per task, which of the
+three pipelines each metric prefers, then: agreement on every clear pair of outputs (from each task's
+``eye_order`` in ``--labels``, default bench/metric_validity_labels.csv: ``task_id,eye_best,eye_order,
+note``, and the close calls of bench/metric_validity_pairs.csv: ``task_id,a,b,eye_better,note``; both
+written by looking at the ``--crops`` strips before any score was read; empty = no clear preference),
+agreement with each task's best pipeline, how often PatchMatch's fill is rated above its own sigma-2
+blur, whether each ground-truth metric ranks PatchMatch above the negative control, and whether
+``removal.survival`` flags the source pasted back (>= 0.9) while every pipeline's fill stays below 0.5.
 ``--crops DIR`` writes one PNG strip per task (input with hole, telea, ns, patchmatch[, copy-elsewhere],
 original) and, with ``--no-scores``, stops there so the labels can be made blind to the scores.
 """
@@ -131,6 +137,9 @@ def run_pipelines(task: BenchTask) -> None:
     task.outputs["cv2-telea"] = cv2_inpaint(task.image, task.mask, radius=3.0, method="telea")
     task.outputs["cv2-ns"] = cv2_inpaint(task.image, task.mask, radius=3.0, method="ns")
     task.outputs["patchmatch"] = patchmatch_inpaint(task.image, task.mask, patch_size=3, seed=0)
+    if task.kind == "reconstruction":     # close calls: another seed, another patch size
+        task.outputs["patchmatch-s1"] = patchmatch_inpaint(task.image, task.mask, patch_size=3, seed=1)
+        task.outputs["patchmatch-p7"] = patchmatch_inpaint(task.image, task.mask, patch_size=7, seed=0)
     if task.kind == "reconstruction" and task.control_box is not None:
         x0, y0, x1, y1 = task.control_box
         out = task.image.copy()
@@ -168,22 +177,36 @@ def _lpips_model(weights: Path | None):
 
 
 def score(task: BenchTask, lpips_model) -> dict[str, dict[str, float]]:
-    """{pipeline: {metric: value}} for every output of ``task``."""
+    """{output: {metric: value}} for every output of ``task``, plus ``<pipeline>+blur2`` (PatchMatch's fill
+    blurred by sigma 2: must score worse) and, on removal tasks, ``pasted`` (the source itself)."""
+    from bench.degradations import degrade
     from scorers.background import region_errors, region_ssim
+    from scorers.fidelity import gms
     from scorers.regions import auto_px
-    from scorers.seam import seam_score
+    from scorers.removal import survival
+    from scorers.seam import seam_components
     from scorers.texture import texture_terms
 
     w = auto_px(task.mask.shape)
+    outputs = dict(task.outputs)
+    outputs["patchmatch+blur2"] = degrade("blur2", task.outputs["patchmatch"], task.mask)
+    if task.kind == "removal":
+        outputs["pasted"] = task.image
+    truth = task.target
     res = {}
-    for name, out in task.outputs.items():
-        vals = {"seam.score": seam_score(out, task.mask, band_px=w),
-                "texture.score": texture_terms(out, task.mask, scale_px=w)["score"]}
-        if task.target is not None:
-            vals["fidelity.psnr"] = region_errors(out, task.target, task.mask)["psnr"]
-            vals["fidelity.ssim"] = region_ssim(out, task.target, task.mask)
+    for name, out in outputs.items():
+        vals = {"seam.score": seam_components(out, truth if truth is not None else task.image, task.mask,
+                                              band_px=w, truth=truth is not None)["score"],
+                "texture.score": texture_terms(out, task.mask, scale_px=w, truth=truth)["score"]}
+        if truth is not None:
+            vals["fidelity.psnr"] = region_errors(out, truth, task.mask)["psnr"]
+            vals["fidelity.ssim"] = region_ssim(out, truth, task.mask)
+            vals["fidelity.gms"] = gms(out, truth, task.mask)
+            vals["fidelity.texture"] = texture_terms(out, task.mask, scale_px=w, truth=truth)["score"]
             if lpips_model is not None:
-                vals["lpips.distance"] = _lpips(lpips_model, out, task.target, task.mask)
+                vals["lpips.distance"] = _lpips(lpips_model, out, truth, task.mask)
+        else:
+            vals["removal.survival"] = survival(out, task.image, task.mask, interior_px=w, smooth_px=w / 2)
         res[name] = vals
     return res
 
@@ -203,8 +226,37 @@ def _lpips(model, out, target, mask) -> float:
 
 
 DIRECTION = {"seam.score": "lower", "texture.score": "lower", "fidelity.psnr": "higher", "fidelity.ssim": "higher",
-             "lpips.distance": "lower"}
-GROUND_TRUTH = ("fidelity.psnr", "fidelity.ssim", "lpips.distance")
+             "fidelity.gms": "higher", "fidelity.texture": "lower", "lpips.distance": "lower", "removal.survival": "lower"}
+GROUND_TRUTH = ("fidelity.psnr", "fidelity.ssim", "fidelity.gms", "fidelity.texture", "lpips.distance")
+PAIRS = Path(__file__).with_name("metric_validity_pairs.csv")
+
+
+def better(scores: dict[str, dict[str, float]], metric: str, a: str, b: str) -> bool | None:
+    """Whether ``metric`` rates output ``a`` strictly better than ``b``; None when either is not finite."""
+    va, vb = scores.get(a, {}).get(metric, math.nan), scores.get(b, {}).get(metric, math.nan)
+    if not (math.isfinite(va) and math.isfinite(vb)):
+        return None
+    return va > vb if DIRECTION[metric] == "higher" else va < vb
+
+
+def clear_pairs(labels: dict[str, dict[str, str]], pairs_path: Path) -> list[tuple[str, str, str]]:
+    """(task_id, eye-better, eye-worse) for every clear pair: from each task's ``eye_order`` (``a>b`` links;
+    ``=`` is a tie) and from the close-call file's rows with ``eye_better`` set."""
+    out = []
+    for tid, row in labels.items():
+        if not row.get("eye_best", "").strip():
+            continue
+        levels = [lvl.split("=") for lvl in row.get("eye_order", "").split(">") if lvl]
+        for i, upper in enumerate(levels):
+            for lower in levels[i + 1:]:
+                out += [(tid, a, b) for a in upper for b in lower]
+    if pairs_path.is_file():
+        with pairs_path.open(newline="") as f:
+            for r in csv.DictReader(f):
+                win = r["eye_better"].strip()
+                if win:
+                    out.append((r["task_id"], win, r["b"] if win == r["a"] else r["a"]))
+    return out
 
 
 def preferred(scores: dict[str, dict[str, float]], metric: str, among=PIPELINES) -> str | None:
@@ -252,12 +304,15 @@ def main(argv=None) -> int:
         return 0
     model = _lpips_model(args.lpips_weights)
     labels = read_labels(args.labels)
-    metrics = ["seam.score", "texture.score", *GROUND_TRUTH]
+    metrics = ["seam.score", "texture.score", *GROUND_TRUTH, "removal.survival"]
     agree = {m: [0, 0] for m in metrics}
     control = {m: [0, 0] for m in GROUND_TRUTH + ("texture.score",)}
+    blur = {m: [0, 0] for m in metrics}
+    pasted = [0, 0]
+    scores = {}
     print("task | eye | " + " | ".join(metrics))
     for t in tasks:
-        s = score(t, model)
+        s = scores[t.task_id] = score(t, model)
         eye = labels.get(t.task_id, {}).get("eye_best", "").strip()
         eye_set = set(eye.split("|")) if eye else set()
         prefs = [preferred(s, m) for m in metrics]
@@ -266,19 +321,38 @@ def main(argv=None) -> int:
             if p is not None and eye:
                 agree[m][0] += p in eye_set
                 agree[m][1] += 1
+            b = better(s, m, "patchmatch", "patchmatch+blur2")
+            if b is not None:
+                blur[m][0] += b
+                blur[m][1] += 1
         if CONTROL in s:
             for m in control:
                 if m in s["patchmatch"]:
                     control[m][0] += preferred(s, m, among=("patchmatch", CONTROL)) == "patchmatch"
                     control[m][1] += 1
+        if "pasted" in s:
+            pasted[0] += s["pasted"]["removal.survival"] >= 0.9 and all(
+                s[p]["removal.survival"] < 0.5 for p in PIPELINES)
+            pasted[1] += 1
         for p, vals in s.items():
-            print("    " + p.ljust(15) + "  ".join(f"{m} {v:.3f}" for m, v in vals.items()))
-    print("\nagreement with the eye's best pipeline (tasks with a clear preference):")
+            print("    " + p.ljust(18) + "  ".join(f"{m} {v:.3f}" for m, v in vals.items()))
+    pairs = clear_pairs(labels, PAIRS)
+    print(f"\nagreement with the eye on {len(pairs)} clear pairs (both outputs scored):")
+    for m in metrics:
+        votes = [b for tid, a, b_ in pairs if (b := better(scores.get(tid, {}), m, a, b_)) is not None]
+        print(f"  {m}: {sum(votes)}/{len(votes)}" if votes else f"  {m}: n/a")
+    print("agreement with the eye's best pipeline (tasks with a clear preference):")
     for m, (a, n) in agree.items():
+        print(f"  {m}: {a}/{n}" if n else f"  {m}: n/a")
+    print("PatchMatch's fill rated above its own sigma-2 blur:")
+    for m, (a, n) in blur.items():
         print(f"  {m}: {a}/{n}" if n else f"  {m}: n/a")
     print("negative control (copy-elsewhere) ranked below patchmatch, reconstruction tasks:")
     for m, (a, n) in control.items():
         print(f"  {m}: {a}/{n}" if n else f"  {m}: n/a")
+    if pasted[1]:
+        print(f"removal.survival: source pasted back >= 0.9 while every pipeline's fill < 0.5 on {pasted[0]}/{pasted[1]} "
+              "removal tasks")
     if model is None:
         print("lpips: no AlexNet trunk at --lpips-weights or $EDITBENCH_WEIGHTS/lpips; not scored.")
     return 0

@@ -136,6 +136,7 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", 
     "magicbrush": "scorers.magicbrush:MagicBrushScorer",
     "judge": "scorers.judge:JudgeScorer",
     "judge_imgedit": "scorers.judge:ImgEditJudgeScorer",
+    "removal": "scorers.removal:RemovalScorer",
 })
 
 

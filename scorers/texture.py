@@ -12,6 +12,14 @@ M the mask and O the output, everything measured on O:
   weighted by its anisotropy a = sqrt((J_xx - J_yy)^2 + 4 J_xy^2);
 - colour: CIELAB (scikit-image ``rgb2lab``).
 
+Calibration (metric version 2): on a task with a ground truth (``task.target`` of the source's size, e.g.
+reconstruction), the reference sample R is the *truth's* fill (the same statistics of the target on M)
+instead of the output's ring, so the truth scores exactly 0 and a fill is measured against what was
+really there, not against a ring that may differ from it (a hole over a textured object in a smooth
+ring). Every term is a distance >= 0, so no fill - shifted by 4 px, mirrored, copied from elsewhere -
+scores below the truth; a mirrored or shifted fill has almost the truth's distribution and scores near
+0: spatial arrangement is for the reconstruction metrics (``fidelity.gms``).
+
 Terms (each 0 when F and R share the statistic's distribution):
 
 - ``gradient``    = W1(ln(e + eps) over F, ln(e + eps) over R)      (Wasserstein-1, natural-log units)
@@ -37,6 +45,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from harness.core.imageio import load_image
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, luminance, source_shape, task_mask
 from tasks.schema import Task
@@ -103,22 +112,28 @@ def context_window(region: np.ndarray, margin: int) -> tuple[slice, slice]:
             slice(max(0, xs.min() - margin), min(W, xs.max() + 1 + margin)))
 
 
-def terms_of(st: dict[str, np.ndarray], mask: np.ndarray, ring: np.ndarray) -> dict[str, float]:
-    """The four terms and their sum from :func:`local_statistics` maps, fill ``mask`` and ``ring`` (H, W)."""
-    lab = st["lab"]
+def terms_of(st: dict[str, np.ndarray], mask: np.ndarray, ring: np.ndarray,
+             ref: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """The four terms and their sum from :func:`local_statistics` maps: the fill ``mask`` of ``st`` against
+    the ``ring`` of ``ref`` (``ref`` = ``st`` when None; (H, W) bool regions)."""
+    ref = st if ref is None else ref
+    lab, rlab = st["lab"], ref["lab"]
     vals = {
-        "gradient": wasserstein1(st["gradient"][mask], st["gradient"][ring]),
-        "high_freq": wasserstein1(st["high_freq"][mask], st["high_freq"][ring]),
+        "gradient": wasserstein1(st["gradient"][mask], ref["gradient"][ring]),
+        "high_freq": wasserstein1(st["high_freq"][mask], ref["high_freq"][ring]),
         "orientation": 0.5 * float(np.abs(orientation_histogram(st["theta"][mask], st["anisotropy"][mask])
-                                          - orientation_histogram(st["theta"][ring], st["anisotropy"][ring])).sum()),
-        "colour": float(np.mean([wasserstein1(lab[..., c][mask], lab[..., c][ring]) / (lab[..., c][ring].std() + 1.0)
+                                          - orientation_histogram(ref["theta"][ring], ref["anisotropy"][ring])).sum()),
+        "colour": float(np.mean([wasserstein1(lab[..., c][mask], rlab[..., c][ring]) / (rlab[..., c][ring].std() + 1.0)
                                  for c in range(3)])),
     }
     return {"score": sum(vals.values()), **vals}
 
 
-def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dict[str, float]:
-    """The four terms and their sum (module docstring) for an RGB uint8 output and a bool mask (H, W).
+def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int,
+                  truth: np.ndarray | None = None) -> dict[str, float]:
+    """The four terms and their sum (module docstring) for an RGB uint8 output and a bool mask (H, W):
+    the fill against the output's own ring, or, given the ground truth ``truth`` (same grid), against the
+    truth's fill (so the truth scores exactly 0).
 
     The maps are computed on the bounding box of fill and ring grown by 4 * scale_px + 8 px: every
     filter reaching a fill or ring pixel (Sobel, the sigma-1 and sigma-w/2 Gaussians, truncated at
@@ -131,6 +146,8 @@ def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dic
         return dict.fromkeys(names, math.nan)
     rows, cols = context_window(mask | ring, 4 * scale_px + 8)
     st = local_statistics(output[rows, cols], scale_px=scale_px)
+    if truth is not None:
+        return terms_of(st, mask[rows, cols], mask[rows, cols], local_statistics(truth[rows, cols], scale_px=scale_px))
     return terms_of(st, mask[rows, cols], ring[rows, cols])
 
 
@@ -138,11 +155,11 @@ class TextureScorer(Scorer):
     name = "texture"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
     needs_mask = True
-    metrics = {"score": Metric("lower", range=(0.0, None)),
-               "gradient": Metric("lower", range=(0.0, None)),
-               "high_freq": Metric("lower", range=(0.0, None)),
-               "orientation": Metric("lower", range=(0.0, 1.0)),
-               "colour": Metric("lower", range=(0.0, None))}
+    metrics = {"score": Metric("lower", range=(0.0, None), version=2),
+               "gradient": Metric("lower", range=(0.0, None), version=2),
+               "high_freq": Metric("lower", range=(0.0, None), version=2),
+               "orientation": Metric("lower", range=(0.0, 1.0), version=2),
+               "colour": Metric("lower", range=(0.0, None), version=2)}
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -155,4 +172,8 @@ class TextureScorer(Scorer):
             return dict.fromkeys(self.metrics, math.nan)
         out = aligned_output(np.asarray(output.image), shape)
         w = self.options.scale_px if self.options.scale_px is not None else auto_px(shape)
-        return texture_terms(out, mask, scale_px=w)
+        truth = None
+        if task.target is not None:
+            target = load_image(task.target)
+            truth = target if target.shape[:2] == shape else None
+        return texture_terms(out, mask, scale_px=w, truth=truth)

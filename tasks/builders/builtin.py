@@ -65,7 +65,8 @@ def build_builtin(out_dir: Path = SUITES_DIR) -> list[Path]:
         images = _links(tmp / "r", sorted({(SKIMAGE, b[0]) for b in REMOVAL_BOXES}))
         boxes = tmp / "boxes.csv"
         boxes.write_text("image,x0,y0,x1,y1\n" + "".join(",".join(map(str, b)) + "\n" for b in REMOVAL_BOXES))
-        base = _opts(out_dir, "smoke-removal", "CPU smoke test: remove 4 boxed objects from scikit-image's photos.")
+        base = _opts(out_dir, "smoke-removal", "CPU smoke test: remove 4 boxed objects from scikit-image's photos.",
+                     [*CPU_SCORERS, "removal"])   # removal.survival: the gated companion of the removal primary
         draft = draft_removal(RemovalOptions(**base.model_dump(), images=images, boxes=boxes))
         written.append(_write(draft, base, SKIMAGE))
 

@@ -86,7 +86,7 @@ def draft_removal(opts: RemovalOptions) -> Draft:
         t["prompt"] = prompts.get(t["image"], opts.prompt if opts.prompt is not None else REMOVAL_PROMPT)
         t["negative_prompt"] = opts.negative_prompt if opts.negative_prompt is not None else REMOVAL_NEGATIVE
     return Draft(tasks=tasks, pipelines=["cv2-telea", "cv2-ns", "patchmatch", "sd-inpaint"],
-                 scorers=["texture", "seam", "background", "latency"],
+                 scorers=["texture", "seam", "removal", "background", "latency"],
                  description=f"Object removal: {len(tasks)} masked regions in images of {folder.name}/.")
 
 

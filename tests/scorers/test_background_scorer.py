@@ -76,13 +76,14 @@ def test_fidelity_inside_mask_against_target(task_of, out_of):
     src, target = _image(0), _image(3)
     mask = {"box": [10, 10, 50, 40]}
     task = task_of(src, mask=mask, target=target)
-    assert FidelityScorer().score(task, out_of(target.copy())) == {"psnr": PSNR_CEILING, "ssim": 1.0}
+    assert FidelityScorer().score(task, out_of(target.copy())) == {"psnr": PSNR_CEILING, "ssim": 1.0,
+                                                                   "texture": 0.0, "gms": 1.0}
     out = target.copy()
     out[10:40, 10:50] = src[10:40, 10:50]
     vals = FidelityScorer().score(task, out_of(out))
     d = out[10:40, 10:50].astype(float) - target[10:40, 10:50].astype(float)
     assert vals["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / np.mean(d ** 2)))
-    assert vals["ssim"] < 0.9
+    assert vals["ssim"] < 0.9 and vals["gms"] < 0.9 and vals["texture"] > 0.1
     # changes outside the mask do not count
     out2 = target.copy()
     out2[45:, :] = 0

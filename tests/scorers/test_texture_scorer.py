@@ -98,3 +98,21 @@ def test_cropped_computation_equals_the_whole_image():
     ring = ring_of(mask, ring_radius(mask, 4))
     whole = terms_of(local_statistics(out, scale_px=4), mask, ring)
     assert texture_terms(out, mask, scale_px=4) == pytest.approx(whole, rel=1e-9, abs=1e-12)
+
+
+def test_with_a_ground_truth_the_truth_scores_zero_and_no_shifted_or_mirrored_fill_beats_it(task_of, out_of):
+    """Calibrated on the truth's own fill: a fill's distance is to what was there, never below the truth."""
+    from bench.degradations import degrade
+
+    img, mask = _chelsea_crop()
+    holed = img.copy()
+    holed[mask] = 128
+    task = task_of(holed, mask=mask, target=img)
+    scorer = TextureScorer(scale_px=3)
+    truth = scorer.score(task, out_of(img))
+    assert truth == dict.fromkeys(TextureScorer.metrics, 0.0)
+    for name in ("shift4", "mirror", "blur2"):
+        assert scorer.score(task, out_of(degrade(name, img, mask)))["score"] > 0.0, name
+    # the same fill measured against the truth is not the same as against the output's own ring
+    own_ring = texture_terms(degrade("blur2", img, mask), mask, scale_px=3)["score"]
+    assert scorer.score(task, out_of(degrade("blur2", img, mask)))["score"] != own_ring

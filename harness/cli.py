@@ -49,6 +49,12 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
     max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    allow_endpoints: Optional[list[Path]] = typer.Option(None, help="Trust this suite or run spec file to set "
+                                                         "endpoint and key-variable options (repeatable)."),
+    allow_key_env: Optional[list[str]] = typer.Option(None, help="An environment variable a hosted component may "
+                                                      "read its key from, besides the service's own (repeatable)."),
+    operator_config: Optional[Path] = typer.Option(None, help="Operator config YAML (default: "
+                                                   "$EDITBENCH_OPERATOR_CONFIG): endpoints, key variables, trusted files."),
 ):
     """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out.
 
@@ -82,7 +88,8 @@ def run(
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
         raise
-    out_dir = run_spec(spec, out=out, progress=progress)
+    op = _operator(operator_config, allow_endpoints or [], allow_key_env or [])
+    out_dir = run_spec(spec, out=out, progress=progress, operator=op, spec_file=config)
     typer.echo(f"wrote {out_dir}/run.json and {out_dir}/results/", err=True)
     code = run_exit_code(out_dir)
     if code != EXIT_OK:
@@ -231,6 +238,16 @@ def score(
             else:
                 typer.echo(f"- {col} = {value:.4g}")
     raise typer.Exit(code=1 if failed else 0)
+
+
+def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: list[str]):
+    """The operator's side of the credential rule (harness.credentials): config file and flags."""
+    from harness.credentials import operator, operator_config_path
+    from harness.spec import read_yaml_mapping
+
+    path = operator_config_path(config)
+    data = read_yaml_mapping(path, what="operator config", empty_ok=True) if path else None
+    return operator(config=data, config_path=path, allow_endpoints=allow_endpoints, key_envs=key_envs)
 
 
 def _image_path(spec: str) -> Path:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.credentials import Operator, check_file_options, with_operator_settings
 from harness.dispatch import Dispatcher, Limits
 from harness.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
 from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
@@ -72,12 +73,18 @@ class Manifest:
         return {k: len(v) for k, v in self.coverage.skips.items() if v} if self.coverage else {}
 
 
-def build_manifest(spec: RunSpec) -> Manifest:
-    """Validate everything a run needs before any work starts; raises EditbenchError."""
+def build_manifest(spec: RunSpec, *, operator: Operator = Operator(), spec_file: str | Path | None = None) -> Manifest:
+    """Validate everything a run needs before any work starts; raises EditbenchError.
+
+    Options read from a file (the suite's pipelines; with ``spec_file``, the run spec file's pipelines,
+    grid and scorer options) may not choose a credential or an endpoint unless ``operator`` allows that
+    file (:mod:`harness.credentials`); the operator's own settings are then laid over them."""
     suite = load_suite(spec.suite)
     check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
-    pipelines = expand_grid(pipelines, spec.grid)
+    pipelines = _operator_pipelines(pipelines, spec, operator=operator,
+                                    source=suite.source_path if spec.pipelines is None else spec_file,
+                                    spec_file=spec_file)
     seeds = spec.seeds if spec.seeds is not None else suite.seeds
     scorers = spec.scorers if spec.scorers is not None else suite.scorers
     if not pipelines:
@@ -96,8 +103,15 @@ def build_manifest(spec: RunSpec) -> Manifest:
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
+    scorer_options = {}
     for s in scorers:
-        get_scorer_class(s)(**spec.scorer_options.get(s, {})).check()  # unknown name, bad options, missing weights
+        cls = get_scorer_class(s)
+        if spec_file is not None:
+            check_file_options(spec.scorer_options.get(s, {}), model=cls.Options, source=spec_file,
+                               what=f"scorer {s}", operator=operator)
+        scorer_options[s] = with_operator_settings(spec.scorer_options.get(s, {}), names=[s], settings=operator.scorers)
+        cls(**scorer_options[s]).check()  # unknown name, bad options, missing weights
+    scorer_options = {k: v for k, v in scorer_options.items() if v}
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -123,8 +137,25 @@ def build_manifest(spec: RunSpec) -> Manifest:
                              f"give {sorted(metrics)}.")
     metrics = metrics_record(scorers, primary=primary)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
-                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=dict(spec.scorer_options),
+                    scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage)
+
+
+def _operator_pipelines(pipelines: list[PipelineSpec], spec: RunSpec, *, operator: Operator,
+                        source: str | Path | None, spec_file: str | Path | None) -> list[PipelineSpec]:
+    """The run's pipelines, grid expanded, after the credential rule: options from the file ``source``
+    (and grid options from ``spec_file``) checked, then the operator's settings laid over them."""
+    for p in pipelines:
+        if source is not None:
+            check_file_options(p.options, model=get_pipeline_class(p.name).Options, source=source,
+                               what=f"pipeline {p.key}", operator=operator)
+        if spec_file is not None and spec.grid:
+            check_file_options({a: None for a in grid_axes(spec.grid)}, model=get_pipeline_class(p.name).Options,
+                               source=spec_file, what=f"the grid of pipeline {p.key}", operator=operator)
+    expanded = expand_grid(pipelines, spec.grid)
+    return [p.model_copy(update={"options": with_operator_settings(p.options, names=[p.key, p.name],
+                                                                   settings=operator.pipelines)})
+            for p in expanded]
 
 
 def resolve_task(suite: Suite, task):
@@ -358,17 +389,19 @@ def _storage_error(path: Path, e: OSError) -> InfrastructureError:
                                "the storage and finish the run with --resume.")
 
 
-def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
+def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Operator = Operator(),
+        spec_file: str | Path | None = None) -> Out:
     """Execute a run spec into ``out``; returns the output directory.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
     with ``resume=True``. The run holds ``out``'s lock throughout (one writer per run directory).
     run.json records the planned job keys and, at the end, the status computed from the keys on disk.
-    At the end the leaderboard is written (best effort).
+    At the end the leaderboard is written (best effort). ``operator`` and ``spec_file`` (the run spec
+    file ``spec`` was read from) are for the credential rule, see :func:`build_manifest`.
     """
     out = as_out(out)
     with _image_limit(spec.max_pixels):
-        manifest = build_manifest(spec)                   # 1. everything validated before any work
+        manifest = build_manifest(spec, operator=operator, spec_file=spec_file)   # 1. all validated before any work
         _check_mask_stage_storage(manifest, out)
         lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
         try:

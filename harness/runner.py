@@ -41,7 +41,7 @@ from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.provenance import git_sha, hardware, package_versions
 from harness.ray_local import loopback_only, start_ray_watchdog
 from harness.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.storage import Location, RunLock, infrastructure_error, is_uri
+from harness.storage import LEASE_S, Location, RunLock, infrastructure_error, is_uri
 from harness.ray_actors import RayActors
 from harness.worker import Job, one_line
 from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
@@ -178,7 +178,7 @@ def as_out(out: str | Path) -> Out:
     return str(out).rstrip("/") if is_uri(out) else Path(out)
 
 
-def prepare_out_dir(out: Out) -> RunLock:
+def prepare_out_dir(out: Out, *, lease_s: float = LEASE_S) -> RunLock:
     """Create ``out`` (a directory or an object-store location), check it is writable, and take its run
     lock (one writer per run).
 
@@ -194,7 +194,7 @@ def prepare_out_dir(out: Out) -> RunLock:
     except (OSError, InfrastructureError) as e:
         what = "output location" if loc.remote else "output directory"
         raise EditbenchError(f"{what} {out} is not writable: {getattr(e, 'strerror', None) or e}.") from None
-    return RunLock(loc, command="editbench run").acquire()
+    return RunLock(loc, command="editbench run", lease_s=lease_s).acquire()
 
 
 
@@ -355,8 +355,9 @@ class _Writer:
     then recomputed by ``--resume``.
     """
 
-    def __init__(self, out: Out, every: int, seconds: float):
+    def __init__(self, out: Out, every: int, seconds: float, fence=None):
         self.out, self.every, self.seconds = out, every, seconds
+        self.fence = fence           # called before every shard write: raises once the run lock is lost
         self.buf: list[dict] = []
         self.written = 0
         self.fallback = 0
@@ -369,6 +370,8 @@ class _Writer:
 
     def flush(self) -> None:
         if self.buf:
+            if self.fence is not None:
+                self.fence()
             try:
                 write_shard(self.out, self.buf)
             except Exception as e:  # noqa: BLE001 - classified below; the rows must reach the disk somehow
@@ -403,10 +406,10 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Oper
     with _image_limit(spec.max_pixels):
         manifest = build_manifest(spec, operator=operator, spec_file=spec_file)   # 1. all validated before any work
         _check_mask_stage_storage(manifest, out)
-        lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
+        lock = prepare_out_dir(out, lease_s=spec.execution.lock_lease_s)   # 2. the output location, locked
         try:
             attempt = begin_attempt(spec, manifest, out)  # 3. run.json: planned jobs, status "running"
-            execute(spec, manifest, out, attempt, progress=progress)   # 4. dispatch, then run.json's outcome
+            execute(spec, manifest, out, attempt, progress=progress, lock=lock)   # 4. dispatch, then the outcome
         finally:
             lock.release()
     _write_report(out)                                    # 5. the leaderboard (best effort)
@@ -480,14 +483,16 @@ def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
     return Attempt(todo=todo, planned=planned, meta=meta, record=attempt)
 
 
-def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool) -> None:
+def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool,
+            lock: RunLock | None = None) -> None:
     """Dispatch ``run.todo``, streaming rows to shards; whatever happens, flush the rows and write run.json
-    with the outcome computed from the keys on disk (``complete`` / ``incomplete``)."""
+    with the outcome computed from the keys on disk (``complete`` / ``incomplete``). With ``lock``, every
+    shard and run.json write first checks it is still held (fencing: a driver that lost it writes nothing)."""
     for note in manifest.coverage.notes() if manifest.coverage else []:
         print(f"editbench: {note}.", file=sys.stderr)
     attempt, meta, todo, ex = run.record, run.meta, run.todo, spec.execution
     counts = {"ok": 0, "error": 0, "timeout": 0}
-    writer = _Writer(out, ex.flush_every, ex.flush_seconds)
+    writer = _Writer(out, ex.flush_every, ex.flush_seconds, fence=lock.check if lock is not None else None)
     t0 = time.monotonic()
     try:
         if todo:
@@ -516,6 +521,8 @@ def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progre
         meta["status"] = "complete" if not missing else "incomplete"
         _record_resolved(out, meta)
         try:
+            if lock is not None:
+                lock.check()
             _write_meta(out, meta)
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))

@@ -86,6 +86,8 @@ class ExecutionSpec(BaseModel):
     max_retries: int = Field(default=1, ge=0)    # retries of a task whose actor process died
     flush_every: int = Field(default=16, ge=1)   # rows per Parquet shard while streaming
     flush_seconds: float = Field(default=10.0, gt=0)  # ... or after this many seconds, whichever first
+    lock_lease_s: float = Field(default=120.0, gt=0, le=86400)  # object stores: the run lock's lease; a driver
+                                                 # that cannot renew it stops writing (harness.storage.RunLock)
 
     @property
     def load_limit_s(self) -> float:

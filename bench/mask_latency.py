@@ -1,7 +1,7 @@
 """Mask latency vs edit latency, per stage: the SAM mask stage inside the edit's round trip.
 
 For each mask generator (random weights: the published architecture at its processor's 1024-px input)
-and each edit pipeline, one process drives the harness's own worker (``harness.worker.Worker``, no Ray)
+and each edit pipeline, one process drives the harness's own worker (``harness.execution.worker.Worker``, no Ray)
 on a background-replacement task of a bundled photo: the mask stage (preprocess + SAM + postprocess,
 ``latency_mask_ms``), then the edit (its ``latency_<stage>_ms``), and the row's ``latency_ms`` = mask +
 edit. Every repeat uses a fresh run directory, so the mask is computed each time (a run computes it
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 def bench(generators: list[str], edits: list[str], *, repeats: int, steps: int, image: str) -> list[dict]:
     import skimage
 
-    from harness.spec import PipelineSpec
-    from harness.worker import Job, Worker
+    from harness.contract.spec import PipelineSpec
+    from harness.execution.worker import Job, Worker
     from tasks.builders.segment import BUNDLED_SUBJECTS
     from tasks.schema import Task
 

@@ -58,7 +58,7 @@ class BenchTask:
 
 
 def _photos(images: Path | None) -> list[tuple[str, np.ndarray]]:
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
 
     if images is None:
         from skimage import data
@@ -113,11 +113,11 @@ def build_tasks(images: Path | None, holes: int) -> list[BenchTask]:
             tasks.append(BenchTask(f"{name}-hole{k}", "reconstruction", holed, mask, img,
                                    control_box=control_box(img, box)))
     if images is None:
-        from tasks.schema import load_suite
+        from tasks.loading import load_suite
 
         suite = load_suite("smoke-removal")
         for t in suite.tasks:
-            from harness.imageio import load_image
+            from harness.core.imageio import load_image
 
             img = load_image(suite.resolve_path(t.image))
             tasks.append(BenchTask(t.task_id, "removal", img, _box_mask(img.shape[:2], t.mask["box"]), None))
@@ -158,7 +158,7 @@ def save_crops(task: BenchTask, folder: Path) -> Path:
 
 
 def _lpips_model(weights: Path | None):
-    from harness.weights import weights_root
+    from harness.core.weights import weights_root
     from scorers.perceptual import BACKBONE_FILE, build_lpips
 
     folder = weights or weights_root() / "lpips"
@@ -236,7 +236,7 @@ def main(argv=None) -> int:
         print(f"--images {args.images} is not a folder.", file=sys.stderr)
         return 2
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    from harness.errors import EditbenchError
+    from harness.core.errors import EditbenchError
 
     try:
         tasks = build_tasks(args.images, args.holes)

@@ -25,8 +25,8 @@ from bench._common import harness_run, synthetic_suite  # noqa: E402
 
 def bare_loop(n: int, cost_ms: float) -> float:
     from harness.pipelines.base import build_pipeline
-    from harness.spec import PipelineSpec
-    from tasks.schema import load_suite
+    from harness.contract.spec import PipelineSpec
+    from tasks.loading import load_suite
 
     suite = load_suite(synthetic_suite(n))
     p = build_pipeline(PipelineSpec(name="synthetic", options={"cost_ms": cost_ms}))
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--costs", default="50,500")
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
-    from harness.runner import init_ray
+    from harness.execution.runner import init_ray
 
     init_ray(None)
     print(f"{'cost/task':>10} {'n':>4} {'bare s':>8} {'harness s':>10} {'overhead ms/task':>17} {'ratio':>7}"

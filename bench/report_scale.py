@@ -40,7 +40,7 @@ def make_run(out: Path, *, tasks: int, pipelines: int, seeds: int, shards: int, 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
 
     rng = np.random.default_rng(seed)
     record = metrics_record(SCORERS, ["latency_prepare_ms", "latency_inpaint_ms", "latency_finish_ms"],

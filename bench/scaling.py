@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--actors", default="1,2")
     args = ap.parse_args()
-    from harness.runner import init_ray
+    from harness.execution.runner import init_ray
 
     init_ray(None)
     suite = synthetic_suite(args.n)

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate image-editing pipelines.")
 
@@ -60,10 +60,10 @@ def run(
 
     Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
     stopped on an infrastructure failure, 2 for bad input."""
-    from harness.errors import EXIT_OK
-    from harness.runner import run as run_spec
-    from harness.runner import run_exit_code
-    from harness.spec import RunSpec, load_run_spec
+    from harness.core.errors import EXIT_OK
+    from harness.execution.runner import run_exit_code
+    from harness.workflow import run as run_spec
+    from harness.contract.spec import RunSpec, load_run_spec
 
     if (config is None) == (suite is None):
         raise EditbenchError("give either a run spec file or --suite NAME, not both or neither.")
@@ -83,7 +83,7 @@ def run(
     except Exception as e:  # pydantic ValidationError
         from pydantic import ValidationError
 
-        from harness.errors import format_validation_error
+        from harness.core.errors import format_validation_error
 
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
@@ -115,7 +115,7 @@ def report(
     if len(given) != 1:
         raise EditbenchError("give exactly one of: a run directory, --history RUNS_ROOT, or --recommend RUN_DIR.")
     if history is not None:
-        from harness.storage import staged
+        from harness.core.storage import staged
         from reports.history import write_history
 
         with staged(history, outputs=False) as local:
@@ -125,7 +125,7 @@ def report(
 
         typer.echo(write_recommendation(recommend, metric=metric, thresholds=thresholds))
     else:
-        from harness.storage import staged
+        from harness.core.storage import staged
         from reports.leaderboard import build_report, write_report
         from reports.terminal import render_terminal
 
@@ -147,7 +147,7 @@ def gate(
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
-    from harness.storage import staged
+    from harness.core.storage import staged
     from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
 
     try:
@@ -188,7 +188,7 @@ def skill(
     """Recommend a pipeline and settings for one edit of one image, from measured runs (docs/skill.md)."""
     from reports.skill import recommend, to_json, to_markdown
 
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
 
     load_image(_image_path(image))        # a missing, unreadable or oversized image is one sentence, exit 2
     if mask is not None:
@@ -209,7 +209,7 @@ def score(
     scorers: str = typer.Option("texture,seam,background", help="Comma-separated scorers."),
 ):
     """Score one produced edit against the QA checklist: a line per metric, pass or fail; exit 1 on a fail."""
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from harness.pipelines.base import Output
     from reports.recommend import THRESHOLDS
     from scorers.base import get_scorer_class
@@ -241,9 +241,9 @@ def score(
 
 
 def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: list[str]):
-    """The operator's side of the credential rule (harness.credentials): config file and flags."""
-    from harness.credentials import operator, operator_config_path
-    from harness.spec import read_yaml_mapping
+    """The operator's side of the credential rule (harness.core.credentials): config file and flags."""
+    from harness.core.credentials import operator, operator_config_path
+    from harness.contract.spec import read_yaml_mapping
 
     path = operator_config_path(config)
     data = read_yaml_mapping(path, what="operator config", empty_ok=True) if path else None
@@ -262,7 +262,7 @@ def _image_path(spec: str) -> Path:
 
 def _name_runs(result, names: dict[str, str]) -> None:
     """Replace the local copies' paths in a gate result by the object-store locations the user gave."""
-    from harness.storage import is_uri
+    from harness.core.storage import is_uri
 
     names = {local: given for local, given in names.items() if is_uri(given)}
 
@@ -364,7 +364,7 @@ def suite_build(
 @_errors_exit_2
 def suite_validate(suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path.")):
     """List every problem of a suite (exit 2 if any), else print its hash."""
-    from tasks.schema import load_suite
+    from tasks.loading import load_suite
     from tasks.validate import check_suite
 
     s = load_suite(suite)

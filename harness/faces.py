@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.pixels import rgb_to_bgr
+from harness.core.pixels import rgb_to_bgr
 
 # ArcFace's 112x112 alignment template (insightface.utils.face_align.arcface_dst): left eye, right eye,
 # nose, left and right mouth corner, in pixels of the 112x112 crop.

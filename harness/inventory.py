@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 
 def _availability(check) -> str:
@@ -17,7 +17,8 @@ def _availability(check) -> str:
 
 def describe(what: str) -> str:
     if what == "suites":
-        from tasks.schema import list_suites, load_suite
+        from tasks.loading import load_suite
+        from tasks.schema import list_suites
 
         lines = []
         for name in list_suites():
@@ -26,7 +27,7 @@ def describe(what: str) -> str:
         return "\n".join(lines)
     if what == "pipelines":
         from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
-        from harness.spec import PipelineSpec
+        from harness.contract.spec import PipelineSpec
 
         lines = []
         for name in pipeline_names():
@@ -57,8 +58,8 @@ def describe(what: str) -> str:
 
 
 def doctor_report() -> str:
-    from harness.provenance import hardware, package_versions
-    from harness.weights import WEIGHTS_ENV, weights_root
+    from harness.core.provenance import hardware, package_versions
+    from harness.core.weights import WEIGHTS_ENV, weights_root
 
     hw = hardware()
     root = weights_root()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.pixels import resolve_device, rgb_to_bgr
+from harness.core.pixels import resolve_device, rgb_to_bgr
 
 OPENPOSE18 = (
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
@@ -89,7 +89,7 @@ class BodyPoseEstimator:
         Body = _import_controlnet_aux_body()[0].Body
         path = Path(weights_dir) / BODY_WEIGHTS
         if not path.is_file():
-            from harness.errors import WeightsNotFound
+            from harness.core.errors import WeightsNotFound
 
             raise WeightsNotFound(f"OpenPose body weights not found: expected {path}.")
         self.device = resolve_device(device)

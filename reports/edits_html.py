@@ -44,10 +44,10 @@ def inside(root: Path, rel: str) -> Path | None:
 
 def _task_pixels(suite, task, out: Path | None = None):
     """(canvas RGB, mask bool, target RGB or None) of an image task on its comparison grid; a SAM mask
-    recipe is read from the mask the run stored for the task (harness.masks.stage)."""
-    from harness.imageio import load_image
-    from harness.masks.stage import with_stored_mask
-    from harness.runner import resolve_task
+    recipe is read from the mask the run stored for the task (harness.execution.mask_stage)."""
+    from harness.core.imageio import load_image
+    from harness.masks import with_stored_mask
+    from tasks.schema import resolve_task
     from scorers.regions import aligned_output, source_image, task_mask
 
     t = resolve_task(suite, task)
@@ -85,9 +85,9 @@ def _metrics_line(row, cols: list[str], primary: str | None) -> str:
 def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=None, tasks=None) -> str:
     """One task: prompt, source/target/output crops, the metrics of each shown row. ``rows`` (the task's
     result rows) and ``tasks`` ({task_id: Task}) may be passed in by callers that show many tasks."""
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from reports.leaderboard import metric_columns
-    from reports.meta import primary_metric
+    from scorers.columns import primary_metric
     from scorers.regions import aligned_output
 
     df = r.df[r.df["task_id"] == task_id] if rows is None else rows

@@ -35,13 +35,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.spec import read_yaml_mapping
-from harness.storage import atomic_write_text
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.contract.spec import read_yaml_mapping
+from harness.core.storage import atomic_write_text
 from reports.leaderboard import metric_rows
 from reports.markdown import md
-from reports.meta import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
-from reports.results import load_run
+from scorers.columns import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
+from harness.contract.results import load_run
 from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
 from scorers.base import registry_metrics
 
@@ -284,7 +284,7 @@ def _check_suites(bm: dict, cm: dict, base: Path, cand: Path, force: bool, warni
 
 
 def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str]) -> dict[str, dict]:
-    """The run's run.json ``metrics`` record (:func:`reports.meta.read_metrics`); for a run written
+    """The run's run.json ``metrics`` record (:func:`scorers.columns.read_metrics`); for a run written
     before runs carried one, today's scorer definitions with the warning in gate.md (stderr keeps its
     one line)."""
     rec = meta.get("metrics")

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import EditbenchError
-from harness.storage import atomic_write_text
+from harness.core.errors import EditbenchError
+from harness.core.storage import atomic_write_text
 from reports.leaderboard import fmt, format_markdown, metric_rows, within_range
 from reports.markdown import md
-from reports.meta import direction, is_ranked, is_stage_column, read_metrics, registry_record
+from scorers.columns import direction, is_ranked, is_stage_column, read_metrics, registry_record
 from reports.stats import task_mean_ci_rows
 
 BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.storage import confined
+from harness.core.errors import EditbenchError
+from harness.core.storage import confined
 from reports import plots
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ def _thumb_uri(arr: np.ndarray) -> str:
 
 def _load_suite(meta: dict):
     """The run's suite from run.json's recorded source path, or None when it is gone or unreadable."""
-    from harness.errors import EditbenchError
-    from tasks.schema import load_suite
+    from harness.core.errors import EditbenchError
+    from tasks.loading import load_suite
 
     src = (meta.get("suite") or {}).get("source")
     if not src or not Path(src).is_file():
@@ -114,8 +114,8 @@ def _toy_known(task) -> np.ndarray | None:
 
 def _source_cells(suite, task) -> tuple[str, str]:
     """(source, mask) cells of one task; placeholders where the suite or the file is missing."""
-    from harness.errors import EditbenchError
-    from harness.imageio import load_image, load_mask
+    from harness.core.errors import EditbenchError
+    from harness.core.imageio import load_image, load_mask
 
     if suite is None or task is None:
         return '<span class="missing">suite not found</span>', '<span class="missing">—</span>'
@@ -165,7 +165,7 @@ def _output_cell(out: Path, rel: str | None, task) -> str:
         if path.suffix == ".npy":
             return img(plots.array_thumbnail(np.load(path), mask=_toy_mask(task), known_from=_toy_known(task)),
                        rel, "thumb")
-        from harness.imageio import load_image
+        from harness.core.imageio import load_image
 
         return img(_thumb_uri(load_image(path)), rel, "thumb")
     except Exception as e:  # noqa: BLE001 - one broken output must not break the page
@@ -227,7 +227,7 @@ def informative(r: "Report", metrics: list[str]) -> tuple[list[str], dict[str, s
 def summary_html(r: "Report") -> str:
     """The ranked summary: pipelines by the primary metric, marks, and the recommendation sentence."""
     from reports.leaderboard import metric_columns
-    from reports.meta import primary_metric
+    from scorers.columns import primary_metric
     from reports.ranking import rank
     from reports.terminal import ranked_rows
 
@@ -247,7 +247,7 @@ def summary_html(r: "Report") -> str:
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
     from reports.leaderboard import NOTE, metric_columns, not_warmup, stage_columns, table_rows
-    from reports.meta import direction
+    from scorers.columns import direction
 
     from reports import edits_html
 

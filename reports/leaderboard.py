@@ -5,7 +5,7 @@ One row per pipeline (and, in a sweep table, per value of each sweep axis the ru
 ↓ lower is better) holding the task mean and its 95 % nested-bootstrap CI (:mod:`reports.stats`), then
 the ok/error/timeout counts and per-stage latency (median and p90 over non-warm-up ok rows).
 
-What each column means comes from the run's own run.json ``metrics`` record (:mod:`reports.meta`):
+What each column means comes from the run's own run.json ``metrics`` record (:mod:`scorers.columns`):
 provenance columns are never ranked; latency-role metrics leave warm-up rows out and are shown for
 random weights too; quality metrics of ``weights=random`` rows are never ranked.
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.storage import atomic_write_text
+from harness.core.storage import atomic_write_text
 from reports.format import fmt_ms
 from reports.markdown import md
-from reports.meta import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
-from reports.results import coverage_notes
+from scorers.columns import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
+from harness.contract.results import coverage_notes
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
 
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
@@ -258,8 +258,8 @@ def sweep_entries(df: pd.DataFrame, meta: dict, record: dict[str, dict]) -> dict
 
 
 def build_report(out: str | Path) -> Report:
-    from reports.meta import read_metrics
-    from reports.results import load_run
+    from scorers.columns import read_metrics
+    from harness.contract.results import load_run
 
     out = Path(out)
     meta, df = load_run(out)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reports.leaderboard import Entry, is_latency_metric, metric_rows
-from reports.meta import direction
+from scorers.columns import direction
 from reports.stats import Difference, difference_ci_rows
 
 

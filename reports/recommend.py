@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import EditbenchError
-from harness.spec import read_yaml
-from harness.storage import atomic_write_text
+from harness.core.errors import EditbenchError
+from harness.contract.spec import read_yaml
+from harness.core.storage import atomic_write_text
 from reports.format import fmt_ms
 from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows
 from reports.markdown import code, md
-from reports.results import load_run
-from reports.meta import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
+from harness.contract.results import load_run
+from scorers.columns import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
 from reports.ranking import rank
 from reports.stats import task_mean_ci_rows
 

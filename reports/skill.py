@@ -19,7 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 # Edit kinds, the task kind (suite vocabulary) each is measured under, and the keyword rules that pick
 # them, first match wins. A mask (or SAM prompt) turns "replace/change" into a regional inpaint.
@@ -126,9 +126,9 @@ def _measured(runs_root: Path | None, task_kind: str):
         return None
     from reports.history import find_runs
     from reports.leaderboard import entries, metric_columns
-    from reports.meta import primary_metric, read_metrics
+    from scorers.columns import primary_metric, read_metrics
     from reports.ranking import rank
-    from reports.results import load_run
+    from harness.contract.results import load_run
 
     for info in reversed(find_runs(runs_root)):
         meta, df = load_run(info.path, allow_empty=True)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from reports.leaderboard import within_range
-from reports.meta import is_ranked, read_metrics
+from scorers.columns import is_ranked, read_metrics
 from reports.stats import task_mean_ci_rows
 
 CONFIDENCE = 0.95
@@ -90,7 +90,7 @@ def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.Data
     """Write ``<out>/results.json`` (atomically: temp file then rename); returns its path."""
     out = Path(out)
     if meta is None or df is None:
-        from reports.results import load_run
+        from harness.contract.results import load_run
 
         meta, df = load_run(out, allow_empty=True)
     doc = results_summary(meta, df, run_dir=out)

@@ -13,7 +13,7 @@ import io
 
 from reports.format import fmt_ms, fmt_num
 from reports.leaderboard import Report, fmt_estimate, metric_columns
-from reports.meta import direction, primary_metric
+from scorers.columns import direction, primary_metric
 from reports.ranking import Ranking, median_latency, rank
 
 WIDTH = 120

@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.registry import Registry
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.registry import Registry
 
 Direction = Literal["higher", "lower", "none"]
 Role = Literal["quality", "latency", "cost", "provenance"]
@@ -113,7 +113,7 @@ def get_scorer_class(name: str) -> type[Scorer]:
 def registry_metrics() -> dict[str, dict]:
     """run.json ``metrics`` entries of every registered scorer's columns, as the code defines them today.
 
-    Reports read a run's own ``metrics`` record (:mod:`reports.meta`); this is the fallback for runs
+    Reports read a run's own ``metrics`` record (:mod:`scorers.columns`); this is the fallback for runs
     written before runs carried one, and the source the runner writes from.
     """
     out: dict[str, dict] = {}

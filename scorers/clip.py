@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import EditbenchError, WeightsNotFound
-from harness.weights import resolve_weights
+from harness.core.errors import EditbenchError, WeightsNotFound
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import mask_bbox, source_shape, task_mask, torch_device
 

@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import EditbenchError, WeightsNotFound
+from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.faces import Face, detect_faces, find_scrfd
-from harness.imageio import load_image, load_mask
-from harness.pixels import rgb_to_bgr
-from harness.weights import resolve_weights
+from harness.core.imageio import load_image, load_mask
+from harness.core.pixels import rgb_to_bgr
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
 

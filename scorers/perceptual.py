@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import WeightsNotFound
-from harness.weights import resolve_weights
+from harness.core.errors import WeightsNotFound
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import mask_bbox, target_region, torch_device
 

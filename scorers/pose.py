@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.weights import resolve_weights
+from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import source_image, source_shape
 

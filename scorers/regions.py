@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.imageio import load_image, load_mask
+from harness.core.imageio import load_image, load_mask
 
 ASPECT_TOLERANCE = 0.01
 
@@ -43,7 +43,7 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
 def _outpaint_canvas(task):
     """Outpaint tasks are compared on the extended canvas the adapters build from ``overrides.outpaint``
     (the source placed inside, pre-filled outside) with the new area (OR the task mask) as mask."""
-    from harness.pixels import prepare_edit
+    from harness.core.pixels import prepare_edit
 
     o = task.overrides
     return prepare_edit(task, dilate=int(o.get("mask_dilate") or 0), fill=o.get("outpaint_fill") or "edge")
@@ -68,7 +68,7 @@ def source_shape(task) -> tuple[int, int]:
     with Image.open(task.image) as im:
         h, w = im.height, im.width
     if task.kind == "outpaint":
-        from harness.pixels import outpaint_pads
+        from harness.core.pixels import outpaint_pads
 
         left, right, top, bottom = outpaint_pads(task.params, where=f"task {task.task_id}")
         return h + top + bottom, w + left + right
@@ -85,10 +85,10 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
         return mask
     if task.mask is None:
         return None
-    from harness.pixels import dilate_mask
+    from harness.core.pixels import dilate_mask
 
     # The mask the pipeline edited: the task's, grown by the mask_dilate it applied (the scorer's task
-    # carries the pipeline's effective options as overrides, harness.worker.effective_task).
+    # carries the pipeline's effective options as overrides, harness.execution.worker.effective_task).
     mask = load_mask(task.mask, shape=shape, where=f"task {task.task_id}")
     return dilate_mask(mask, int(task.overrides.get("mask_dilate") or 0))
 
@@ -136,7 +136,7 @@ def luminance(image: np.ndarray) -> np.ndarray:
 
 
 def torch_device(requested: str | None = None) -> str:
-    """``requested`` if given (checked), else "cuda" when a GPU is visible, else "cpu" (harness.pixels)."""
-    from harness.pixels import resolve_device
+    """``requested`` if given (checked), else "cuda" when a GPU is visible, else "cpu" (harness.core.pixels)."""
+    from harness.core.pixels import resolve_device
 
     return resolve_device(requested)

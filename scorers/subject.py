@@ -3,7 +3,7 @@
 ``subject`` — for background replacement and any task that names what it keeps. Subject region S:
 
 - a task whose mask came from a SAM recipe with ``invert: true``: S = the segmented object, i.e. the
-  complement of the stored mask *before* dilation (meta ``mask_recipe``, harness.masks.stage);
+  complement of the stored mask *before* dilation (meta ``mask_recipe``, harness.execution.mask_stage);
 - else a task with meta ``subject_box`` [x0, y0, x1, y1]: S = that box;
 - else no subject: NaN, no error.
 
@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from harness.imageio import load_image, load_mask, load_mask_file
+from harness.core.imageio import load_image, load_mask, load_mask_file
 from scorers.background import PSNR_CEILING, region_errors, region_ssim, window_clear
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output

@@ -1,5 +1,2 @@
-"""Task schema, built-in suite files (tasks/suites/*.yaml) and suite builders."""
-
-from tasks.schema import Suite, Task, load_suite, list_suites
-
-__all__ = ["Suite", "Task", "load_suite", "list_suites"]
+"""Task schema (tasks.schema), suite loading (tasks.loading), built-in suite files (tasks/suites/*.yaml) and
+suite builders (tasks.builders)."""

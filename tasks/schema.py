@@ -13,13 +13,15 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
-from harness.errors import EditbenchError
-from harness.spec import PipelineSpec, read_yaml_mapping
-from tasks.validate import Problem, SuiteInvalid, check_rows, pydantic_problems
+from harness.core.errors import EditbenchError
+from harness.contract.spec import PipelineSpec, read_yaml_mapping
+from tasks.recipes import is_sam_recipe, resolve_recipe_paths
+from tasks.problems import Problem, SuiteInvalid, check_rows, pydantic_problems
 
 SUITES_DIR = Path(__file__).parent / "suites"
 PKG_PREFIX = "pkg:"
@@ -52,15 +54,21 @@ class Task(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _split_params(cls, data):
+    def _split_params(cls, data, info: ValidationInfo):
         """Suites written with one ``params:`` mapping keep loading: each key becomes an override when
-        some registered pipeline that runs tasks of this kind takes it per task, else meta."""
+        some registered pipeline that runs tasks of this kind takes it per task, else meta. Which names
+        those are is given by the loader (:func:`tasks.loading.load_suite`) as the validation context's
+        ``option_names`` (kind -> names), since the pipeline registry sits above this schema."""
         if isinstance(data, dict) and "params" in data:
             data = dict(data)
             params = data.pop("params") or {}
             if not isinstance(params, dict):
                 raise ValueError("params must be a mapping")
-            over, meta = split_params(data.get("kind"), params)
+            option_names = (info.context or {}).get("option_names")
+            if option_names is None:
+                raise ValueError("params: (overrides and meta in one mapping) needs the suite loader "
+                                 "tasks.loading.load_suite, which knows the pipelines' options")
+            over, meta = split_params(params, option_names(data.get("kind")))
             for field, part in (("overrides", over), ("meta", meta)):
                 clash = set(part) & set(data.get(field) or {})
                 if clash:
@@ -74,12 +82,12 @@ class Task(BaseModel):
         return {**self.meta, **self.overrides}
 
 
-def split_params(kind: str | None, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(overrides, meta) of a one-mapping ``params``: a key is an override when some registered pipeline
-    that runs tasks of ``kind`` takes it per task (``Pipeline.task_options``), else a meta label."""
-    from harness.pipelines.base import task_option_names
+OptionNames = Callable[[str | None], frozenset[str]]   # task kind -> the per-task option names pipelines take
 
-    names = task_option_names(kind)
+
+def split_params(params: dict[str, Any], names: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(overrides, meta) of a one-mapping ``params``: a key is an override when it is one of ``names`` (the
+    per-task options of the registered pipelines that run the task's kind), else a meta label."""
     return ({k: v for k, v in params.items() if k in names}, {k: v for k, v in params.items() if k not in names})
 
 
@@ -287,8 +295,11 @@ def read_task_table(path: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
     return rows, problems
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
+def load_suite(name_or_path: str | Path, *, option_names: OptionNames | None = None) -> Suite:
     """Load a built-in suite by name, or a suite YAML file by path.
+
+    ``option_names``: kind -> per-task option names, for suites written with one ``params:`` mapping
+    (:func:`tasks.loading.load_suite` passes the pipeline registry's); without it such a suite is refused.
 
     Schema problems (unknown fields, wrong types, duplicate task_id, ...) are collected over every
     row and raised together as one :class:`~tasks.validate.SuiteInvalid` naming file, row and task_id.
@@ -316,7 +327,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         problems += table_problems
     if not rows and not problems:
         problems.append(Problem(file, "", None, "the suite has no tasks (give tasks: or tasks_file:)"))
-    tasks, row_problems = check_rows(rows, Task, suite_name=name)
+    tasks, row_problems = check_rows(rows, Task, suite_name=name, context={"option_names": option_names})
     problems += row_problems
     if problems:
         raise SuiteInvalid(name or str(path), problems)
@@ -325,3 +336,15 @@ def load_suite(name_or_path: str | Path) -> Suite:
     suite.source_path = file
     suite._origins = [(f, label) for f, label, _ in rows]
     return suite
+
+
+def resolve_task(suite: Suite, task):
+    """A copy of ``task`` whose file paths are absolute (checked not to escape the data root)."""
+    update = {}
+    for f in FILE_FIELDS:
+        v = getattr(task, f)
+        if isinstance(v, str):
+            update[f] = str(suite.resolve_path(v, field=f"tasks[{task.task_id}].{f}"))
+    if is_sam_recipe(task.mask):          # its reference mask and weights folder
+        update["mask"] = resolve_recipe_paths(suite, task)
+    return task.model_copy(update=update)

@@ -2,10 +2,10 @@
 
 Two stages, both collecting every problem instead of stopping at the first:
 
-- schema (:func:`check_rows`, called by :func:`tasks.schema.load_suite`): unknown fields, wrong types,
+- schema (:func:`tasks.problems.check_rows`, called by :func:`tasks.schema.load_suite`): unknown fields, wrong types,
   unknown kinds, duplicate ``task_id``, a ``task_id`` that is not a safe file name
-  (:data:`harness.storage.SAFE_NAME`: ASCII letters, digits and ``. _ - [ ] = ,``, at most
-  :data:`harness.storage.MAX_NAME_LEN` characters; it names the task's output files);
+  (:data:`harness.core.storage.SAFE_NAME`: ASCII letters, digits and ``. _ - [ ] = ,``, at most
+  :data:`harness.core.storage.MAX_NAME_LEN` characters; it names the task's output files);
 - content (:func:`validate_suite`, called by the runner's ``build_manifest`` before any pipeline is
   built): missing file, path escaping the data root, unreadable image, mask size differing from its
   image, mask not binary, empty mask, a task without the image/mask its kind needs, malformed
@@ -13,7 +13,7 @@ Two stages, both collecting every problem instead of stopping at the first:
 
 A mask file is *binary* when at most :data:`MAX_GRAY_SHARE` of its pixels have a gray value farther
 than :data:`GRAY_MARGIN` from both 0 and 255 (JPEG ringing along the edge stays below that; a soft or
-feathered mask, or a photo passed as a mask, does not). It is then thresholded at 127 (harness.imageio).
+feathered mask, or a photo passed as a mask, does not). It is then thresholded at 127 (harness.core.imageio).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import EditbenchError
-from harness.storage import name_problem
+from harness.core.errors import EditbenchError
+from harness.core.storage import name_problem
+from tasks.problems import Problem, SuiteInvalid, check_rows, pydantic_problems  # noqa: F401 - part of this API
 
 if TYPE_CHECKING:
     from tasks.schema import Suite
@@ -35,84 +36,9 @@ NEEDS_MASK = frozenset({"inpaint", "face_regen"})
 OUTPAINT_SIDES = ("left", "right", "top", "bottom")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One problem of a suite: the file it is in, the row (``tasks[3]``, ``line 4``, ``row 3``; empty for
-    the suite's own fields), the task_id when known, and what is wrong."""
-
-    file: str
-    row: str
-    task_id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file + (f" {self.row}" if self.row else "")
-        if self.task_id is not None:
-            where += f" (task_id {self.task_id!r})"
-        return f"{where}: {self.message}"
-
-
-class SuiteInvalid(EditbenchError):
-    """A suite with problems: one sentence for a single problem; for several, a first line and then
-    every problem on a line of its own."""
-
-    def __init__(self, suite: str, problems: list[Problem]):
-        self.problems = list(problems)
-        n = len(self.problems)
-        if n == 1:
-            super().__init__(f"suite {suite} is invalid, nothing was run: {self.problems[0]}")
-            return
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"suite {suite} has {n} problems; nothing was run:\n{lines}")
-
-
-def pydantic_problems(err, *, file: str, row: str, task_id: str | None) -> list[Problem]:
-    """One :class:`Problem` per error of a pydantic ``ValidationError``, naming the field path."""
-    out = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        msg = {"missing": "required field is missing", "extra_forbidden": "unknown field"}.get(e["type"], e["msg"])
-        out.append(Problem(file, row, task_id, f"{loc}: {msg}"))
-    return out
-
-
-def check_rows(rows: list[tuple[str, str, Any]], task_model, *, suite_name: str):
-    """Validate raw task rows ``(file, row, mapping)`` against ``task_model``.
-
-    Returns ``(tasks, problems)``; every row is checked, and a repeated task_id is reported at each
-    repetition with the row of its first use.
-    """
-    from pydantic import ValidationError
-
-    tasks, problems, first = [], [], {}
-    for file, row, raw in rows:
-        if not isinstance(raw, dict):
-            problems.append(Problem(file, row, None, f"a task must be a mapping, not {type(raw).__name__}"))
-            continue
-        tid = raw.get("task_id")
-        tid = str(tid) if tid is not None else None
-        bad_id = name_problem(raw.get("task_id"), what="task_id") if "task_id" in raw else None
-        if bad_id:
-            problems.append(Problem(file, row, None, bad_id))
-            continue
-        try:
-            task = task_model(**{**raw, "suite": raw.get("suite") or suite_name})
-        except ValidationError as e:
-            problems += pydantic_problems(e, file=file, row=row, task_id=tid)
-            continue
-        if task.task_id in first:
-            f0, r0 = first[task.task_id]
-            here = r0 if f0 == file else f"{f0} {r0}"
-            problems.append(Problem(file, row, task.task_id, f"duplicate task_id (first used at {here})"))
-            continue
-        first[task.task_id] = (file, row)
-        tasks.append(task)
-    return tasks, problems
-
-
 def _check_image(suite: Suite, rel: str, field: str, report) -> tuple[int, int] | None:
     """(H, W) of an image file of the suite, or None after reporting why it is unusable."""
-    from harness.imageio import ImageTooLarge, load_image
+    from harness.core.imageio import ImageTooLarge, load_image
 
     path = _resolve(suite, rel, field, report)
     if path is None:
@@ -172,7 +98,7 @@ def _check_sam_recipe(suite: Suite, mask: dict, shape: tuple[int, int] | None, r
 
 
 def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report, weights_seen: dict | None = None) -> None:
-    from harness.imageio import ImageTooLarge, load_gray, mask_from_recipe
+    from harness.core.imageio import ImageTooLarge, load_gray, mask_from_recipe
 
     if isinstance(mask, dict) and "sam" in mask:
         _check_sam_recipe(suite, mask, shape, report, {} if weights_seen is None else weights_seen)

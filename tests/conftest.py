@@ -24,7 +24,7 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ray_session(_isolated_cache):
     """A local Ray shared by the tests that need one (the runner reuses an initialised Ray)."""
-    from harness.runner import init_ray
+    from harness.execution.runner import init_ray
 
     ray, started = init_ray(None)
     yield ray

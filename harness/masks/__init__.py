@@ -5,7 +5,7 @@ A task asks a generator for its mask with a SAM recipe (see docs/suites.md)::
     mask: {sam: {box: [x0, y0, x1, y1]}, model: sam-vit-b}
     mask: {sam: {points: [[x, y], ...], labels: [1, 0, ...]}, invert: true, multimask: best}
 
-The mask stage (:mod:`harness.masks.stage`) runs the generator once per (task, generator) before that
+The mask stage (:mod:`harness.execution.mask_stage`) runs the generator once per (task, generator) before that
 task's edits, stores the mask under ``<out>/masks/<generator>/<task_id>.png`` and hands every pipeline
 the stored file as the task's mask. Weights are a transformers ``save_pretrained`` folder: the recipe's
 ``weights`` path, else ``$EDITBENCH_WEIGHTS/<generator>``; ``weights: random`` builds the published
@@ -19,8 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.registry import Registry
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.registry import Registry
+from harness.core.storage import check_name, confined
+from tasks.recipes import absolute_weights, is_sam_recipe, resolve_recipe_paths  # noqa: F401 - part of this API
 
 MASK_GENERATORS: Registry = Registry("mask generator", {
     "sam-vit-b": "harness.masks.sam:SamVitB",
@@ -29,6 +31,7 @@ MASK_GENERATORS: Registry = Registry("mask generator", {
 })
 
 DEFAULT_GENERATOR = "sam-vit-b"
+MASKS_DIR = "masks"   # a run's stored masks: <out>/masks/<generator>/<task_id>.png (harness.execution.mask_stage)
 
 
 class SamPrompt(BaseModel):
@@ -73,10 +76,6 @@ class SamRecipe(BaseModel):
         return self
 
 
-def is_sam_recipe(mask: Any) -> bool:
-    return isinstance(mask, dict) and "sam" in mask
-
-
 def parse_recipe(mask: dict[str, Any], *, where: str = "mask") -> SamRecipe:
     """The SAM recipe of a task mask; a bad recipe is one EditbenchError sentence."""
     try:
@@ -96,22 +95,18 @@ def build_generator(recipe: SamRecipe):
     return get_generator_class(recipe.model)(weights=recipe.weights)
 
 
-def absolute_weights(weights: str | None, base: Path) -> str | None:
-    """A recipe's weights folder made absolute against ``base`` (the suite file's folder); ``random`` and
-    None are returned unchanged."""
-    if weights in (None, "random"):
-        return weights
-    path = Path(weights).expanduser()
-    return str(path if path.is_absolute() else (base / path).resolve())
+def mask_path(out: str | Path, task) -> Path:
+    """Where the stage stores the mask of ``task`` (a task with a SAM recipe) under the run ``out``."""
+    recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
+    check_name(task.task_id, what="task_id", where="mask path")
+    return confined(out, MASKS_DIR, recipe.model, f"{task.task_id}.png")
 
 
-def resolve_recipe_paths(suite, task) -> dict[str, Any]:
-    """The SAM recipe of ``task`` with absolute paths: ``reference`` inside the suite's data root (refused
-    if it escapes), ``weights`` against the suite file's folder."""
-    mask = dict(task.mask)
-    if isinstance(mask.get("reference"), str):
-        mask["reference"] = str(suite.resolve_path(mask["reference"], field=f"tasks[{task.task_id}].mask.reference"))
-    if isinstance(mask.get("weights"), str):
-        base = Path(suite.source_path).parent if suite.source_path else Path.cwd()
-        mask["weights"] = absolute_weights(mask["weights"], base)
-    return mask
+def with_stored_mask(task, out: str | Path):
+    """``task`` as scorers see it: its SAM recipe replaced by the stored mask's path, the recipe kept as
+    meta ``mask_recipe`` (``invert``, ``reference``: what the subject and mask_iou scorers read). A task
+    without a SAM recipe is returned unchanged."""
+    if not is_sam_recipe(task.mask):
+        return task
+    return task.model_copy(update={"mask": str(mask_path(out, task)),
+                                   "meta": {**task.meta, "mask_recipe": dict(task.mask)}})

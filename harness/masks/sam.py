@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import EditbenchError, WeightsNotFound
-from harness.pixels import resolve_device
-from harness.weights import resolve_weights
+from harness.core.errors import EditbenchError, WeightsNotFound
+from harness.core.pixels import resolve_device
+from harness.core.weights import resolve_weights
 
 # Published ViT-H image encoder (facebook/sam-vit-huge config.json); ViT-B is SamVisionConfig's default.
 SAM_VIT_H_VISION = dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, mlp_dim=5120,

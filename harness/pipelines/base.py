@@ -1,7 +1,7 @@
 """The pipeline adapter interface and the pipeline registry.
 
 A pipeline adapter wraps one outside system (a diffusers pipeline, OpenCV, the toy DDPM). It is
-built from a :class:`~harness.spec.PipelineSpec`, ``load()``-ed once per Ray actor and then
+built from a :class:`~harness.contract.spec.PipelineSpec`, ``load()``-ed once per Ray actor and then
 ``run(task, seed) -> Output`` for every job routed to it. Heavy imports (torch, diffusers) belong
 inside ``load()``/``run()``, so that importing the registry stays cheap.
 """
@@ -17,9 +17,9 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.registry import Registry
-from harness.spec import PipelineSpec
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.registry import Registry
+from harness.contract.spec import PipelineSpec
 
 WEIGHTS_KINDS = ("real", "random", "trained")
 
@@ -124,7 +124,7 @@ class Pipeline:
     def check(self) -> None:
         """Validate before any work starts (e.g. that weight files exist where expected).
 
-        Raise :class:`~harness.errors.WeightsNotFound` naming the expected path. Runs in the driver,
+        Raise :class:`~harness.core.errors.WeightsNotFound` naming the expected path. Runs in the driver,
         so it must not load models.
         """
 
@@ -160,7 +160,7 @@ class Pipeline:
     def applied(self, task):
         """Run one task with its overrides: ``self.options`` is the effective options inside the block.
 
-        The one place where task overrides reach an adapter (:meth:`harness.worker.Worker.generate`). The
+        The one place where task overrides reach an adapter (:meth:`harness.execution.worker.Worker.generate`). The
         override is per thread, so a concurrent actor runs tasks with different overrides side by side.
         """
         self._task.options = self.options_for(task)

@@ -25,12 +25,12 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from harness.errors import EditbenchError, WeightsNotFound
+from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
 from harness.pipelines.imaging import float_to_uint8, work_size
-from harness.pixels import resolve_device
-from harness.weights import resolve_weights
+from harness.core.pixels import resolve_device
+from harness.core.weights import resolve_weights
 
 DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -109,7 +109,7 @@ class DiffusersPipeline(EditPipeline):
     ``random_components`` (for ``weights: random``) and implement ``edit`` with :meth:`call`."""
 
     needs_weights = True
-    uses_gpu = True                                    # one actor per GPU on GPU clusters (harness.runner.plan_actors)
+    uses_gpu = True                                    # one actor per GPU on GPU clusters (harness.execution.runner.plan_actors)
     pipeline_class: ClassVar[str]
     denoisers: ClassVar[tuple[str, ...]] = ("unet",)   # components whose first forward starts "denoise"
     size_multiple: ClassVar[int] = 8                   # working H and W are multiples of this

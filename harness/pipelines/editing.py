@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output, Pipeline, StageTimer
 from harness.pipelines.imaging import EditInputs, paste_back, prepare_edit
 
@@ -83,7 +83,7 @@ class EditPipeline(Pipeline):
         o = self.options
         if self.needs_mask or task.mask is not None or task.kind == "outpaint":
             return prepare_edit(task, dilate=o.mask_dilate, feather=o.mask_feather, fill=o.outpaint_fill)
-        from harness.imageio import load_image
+        from harness.core.imageio import load_image
 
         if not task.image:
             raise EditbenchError(f"task {task.task_id} has no image.")

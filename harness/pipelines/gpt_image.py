@@ -9,7 +9,7 @@ closest aspect ratio and the result cropped and resized back (``harness.pipeline
 
 The endpoint takes no seed: the seeds of a run are independent repeats of the same request, each billed.
 ``base_url`` (or the client's ``OPENAI_BASE_URL``) points it at an OpenAI-compatible gateway; both it and
-``api_key_env`` are the operator's (``harness.credentials``), never a suite's.
+``api_key_env`` are the operator's (``harness.core.credentials``), never a suite's.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ An adapter of one service (``gpt_image.py``) subclasses :class:`HostedEditPipeli
 accepts) and ``request(...)`` (one HTTP request, raising :class:`RequestFailed`). This module owns
 the rest, identical across services:
 
-- the endpoint and the API key, the operator's alone (``harness.credentials``): ``base_url`` and
+- the endpoint and the API key, the operator's alone (``harness.core.credentials``): ``base_url`` and
   ``api_key_env`` are operator-only options, refused from a suite or run spec file; the key is read
   only from the environment variable named by ``api_key_env`` (checked before any work; never in
   run.json, rows, logs or messages: :func:`redact` over the whole text and every stored header);
@@ -36,9 +36,9 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
-from harness.credentials import endpoint, operator_only, operator_only_key_env
-from harness.credentials import redact as redact_all
-from harness.errors import EditbenchError
+from harness.core.credentials import endpoint, operator_only, operator_only_key_env
+from harness.core.credentials import redact as redact_all
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output, StageTimer
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, resize
@@ -49,7 +49,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 class HostedOptions(EditOptions):
     """Options of every hosted adapter (connection, retries, prices); services add their own."""
 
-    # Operator-only (harness.credentials): a suite or run spec file setting them is refused.
+    # Operator-only (harness.core.credentials): a suite or run spec file setting them is refused.
     base_url: str | None = operator_only(None)      # None: the client's default (its env var, else the service)
     api_key_env: str = operator_only_key_env("OPENAI_API_KEY")  # environment variable holding the API key
     timeout_s: float = Field(120.0, gt=0)           # per request; a request past it is retried

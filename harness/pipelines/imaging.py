@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.pixels import (  # noqa: F401 - the task's pixels live in harness.pixels; adapters import them here
+from harness.core.pixels import (  # noqa: F401 - the task's pixels live in harness.core.pixels; adapters import them here
     EditInputs,
     OutpaintFill,
     bgr_to_rgb,

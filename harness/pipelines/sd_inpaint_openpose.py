@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.errors import EditbenchError, WeightsNotFound
+from harness.core.errors import EditbenchError, WeightsNotFound
 
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import DiffusionOptions
@@ -26,7 +26,7 @@ class OpenPoseOptions(DiffusionOptions):
 
 def load_control_image(task, hw: tuple[int, int]):
     """The task's pose image as PIL RGB at (H, W); a clear error when the task has none."""
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from harness.pipelines.imaging import resize, to_pil
 
     if task.control is None:

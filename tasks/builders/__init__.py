@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.registry import Registry
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.registry import Registry
 from tasks.builders.common import BuildOptions, Draft, write_suite
 
 # Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
@@ -48,7 +48,7 @@ def builder_options(kind: str) -> type[BuildOptions]:
 def build_suite(kind: str, **options: Any) -> Path:
     """Build a suite of ``kind`` and write it to ``options["out"]``; returns the written path.
 
-    Raises :class:`~harness.errors.EditbenchError` for bad options or inputs, and
+    Raises :class:`~harness.core.errors.EditbenchError` for bad options or inputs, and
     :class:`~tasks.validate.SuiteInvalid` when the written suite has problems (e.g. a bad mask file).
     """
     draft_fn = BUILDERS.get(kind)          # unknown kind: EditbenchError listing the builders
@@ -63,7 +63,7 @@ def build_suite(kind: str, **options: Any) -> Path:
               "Rebuilding from the same inputs gives this file byte for byte; edit the inputs, not this file.")
     out = write_suite(draft, opts, data_root=draft.data_root, pkg_roots=draft.pkg_roots, header=header)
 
-    from tasks.schema import load_suite
+    from tasks.loading import load_suite
     from tasks.validate import check_suite
 
     check_suite(load_suite(out))

@@ -20,8 +20,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import EditbenchError
-from harness.storage import MAX_NAME_LEN
+from harness.core.errors import EditbenchError
+from harness.core.storage import MAX_NAME_LEN
+from harness.pipelines.base import task_option_names
+from tasks.schema import resolve_data_root, split_params
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
@@ -86,7 +88,7 @@ def list_images(folder: Path, *, n: int | None = None) -> list[Path]:
 
 def stem_id(path: Path, folder: Path) -> str:
     """A task-id stem from an image path: its path under ``folder`` without extension, every character
-    outside the safe set of task ids (harness.storage.SAFE_NAME, e.g. '/' or a space) -> '_'."""
+    outside the safe set of task ids (harness.core.storage.SAFE_NAME, e.g. '/' or a space) -> '_'."""
     rel = path.relative_to(folder).with_suffix("")
     stem = re.sub(r"[^A-Za-z0-9._\-\[\]=,]", "_", rel.as_posix())
     return ("_" + stem[1:] if stem.startswith(".") else stem)[:MAX_NAME_LEN - 40]
@@ -142,7 +144,7 @@ def _portable(path: Path, roots: list[tuple[str, Path]]) -> str:
 
 class _NoAliasDumper(yaml.SafeDumper):
     """Writes a shared mapping out in full each time: suite files never hold YAML aliases (the reader
-    refuses them, harness.spec.read_yaml)."""
+    refuses them, harness.contract.spec.read_yaml)."""
 
     def ignore_aliases(self, data) -> bool:
         return True
@@ -156,8 +158,6 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     suite file), or a ``pkg:`` root. Files under one of ``pkg_roots`` (``pkg:`` roots) are written as
     ``pkg:PACKAGE/...`` paths instead.
     """
-    from tasks.schema import resolve_data_root, split_params
-
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     for p, data in sorted(draft.extra_files.items()):
@@ -173,7 +173,7 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
     tasks = []
     for t in draft.tasks:
         t = {k: (_portable(Path(v).resolve(), roots) if isinstance(v, Path) else v) for k, v in t.items()}
-        over, meta = split_params(t.get("kind"), t.pop("params", None) or {})
+        over, meta = split_params(t.pop("params", None) or {}, task_option_names(t.get("kind")))
         t["overrides"] = {**(t.get("overrides") or {}), **over}   # a builder's params win over the base task's
         t["meta"] = {**(t.get("meta") or {}), **meta}
         tasks.append({k: v for k, v in t.items() if v not in (None, "", {})})

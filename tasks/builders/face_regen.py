@@ -60,15 +60,15 @@ def pick_round_robin(per_image: list[list], n: int) -> list[tuple[int, int]]:
 
 def draft_face_regen(opts: FaceRegenOptions) -> Draft:
     from harness.faces import detect_faces
-    from harness.imageio import load_image
-    from harness.weights import resolve_weights
+    from harness.core.imageio import load_image
+    from harness.core.weights import resolve_weights
 
     folder = Path(opts.images).resolve()
     pose_dir = beside(opts, "pose")
     paths = [p for p in list_images(folder) if not p.is_relative_to(pose_dir)]  # not our own earlier output
     face_dir = None
     if opts.face_weights is not None:
-        from harness.errors import WeightsNotFound
+        from harness.core.errors import WeightsNotFound
         from harness.faces import find_scrfd
 
         face_dir = resolve_weights("insightface", str(opts.face_weights))
@@ -126,7 +126,7 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
 
 
 def _ellipse_fraction(ellipse: list[float], shape: tuple[int, int]) -> float:
-    from harness.imageio import mask_from_recipe
+    from harness.core.imageio import mask_from_recipe
     from tasks.builders.common import mask_fraction
 
     return mask_fraction(mask_from_recipe({"ellipse": ellipse}, shape))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
                                     prompts_by_image, stem_id)
 
@@ -76,7 +76,7 @@ def textured_holes(image: np.ndarray, *, holes: int, size: float) -> list[list[i
 
 
 def draft_reconstruction(opts: ReconstructionOptions) -> Draft:
-    from harness.imageio import load_image, mask_from_recipe
+    from harness.core.imageio import load_image, mask_from_recipe
 
     folder = Path(opts.images).resolve()
     hole_dir = beside(opts, "holes")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
                                     prompts_by_image, read_csv, stem_id, under)
 
@@ -90,7 +90,7 @@ def _inputs(opts: SegmentOptions, bundled: tuple[str, ...]) -> tuple[Path, list[
 
 
 def draft_background_replace(opts: SegmentOptions) -> Draft:
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
 
     folder, _, data_root = _inputs(opts, tuple(BUNDLED_SUBJECTS))
     if opts.images is not None and opts.boxes is None:
@@ -166,7 +166,7 @@ def innermost(mask: np.ndarray) -> tuple[int, int]:
 
 
 def draft_sky_replace(opts: SegmentOptions) -> Draft:
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from scorers.regions import mask_bbox
 
     folder, images, data_root = _inputs(opts, BUNDLED_SKY)

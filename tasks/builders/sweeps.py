@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from tasks.builders.common import FILE_FIELDS, BuildOptions, Draft, beside, mask_fraction, png_bytes
 
 PKG = "pkg:"
@@ -37,7 +37,7 @@ class SweepOptions(BuildOptions):
 
 def base_draft(opts: SweepOptions) -> tuple[Any, list[dict], str | None, tuple[str, ...]]:
     """(suite, task dicts with absolute Paths, data_root to keep, pkg roots) of the base suite."""
-    from tasks.schema import load_suite
+    from tasks.loading import load_suite
     from tasks.validate import check_suite
 
     suite = load_suite(opts.from_suite)
@@ -117,7 +117,7 @@ def scale_recipe(recipe: dict, s: float) -> dict:
 
 
 def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
-    from harness.imageio import load_image, load_mask
+    from harness.core.imageio import load_image, load_mask
 
     suite, tasks, keep, pkgs = base_draft(opts)
     out_dir = beside(opts, "masks")

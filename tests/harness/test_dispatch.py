@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.dispatch import ActorDied, Dispatcher, Limits
-from harness.errors import EditbenchError, InfrastructureError
-from harness.spec import PipelineSpec
-from harness.worker import Job, new_row
+from harness.execution.dispatch import ActorDied, Dispatcher, Limits
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.contract.spec import PipelineSpec
+from harness.execution.worker import Job, new_row
 from tasks.schema import Task
 
 INF = math.inf

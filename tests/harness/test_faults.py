@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.runner import run
-from harness.spec import RunSpec
-from reports.results import read_results
+from harness.workflow import run
+from harness.contract.spec import RunSpec
+from harness.contract.results import read_results
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = ["task_id", "pipeline", "seed"]
@@ -166,7 +166,7 @@ def test_cli_run_exit_code_and_summary_without_progress(ray_session, tmp_path):
     from typer.testing import CliRunner
 
     from harness.cli import app
-    from harness.errors import EXIT_ROWS_FAILED
+    from harness.core.errors import EXIT_ROWS_FAILED
 
     suite = write_suite(tmp_path / "suite.yaml", 3)
     spec = tmp_path / "spec.yaml"
@@ -199,7 +199,7 @@ def test_timeout_runs_from_the_task_start_and_never_cascades(ray_session, tmp_pa
 
 
 def test_load_timeout_is_its_own_limit(ray_session, tmp_path):
-    from harness.errors import EditbenchError
+    from harness.core.errors import EditbenchError
 
     suite = write_suite(tmp_path / "suite.yaml", 2)
     spec = RunSpec(suite=str(suite), pipelines=[{"name": "synthetic", "options": {"load_ms": 5000}}],
@@ -215,14 +215,14 @@ def test_storage_failure_stops_the_run_with_exit_4(ray_session, tmp_path, monkey
 
     from typer.testing import CliRunner
 
-    import harness.runner
+    import harness.execution.runner
     from harness.cli import app
-    from harness.errors import EXIT_INFRASTRUCTURE
+    from harness.core.errors import EXIT_INFRASTRUCTURE
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(harness.runner, "write_shard", full)
+    monkeypatch.setattr(harness.execution.runner, "write_shard", full)
     suite = write_suite(tmp_path / "suite.yaml", 2)
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["run", "--suite", str(suite), "--pipelines", "synthetic", "--out", str(out),

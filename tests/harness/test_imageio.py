@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import EditbenchError
-from harness.imageio import load_image, load_mask, prefetch_task_inputs, prefetched
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask, prefetch_task_inputs, prefetched
 from tasks.schema import Task
 
 

@@ -9,11 +9,11 @@ import json
 import numpy as np
 from PIL import Image
 
-from harness.runner import run
-from harness.spec import RunSpec
-from reports.results import read_results
+from harness.workflow import run
+from harness.contract.spec import RunSpec
+from harness.contract.results import read_results
 from tasks.builders import build_suite
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 from tests.tiny_models import build_sam, build_sd_inpaint
 
 

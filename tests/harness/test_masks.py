@@ -10,12 +10,14 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.masks import MASK_GENERATORS, SamRecipe, parse_recipe
 from harness.masks import sam as sam_mod
 from harness.masks.sam import choose, loaded
-from harness.masks.stage import mask_path, prepare_mask, with_stored_mask
-from tasks.schema import Task, load_suite
+from harness.execution.mask_stage import prepare_mask
+from harness.masks import mask_path, with_stored_mask
+from tasks.loading import load_suite
+from tasks.schema import Task
 from tasks.validate import SuiteInvalid, check_suite
 from tests.tiny_models import build_sam, build_sam2
 
@@ -55,7 +57,7 @@ def test_every_generator_resolves_to_its_class_without_heavy_imports(name):
 
     cls = MASK_GENERATORS.get(name)
     assert cls.name == name and cls.family in ("sam", "sam2")
-    code = ("import sys; from harness.masks import MASK_GENERATORS; import harness.masks.stage; "
+    code = ("import sys; from harness.masks import MASK_GENERATORS; import harness.execution.mask_stage; "
             f"MASK_GENERATORS.get({name!r}); print([m for m in ('torch', 'transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -123,8 +125,8 @@ def test_empty_or_full_mask_is_an_error_naming_the_task(sam_folders, photo, tmp_
         with pytest.raises(EditbenchError, match=f"task cat: the sam-vit-b mask .*{word}"):
             prepare_mask(task, tmp_path)
     assert not mask_path(tmp_path, task).exists()
-    from harness.spec import PipelineSpec
-    from harness.worker import Job, Worker
+    from harness.contract.spec import PipelineSpec
+    from harness.execution.worker import Job, Worker
 
     w = Worker(PipelineSpec(name="cv2-telea"), [], out=str(tmp_path), run_id="r", suite="s")
     rec = w.run(Job(task, w.spec, 0))
@@ -132,8 +134,8 @@ def test_empty_or_full_mask_is_an_error_naming_the_task(sam_folders, photo, tmp_
 
 
 def test_a_random_segmenter_makes_the_row_random(photo, tmp_path, monkeypatch):
-    from harness.spec import PipelineSpec
-    from harness.worker import Job, Worker
+    from harness.contract.spec import PipelineSpec
+    from harness.execution.worker import Job, Worker
 
     half = np.zeros((150, 226), bool)
     half[:, :113] = True
@@ -181,8 +183,8 @@ def test_validation_of_prompts_and_reference(sam_folders, photo, tmp_path):
 
 
 def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, tmp_path):
-    from harness.spec import PipelineSpec
-    from harness.worker import Job, Worker
+    from harness.contract.spec import PipelineSpec
+    from harness.execution.worker import Job, Worker
 
     from harness.pipelines.imaging import dilate_mask
 
@@ -234,7 +236,7 @@ def test_cli_run_without_sam_weights_is_one_sentence_exit_2(photo, tmp_path):
 def test_recipe_paths_resolve_against_the_suite(sam_folders, photo, tmp_path):
     import shutil
 
-    from harness.runner import resolve_task
+    from harness.execution.runner import resolve_task
 
     shutil.copytree(sam_folders["sam-vit-b"], tmp_path / "models" / "sam")
     ref = np.zeros((150, 226), np.uint8)

@@ -70,7 +70,7 @@ def objects(client, prefix: str) -> dict[str, bytes]:
 
 
 def test_location_writes_lists_and_locks(s3_env):
-    from harness.storage import LOCK_NAME, Location, RunLock, RunLocked, read_lock
+    from harness.core.storage import LOCK_NAME, Location, RunLock, RunLocked, read_lock
 
     loc = Location(f"s3://{BUCKET}/unit")
     loc.write_bytes(b"abc", "results", "part-1.parquet")
@@ -92,7 +92,7 @@ def test_location_writes_lists_and_locks(s3_env):
 
 
 def test_a_held_lease_is_renewed_and_a_taken_over_one_is_left_alone(s3_env):
-    from harness.storage import Location, RunLock, RunLocked, read_lock
+    from harness.core.storage import Location, RunLock, RunLocked, read_lock
 
     loc = Location(f"s3://{BUCKET}/lease")
     lock = RunLock(loc, lease_s=0.6).acquire()    # renewed every 0.2 s
@@ -129,7 +129,7 @@ def test_toy_run_resume_report_and_gate_through_s3(s3_env, tmp_path):
     stored = objects(client, "toy")
     meta = json.loads(stored["run.json"])
     assert meta["status"] == "complete" and meta["jobs"]["done"] == len(meta["jobs"]["planned"]) > 0
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     df = read_results(uri)
     assert len(df) == len(meta["jobs"]["planned"]) and (df["status"] == "ok").all()
@@ -173,7 +173,7 @@ def test_driver_killed_then_resumed_through_s3(s3_env, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(spec), "--out", uri, "--no-progress"],
                             cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     try:
         deadline = time.monotonic() + 240
@@ -215,7 +215,7 @@ def test_two_node_cluster_writes_every_output_to_s3(s3_env):
                          timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "NODES 2" in res.stdout
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     df = read_results(uri)
     stored = objects(client, "two-node")
@@ -236,7 +236,7 @@ def test_smoke_suite_through_s3_writes_decodable_pngs(s3_env):
     uri = f"s3://{BUCKET}/smoke"
     res = editbench(env, "run", "--suite", "smoke-removal", "--limit", "1", "--out", uri, "--no-progress")
     assert res.returncode == 0, res.stderr
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     df = read_results(uri)
     stored = objects(client, "smoke")

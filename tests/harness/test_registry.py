@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import PIPELINES, Pipeline
-from harness.registry import Registry
+from harness.core.registry import Registry
 from scorers.base import SCORERS, Scorer
 from tasks.builders import BUILDERS, BuildOptions, builder_options
 

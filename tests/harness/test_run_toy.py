@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from harness.runner import run
-from harness.spec import RunSpec
+from harness.workflow import run
+from harness.contract.spec import RunSpec
 from reports.leaderboard import write_report
-from reports.results import REQUIRED_COLUMNS, read_results
+from harness.contract.results import REQUIRED_COLUMNS, read_results
 
 PIPELINES = ["toy-naive", "toy-repaint", "toy-unconditional"]
 

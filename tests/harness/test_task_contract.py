@@ -13,11 +13,11 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
-from harness.runner import _run_metadata, build_manifest
-from harness.spec import PipelineSpec, RunSpec
-from tasks.schema import load_suite
+from harness.execution.runner import _run_metadata, build_manifest
+from harness.contract.spec import PipelineSpec, RunSpec
+from tasks.loading import load_suite
 from tests.tasks.helpers import bundled_photo, write_png, write_suite
 
 FLOORS = ["cv2-telea", "cv2-ns", "patchmatch"]   # weight-free pipelines that take mask_dilate per task
@@ -115,7 +115,7 @@ def test_sweep_axes_must_be_task_parameters(tmp_path):
 
 def _fake_run(m, out: Path) -> Path:
     """run.json and one ok row per job, without running anything (report plumbing only)."""
-    from reports.results import ResultRow, write_shard
+    from harness.contract.results import ResultRow, write_shard
 
     meta = _run_metadata(m, out, RunSpec(suite=m.suite.source_path))
     out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def test_run_json_describes_every_metric_and_the_primary(tmp_path):
 
 def test_provenance_flags_are_never_ranked():
     from reports.leaderboard import metric_columns
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
     import pandas as pd
 
     record = metrics_record(["identity"])
@@ -211,7 +211,7 @@ def test_a_report_reads_directions_from_the_run_not_from_todays_registry(tmp_pat
 
 
 def test_an_old_run_without_a_record_is_read_with_a_warning(tmp_path, capsys):
-    from reports.meta import read_metrics
+    from scorers.columns import read_metrics
 
     (tmp_path / "run.json").write_text(json.dumps({"run_id": "x"}))
     rec = read_metrics(tmp_path, columns=["latency_ms", "latency_denoise_ms"])
@@ -221,7 +221,7 @@ def test_an_old_run_without_a_record_is_read_with_a_warning(tmp_path, capsys):
 
 def test_scorers_compare_against_the_mask_the_pipeline_edited():
     from harness.pipelines.imaging import dilate_mask
-    from harness.worker import effective_task
+    from harness.execution.worker import effective_task
     from harness.pipelines.base import Output
     from scorers.regions import task_mask
     from tasks.schema import Task
@@ -235,7 +235,7 @@ def test_scorers_compare_against_the_mask_the_pipeline_edited():
 
 def test_recommendation_thresholds_are_in_the_metrics_units(tmp_path):
     from reports.recommend import THRESHOLDS, check_thresholds, load_thresholds
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
 
     record = metrics_record(["clip", "seam", "background", "identity", "pose", "toy"])
     check_thresholds(dict(THRESHOLDS), record, where="built-in thresholds")   # every built-in one is in range

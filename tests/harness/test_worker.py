@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from harness.pipelines.base import Output
-from harness.spec import PipelineSpec
-from harness.worker import Job, finish_rows, new_row
+from harness.contract.spec import PipelineSpec
+from harness.execution.worker import Job, finish_rows, new_row
 from scorers.base import Scorer
 from tasks.schema import Task
 

@@ -40,7 +40,7 @@ def toy_suite(path: Path, task_ids: list[str], **fields) -> Path:
 
 def fake_run(out: Path, rows: list[dict], *, status: str = "complete", shards: int = 1) -> Path:
     """A run directory with run.json and ``rows`` split over ``shards`` Parquet shards."""
-    from reports.results import write_shard
+    from harness.contract.results import write_shard
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps({"run_id": "r1", "suite": {"name": "s", "hash": "h"}, "status": status,

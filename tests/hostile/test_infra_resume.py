@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import harness.runner as runner
+import harness.execution.runner as runner
 from harness.cli import app
-from harness.errors import EditbenchError, InfrastructureError
+from harness.core.errors import EditbenchError, InfrastructureError
 from harness.pipelines.base import Output
-from harness.spec import PipelineSpec, RunSpec
-from harness.storage import LOCK_NAME
-from harness.worker import Job, finish_rows, new_row
-from reports.results import read_results
+from harness.contract.spec import PipelineSpec, RunSpec
+from harness.core.storage import LOCK_NAME
+from harness.execution.worker import Job, finish_rows, new_row
+from harness.contract.results import read_results
 from tasks.schema import Task
 from tests.hostile.helpers import toy_suite
 
@@ -68,7 +68,7 @@ def test_resume_refuses_other_seeds_unless_extend(ray_session, tmp_path):
 
 def test_interrupted_resume_is_incomplete_by_keys_not_counts(tmp_path, monkeypatch):
     """Rows of other seeds on disk must not make an interrupted extension look complete."""
-    from reports.results import write_shard
+    from harness.contract.results import write_shard
 
     suite = toy_suite(tmp_path / "s.yaml", ["a", "b"])
     out = tmp_path / "o"
@@ -90,7 +90,7 @@ def test_interrupted_resume_is_incomplete_by_keys_not_counts(tmp_path, monkeypat
 
 
 def test_output_write_failure_in_a_worker_is_infrastructure(tmp_path, monkeypatch):
-    import harness.worker as worker
+    import harness.execution.worker as worker
 
     def full(output, stem):
         raise OSError(errno.ENOSPC, "No space left on device", str(stem) + ".png")

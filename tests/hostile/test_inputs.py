@@ -10,10 +10,10 @@ import zlib
 import numpy as np
 import pytest
 
-from harness.errors import EditbenchError
-from harness.imageio import DEFAULT_MAX_PIXELS, ImageTooLarge, load_image, mask_from_recipe
-from harness.spec import MAX_YAML_BYTES, load_run_spec, read_yaml_mapping
-from tasks.schema import load_suite
+from harness.core.errors import EditbenchError
+from harness.core.imageio import DEFAULT_MAX_PIXELS, ImageTooLarge, load_image, mask_from_recipe
+from harness.contract.spec import MAX_YAML_BYTES, load_run_spec, read_yaml_mapping
+from tasks.loading import load_suite
 from tasks.validate import SuiteInvalid, check_suite
 from tests.hostile.helpers import assert_one_sentence, editbench, toy_suite
 
@@ -171,8 +171,8 @@ def test_cli_numbers_are_validated(tmp_path, flag, value, field):
 def test_run_spec_max_pixels_raises_the_limit_for_validation(tmp_path, monkeypatch):
     from PIL import Image
 
-    import harness.runner as runner
-    from harness.spec import RunSpec
+    import harness.execution.runner as runner
+    from harness.contract.spec import RunSpec
 
     Image.fromarray(np.full((12, 12, 3), 128, np.uint8)).save(tmp_path / "img.png")
     suite = tmp_path / "s.yaml"

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from harness.runner import run
-from harness.ray_local import import_psutil
-from harness.spec import RunSpec
-from harness.storage import LOCK_NAME, RunLock, RunLocked, read_lock, running_note
+from harness.workflow import run
+from harness.execution.ray_local import import_psutil
+from harness.contract.spec import RunSpec
+from harness.core.storage import LOCK_NAME, RunLock, RunLocked, read_lock, running_note
 from tests.hostile.helpers import fake_run, row, toy_suite
 
 

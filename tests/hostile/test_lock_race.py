@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from harness.storage import LOCK_NAME, RunLock, RunLocked
+from harness.core.storage import LOCK_NAME, RunLock, RunLocked
 
 RACERS, TRIALS = 4, 200
 

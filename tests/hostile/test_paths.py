@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output
-from harness.spec import PipelineSpec, RunSpec, expand_grid
-from harness.storage import MAX_NAME_LEN, confined, name_problem, output_stem
-from harness.worker import Job, finish_rows, new_row
-from tasks.schema import Task, load_suite
+from harness.contract.spec import PipelineSpec, RunSpec, expand_grid
+from harness.core.storage import MAX_NAME_LEN, confined, name_problem, output_stem
+from harness.execution.worker import Job, finish_rows, new_row
+from tasks.loading import load_suite
+from tasks.schema import Task
 from tasks.validate import SuiteInvalid
 from tests.hostile.helpers import assert_one_sentence, editbench, toy_suite
 

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import time
 
-from harness.ray_local import import_psutil
+from harness.execution.ray_local import import_psutil
 from tests.hostile.helpers import ROOT
 
 DRIVER = r"""
 import json, os, sys, time
 import ray                                  # imported first on purpose: init_ray must still get loopback
-from harness.runner import init_ray
-from harness.ray_local import import_psutil
+from harness.execution.runner import init_ray
+from harness.execution.ray_local import import_psutil
 
 ray, _ = init_ray(None)
 

@@ -7,10 +7,10 @@ import errno
 
 import pytest
 
-from harness.errors import EditbenchError, InfrastructureError
-from harness.runner import _Writer
-from harness.worker import one_line
-from reports.results import done_keys, load_run, read_results, results_dir
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.execution.runner import _Writer
+from harness.execution.worker import one_line
+from harness.contract.results import done_keys, load_run, read_results, results_dir
 from tests.hostile.helpers import assert_one_sentence, editbench, fake_run, row
 
 
@@ -30,7 +30,7 @@ def test_rows_a_parquet_shard_cannot_hold_go_to_the_fallback_file(tmp_path, caps
 
 
 def test_storage_failure_of_a_shard_is_an_infrastructure_error_naming_the_path(tmp_path, monkeypatch):
-    import harness.runner as runner
+    import harness.execution.runner as runner
 
     def full(out, records):
         raise OSError(errno.ENOSPC, "No space left on device", str(out / "results" / "part-x.parquet"))

@@ -48,7 +48,7 @@ def test_tokenizers_fit_the_encoders(tmp_path):
                                   "repaint", "flux-fill", "flux-kontext"])
 def test_random_weights_need_no_files(name, monkeypatch, tmp_path):
     from harness.pipelines.base import build_pipeline
-    from harness.spec import PipelineSpec
+    from harness.contract.spec import PipelineSpec
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path / "empty"))
     p = build_pipeline(PipelineSpec(name=name, weights="random"))

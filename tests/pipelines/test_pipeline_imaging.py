@@ -112,7 +112,7 @@ def test_device_and_dtype_resolution():
     import pytest
     import torch
 
-    from harness.errors import EditbenchError
+    from harness.core.errors import EditbenchError
     from harness.pipelines.diffusers_common import resolve_device, resolve_dtype
 
     assert resolve_dtype("auto", "cpu", gpu_default="float16") is torch.float32

@@ -20,8 +20,9 @@ def toy_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EDITBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        from harness.runner import PROJECT_ROOT, init_ray, run
-        from harness.spec import PipelineSpec, RunSpec
+        from harness.execution.runner import PROJECT_ROOT, init_ray
+        from harness.workflow import run
+        from harness.contract.spec import PipelineSpec, RunSpec
 
         good = [PipelineSpec(name=n, options={"steps": 50}) for n in ("toy-naive", "toy-repaint")]
         # One private local Ray for the three runs: init_ray(None) starts it with address="local" (never
@@ -29,7 +30,7 @@ def toy_runs(tmp_path_factory):
         mp.delenv("RAY_ADDRESS", raising=False)
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
         mp.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        ray, started = init_ray(None)   # loopback only (harness.ray_local); ray imported after the variable
+        ray, started = init_ray(None)   # loopback only (harness.execution.ray_local); ray imported after the variable
         try:
             run(RunSpec(suite="toy-5d", pipelines=good, seeds=[0, 1]), out=root / "base", progress=False)
             run(RunSpec(suite="toy-5d", pipelines=good, seeds=[2, 3]), out=root / "aa", progress=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from reports.results import ResultRow, read_results, write_shard
+from harness.contract.results import ResultRow, read_results, write_shard
 
 PROMPT = "<script>alert('x')</script> a red <b>cat</b> & dog"
 

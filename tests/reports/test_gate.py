@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from reports.gate import GateConfig, compare, gate, load_gate_config
-from reports.results import read_results
+from harness.contract.results import read_results
 from tests.reports.helpers import clone_run
 
 # Latency is wall-clock on a machine shared with other jobs: A/A runs minutes apart may differ by more

@@ -23,8 +23,8 @@ CONFIG = "metrics:\n  'latency.*': {ignore: true}\n"
 
 @pytest.fixture(scope="module")
 def runs(ray_session, tmp_path_factory):
-    from harness.runner import run
-    from harness.spec import PipelineSpec, RunSpec
+    from harness.workflow import run
+    from harness.contract.spec import PipelineSpec, RunSpec
 
     root = tmp_path_factory.mktemp("gate-runs")
     classical = [PipelineSpec(name="cv2-telea"), PipelineSpec(name="cv2-ns")]
@@ -153,7 +153,7 @@ def test_holm_controls_the_family_and_primary_gating():
 
 
 def test_fewer_seeds_or_an_unfinished_candidate_is_partial():
-    from harness.errors import EditbenchError
+    from harness.core.errors import EditbenchError
     from reports.gate import _run_json_partial
 
     b, c, record = _rows(1, np.zeros(4))

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from reports.history import find_runs, read_history, trends
 from reports.leaderboard import build_report
-from reports.results import ResultRow, write_shard
+from harness.contract.results import ResultRow, write_shard
 from tests.reports.helpers import write_meta
 
 

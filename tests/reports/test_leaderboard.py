@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from reports.leaderboard import build_report, write_report
-from reports.results import read_results
+from harness.contract.results import read_results
 from tests.reports.helpers import PROMPT, image_run, task_mean
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.results import ResultRow, write_shard
+from harness.contract.results import ResultRow, write_shard
 from tests.reports.helpers import image_run, write_meta
 
 
@@ -25,7 +25,7 @@ def _rows(values: dict[str, list[float]], latency: dict[str, float], metric: str
 
 def _ranking(tmp_path, values, latency):
     from reports.leaderboard import entries
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
     from reports.ranking import rank
 
     df = pd.DataFrame.from_records(_rows(values, latency))
@@ -50,7 +50,7 @@ def test_a_winner_only_when_measurably_ahead_of_every_other(tmp_path):
 
 def test_terminal_table_is_ranked_and_fits_120_columns(tmp_path):
     from reports.leaderboard import build_report
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
     from reports.terminal import render_terminal
 
     out = tmp_path / "run"

@@ -2,7 +2,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from reports.recommend import qa_checklist
-from reports.results import read_results
+from harness.contract.results import read_results
 
 
 def test_recommendation_for_the_toy_run(toy_runs):

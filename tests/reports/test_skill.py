@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from harness.cli import app
-from reports.results import ResultRow, write_shard
+from harness.contract.results import ResultRow, write_shard
 from reports.skill import classify, recommend
 
 ASTRONAUT = "pkg:skimage/data/astronaut.png"
@@ -40,7 +40,7 @@ def test_edit_descriptions_map_to_kinds_and_default_pipelines(edit, has_mask, ki
 def _measured_run(root, *, gap: float, latency: dict[str, float], n_tasks: int = 8):
     """A run of removal-style inpaint tasks with two real-weights pipelines; ``gap`` is how much lower
     (better) pipeline 'sharp' scores seam.score than 'smooth' on every task."""
-    from reports.meta import metrics_record
+    from scorers.columns import metrics_record
 
     out = root / "run"
     out.mkdir(parents=True)
@@ -92,7 +92,7 @@ def test_cli_prints_a_complete_recipe_and_scores_an_edit(tmp_path):
     bad = CliRunner().invoke(app, ["skill", "--image", str(tmp_path / "notes.png"), "--edit", "x"])
     assert bad.exit_code == 2 and "cannot be read as an image" in bad.stderr
     # score: an untouched copy passes the background check, a smeared fill is measured
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from tasks.schema import resolve_data_root
     from pathlib import Path
 

@@ -20,7 +20,7 @@ def test_report_writes_results_json(tmp_path):
     good = doc["results"]["good"]
     assert good["counts"] == {"ok": 6, "error": 1, "timeout": 0}
     r = good["metrics"]["toy.masked_residual"]
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     df = read_results(out)
     ok = df[(df["pipeline"] == "good") & (df["status"] == "ok")]

@@ -69,7 +69,7 @@ def test_batch_equals_single_and_missing_prompt_or_mask_gives_nan(loaded_scorers
 
 
 def test_missing_config_or_checkpoint_names_the_path(tmp_path, monkeypatch):
-    from harness.errors import WeightsNotFound
+    from harness.core.errors import WeightsNotFound
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     folder = tmp_path / "open_clip"

@@ -88,7 +88,7 @@ def test_batched_embeddings_equal_one_by_one(loaded_scorers):
 
 
 def test_missing_or_unroutable_weights(tmp_path, monkeypatch, tiny_onnx):
-    from harness.errors import EditbenchError, WeightsNotFound
+    from harness.core.errors import EditbenchError, WeightsNotFound
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsNotFound, match=str(tmp_path / "insightface")):

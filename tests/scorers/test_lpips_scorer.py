@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from harness.errors import WeightsNotFound
+from harness.core.errors import WeightsNotFound
 from scorers.perceptual import LpipsScorer, build_lpips, lpips_crop
 
 

@@ -140,7 +140,7 @@ def test_scorer_uses_control_keypoints_and_scales_output_pose(task_of, out_of):
 
 
 def test_missing_weights_name_the_expected_path(tmp_path, monkeypatch):
-    from harness.errors import WeightsNotFound
+    from harness.core.errors import WeightsNotFound
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsNotFound, match=str(tmp_path / "openpose")):

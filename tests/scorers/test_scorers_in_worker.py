@@ -1,4 +1,4 @@
-"""The image scorers inside harness.worker.Worker: built with default options from $EDITBENCH_WEIGHTS,
+"""The image scorers inside harness.execution.worker.Worker: built with default options from $EDITBENCH_WEIGHTS,
 loaded once in the worker, every column filled for an image row."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from harness.pipelines.base import PIPELINES, Output, Pipeline
-from harness.spec import PipelineSpec
-from harness.worker import Job, Worker
+from harness.contract.spec import PipelineSpec
+from harness.execution.worker import Job, Worker
 
 
 class FlatPatch(Pipeline):
@@ -19,7 +19,7 @@ class FlatPatch(Pipeline):
     kinds = frozenset({"inpaint"})
 
     def execute(self, task, seed):
-        from harness.imageio import load_image, load_mask
+        from harness.core.imageio import load_image, load_mask
 
         img = load_image(task.image)
         out = img.copy()

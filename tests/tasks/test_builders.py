@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.imageio import load_image, mask_from_recipe
+from harness.core.imageio import load_image, mask_from_recipe
 from harness.pipelines.base import PIPELINES, Output, Pipeline
-from harness.spec import RunSpec
-from tasks.schema import load_suite
+from harness.contract.spec import RunSpec
+from tasks.loading import load_suite
 from tasks.validate import validate_suite
 from tests.tasks.helpers import bundled_photo, write_png
 
@@ -72,7 +72,7 @@ def face_suite(portrait_folder, tmp_path_factory) -> Path:
 
 
 def test_face_regen_writes_20_tasks_that_a_run_accepts(face_suite):
-    from harness.runner import build_manifest
+    from harness.execution.runner import build_manifest
 
     suite = load_suite(face_suite)
     assert len(suite.tasks) == 20 and {t.kind for t in suite.tasks} == {"face_regen"}
@@ -125,7 +125,7 @@ def test_faces_found_in_the_group_photo_are_real_faces(detected):
 
 
 def test_rebuild_is_byte_identical_and_a_changed_image_changes_the_hash(portrait_folder, tmp_path):
-    from harness.runner import build_manifest
+    from harness.execution.runner import build_manifest
 
     small = tmp_path / "imgs"
     small.mkdir()

@@ -6,9 +6,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.imageio import load_image, mask_from_recipe
+from harness.core.imageio import load_image, mask_from_recipe
 from tasks.builders.reconstruction import HOLE_GREY, textured_holes
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 from tasks.validate import validate_suite
 from tests.tasks.helpers import write_png
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import EditbenchError
-from harness.spec import PipelineSpec, RunSpec, expand_grid, load_run_spec
-from tasks.schema import load_suite, resolve_data_root
+from harness.core.errors import EditbenchError
+from harness.contract.spec import PipelineSpec, RunSpec, expand_grid, load_run_spec
+from tasks.loading import load_suite
+from tasks.schema import resolve_data_root
 from tests.tasks.helpers import write_png, write_suite
 
 TASKS = [{"task_id": "a", "kind": "inpaint", "image": "img.png", "mask": "mask.png", "params": {"edit": "removal"}},
@@ -92,7 +93,7 @@ def test_expand_grid_labels_and_options():
 
 
 def test_run_spec_grid_expands_in_build_manifest(tmp_path):
-    from harness.runner import build_manifest
+    from harness.execution.runner import build_manifest
 
     spec = tmp_path / "sweep.yaml"
     spec.write_text("suite: toy-5d\npipelines: [toy-repaint, toy-naive]\n"
@@ -110,7 +111,7 @@ def test_run_spec_grid_expands_in_build_manifest(tmp_path):
 
 
 def test_run_json_records_suite_hash_and_file_hashes(data, tmp_path):
-    from harness.runner import _run_metadata, build_manifest
+    from harness.execution.runner import _run_metadata, build_manifest
     from tests.tasks.test_builders import register_fake_pipeline
 
     register_fake_pipeline()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 from tasks.builders import build_suite
 from tasks.builders.segment import BUNDLED_SUBJECTS, innermost, sky_mask
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 from tasks.validate import validate_suite
 
 

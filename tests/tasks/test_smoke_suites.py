@@ -13,10 +13,10 @@ import math
 import pytest
 
 from harness.pipelines.base import pipeline_names
-from harness.spec import RunSpec
-from reports.results import read_results
+from harness.contract.spec import RunSpec
+from harness.contract.results import read_results
 from scorers.base import SCORERS, scorer_names
-from tasks.schema import load_suite
+from tasks.loading import load_suite
 
 SMOKE = ["smoke-removal", "smoke-outpaint", "smoke-face-regen"]
 LIMIT = 2
@@ -33,7 +33,7 @@ def ray_session():
     missing = _missing()
     if missing:
         pytest.skip(f"needs {missing} (merge of issues 3 and 4)")
-    from harness.runner import init_ray
+    from harness.execution.runner import init_ray
 
     ray, started = init_ray(None)
     yield
@@ -43,7 +43,7 @@ def ray_session():
 
 @pytest.mark.parametrize("name", SMOKE)
 def test_smoke_suite_runs_end_to_end(name, tmp_path, ray_session):
-    from harness.runner import run
+    from harness.workflow import run
 
     suite = load_suite(name)
     out = run(RunSpec(suite=name, limit=LIMIT), out=tmp_path / name, progress=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import EditbenchError
-from tasks.schema import list_suites, load_suite
+from harness.core.errors import EditbenchError
+from tasks.loading import load_suite
+from tasks.schema import list_suites
 from tasks.validate import check_suite
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.errors import EditbenchError
-from harness.spec import RunSpec
-from tasks.schema import load_suite
+from harness.core.errors import EditbenchError
+from harness.contract.spec import RunSpec
+from tasks.loading import load_suite
 from tasks.validate import SuiteInvalid, validate_suite
 from tests.tasks.helpers import write_png, write_suite
 
@@ -135,7 +135,7 @@ def test_parquet_rows_are_named_by_row(data):
 
 
 def test_every_problem_is_listed_and_the_run_exits_2_before_work(data, monkeypatch, tmp_path):
-    from harness import runner
+    from harness.execution import runner
     from harness.cli import app
 
     p = write_suite(data / "s.yaml", [{**GOOD, "task_id": "a", "image": "nope.png"},

@@ -9,7 +9,7 @@ pipeline actor, the queues of jobs per pipeline, the refs in flight) and one sma
 - :meth:`Dispatcher.send_batch` / :meth:`Dispatcher.on_scored` run the scorer pool (adaptive batches);
 - :meth:`Dispatcher.check_timeouts` / :meth:`Dispatcher.check_loads` enforce the time limits.
 
-Everything the dispatcher asks of Ray goes through an :class:`ActorLayer` (:class:`harness.ray_actors.RayActors`
+Everything the dispatcher asks of Ray goes through an :class:`ActorLayer` (:class:`harness.execution.ray_actors.RayActors`
 in a run), so the retry / timeout / culprit policy runs and is tested with a fake layer, without Ray.
 
 Policy:
@@ -23,7 +23,7 @@ Policy:
   again and the first job it held becomes an ``error`` row; at the start, actors that do not all load in
   time stop the run with an EditbenchError;
 - when a scorer actor fails, the generated rows are kept with NaN metrics and ``score_error`` (a dead
-  scorer is replaced); a storage failure of any actor (:class:`harness.errors.InfrastructureError`, or an
+  scorer is replaced); a storage failure of any actor (:class:`harness.core.errors.InfrastructureError`, or an
   OSError such as ENOSPC) stops the run.
 """
 
@@ -35,10 +35,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Protocol
 
-from harness.errors import EditbenchError, InfrastructureError
-from harness.spec import PipelineSpec
-from harness.storage import infrastructure_error
-from harness.worker import Job, new_row, one_line
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.contract.spec import PipelineSpec
+from harness.core.storage import infrastructure_error
+from harness.execution.worker import Job, new_row, one_line
 
 Ref = Hashable          # an object ref (Ray's ObjectRef, or a fake layer's token)
 Key = tuple[str, str, int]
@@ -46,7 +46,7 @@ Key = tuple[str, str, int]
 
 class ActorDied(Exception):
     """The actor behind a ref died (Ray: ``RayActorError``); ``cause`` is the layer's own exception, so a
-    row's message (:func:`harness.worker.one_line`) reads the same as the original."""
+    row's message (:func:`harness.execution.worker.one_line`) reads the same as the original."""
 
     def __init__(self, cause: BaseException | None = None):
         super().__init__(str(cause) if cause is not None else "the actor died")
@@ -77,7 +77,7 @@ class ActorLayer(Protocol):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-run dispatch settings (from :class:`harness.spec.RunSpec`)."""
+    """Per-run dispatch settings (from :class:`harness.contract.spec.RunSpec`)."""
 
     pool: bool = False                      # scorer actors (True) or inline scoring in the pipeline actor
     scorer_actors: int = 1

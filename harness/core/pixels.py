@@ -16,8 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.imageio import load_image, load_mask
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask
 
 OutpaintFill = Literal["edge", "reflect", "gray"]
 

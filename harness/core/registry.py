@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Generic, Iterator, TypeVar
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 T = TypeVar("T")
 _MISSING = object()

@@ -23,29 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import EditbenchError
-from harness.masks import build_generator, is_sam_recipe, parse_recipe
-from harness.storage import atomic_write_text, check_name, confined
-
-MASKS_DIR = "masks"
-
-
-def mask_path(out: str | Path, task) -> Path:
-    """Where the stage stores the mask of ``task`` (a task with a SAM recipe) under the run ``out``."""
-    recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
-    check_name(task.task_id, what="task_id", where="mask path")
-    return confined(out, MASKS_DIR, recipe.model, f"{task.task_id}.png")
-
-
-def with_stored_mask(task, out: str | Path):
-    """``task`` as scorers see it: its SAM recipe replaced by the stored mask's path, the recipe kept as
-    meta ``mask_recipe`` (``invert``, ``reference``: what the subject and mask_iou scorers read). A task
-    without a SAM recipe is returned unchanged."""
-    if not is_sam_recipe(task.mask):
-        return task
-    return task.model_copy(update={"mask": str(mask_path(out, task)),
-                                   "meta": {**task.meta, "mask_recipe": dict(task.mask)}})
-
+from harness.core.errors import EditbenchError
+from harness.masks import build_generator, is_sam_recipe, mask_path, parse_recipe
+from harness.core.storage import atomic_write_text, check_name, confined
 
 @contextmanager
 def _locked(path: Path):
@@ -69,7 +49,7 @@ def _write_png(mask: np.ndarray, path: Path) -> None:
 def compute_mask(task) -> tuple[np.ndarray, float, dict]:
     """Run the task's mask generator: (bool (H, W) mask with ``invert`` applied, ms, provenance).
     Raises EditbenchError naming the task when the mask is empty or covers the whole image."""
-    from harness.imageio import load_image
+    from harness.core.imageio import load_image
     from harness.masks.sam import loaded, timed_segment
 
     recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from harness.errors import EditbenchError, InfrastructureError
-from harness.ray_local import import_psutil
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.core.process import import_psutil
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9._\-\[\]=,]+")
 MAX_NAME_LEN = 160        # + "__s<seed>.png" stays below the 255-byte file-name limit of common file systems

@@ -1,6 +1,6 @@
 """Actor bodies: a pipeline worker (generation) and a scorer worker (saving + scoring).
 
-Both are plain classes, wrapped with ``ray.remote`` by :mod:`harness.runner`, so tests and
+Both are plain classes, wrapped with ``ray.remote`` by :mod:`harness.execution.runner`, so tests and
 benchmarks can also drive them directly. Every failure of a job becomes a row with
 ``status=error`` and the message; nothing a pipeline or scorer does can crash the run.
 
@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.imageio import prefetched
-from harness.masks.stage import prepare_mask, with_stored_mask
+from harness.core.imageio import prefetched
+from harness.execution.mask_stage import prepare_mask
+from harness.masks import with_stored_mask
 from harness.pipelines.base import Output, build_pipeline
-from harness.spec import PipelineSpec
-from harness.storage import check_name, infrastructure_error, is_uri, location, output_stem
-from reports.results import ResultRow
+from harness.contract.spec import PipelineSpec
+from harness.core.storage import check_name, infrastructure_error, is_uri, location, output_stem
+from harness.contract.results import ResultRow
 from scorers.base import Scorer, get_scorer_class
 
 

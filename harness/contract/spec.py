@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import EditbenchError, format_validation_error
-from harness.storage import check_name, name_problem
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.storage import check_name, name_problem
 
 
 class PipelineSpec(BaseModel):
@@ -41,7 +41,7 @@ class PipelineSpec(BaseModel):
     @field_validator("label")
     @classmethod
     def _safe_label(cls, v):
-        """A label names the pipeline's output folder: a safe file name (harness.storage.SAFE_NAME)."""
+        """A label names the pipeline's output folder: a safe file name (harness.core.storage.SAFE_NAME)."""
         problem = name_problem(v, what="label") if v is not None else None
         if problem:
             raise ValueError(problem)
@@ -115,7 +115,7 @@ class RunSpec(BaseModel):
     primary: str | None = None                   # primary metric column; None: the suite's, else the task kind's default
     limit: int | None = Field(default=None, ge=1)  # run only the first N tasks (smoke runs)
     max_pixels: int | None = Field(default=None, ge=1)  # largest input image (width x height); None: the
-                                                 # default harness.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
+                                                 # default harness.core.imageio.DEFAULT_MAX_PIXELS (or $EDITBENCH_MAX_PIXELS)
     grid: dict[str, Any] | None = None           # option sweeps: {option: [values]} for every pipeline, or
                                                  # {pipeline key: {option: [values]}}; see expand_grid
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)  # how to run it

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 # Decoded inputs handed over by the runner's prefetch (read in another process while the previous job
 # ran, shipped through Ray's object store), per thread: a concurrent actor runs several jobs at once.
@@ -159,7 +159,7 @@ def mask_from_recipe(recipe: dict[str, Any], shape: tuple[int, int]) -> np.ndarr
             m[r0:r0 + len(yy), x0:x1] = xx[None, :] + yy[:, None] <= 1.0
     elif "sam" in recipe:
         raise EditbenchError(f"mask recipe {recipe} asks a mask generator; its mask exists once the run's mask stage "
-                             "has stored it (harness.masks.stage).")
+                             "has stored it (harness.execution.mask_stage).")
     else:
         raise EditbenchError(f"mask recipe {recipe} is not one of box, ellipse, full, sam.")
     return m

@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 from pydantic import Field
 
-from harness.errors import EditbenchError
+from harness.core.errors import EditbenchError
 
 OPERATOR_ONLY = "operator_only"          # json_schema_extra key of a marked field
 KEY_ENV = "key_env"                      # ... whose value is the name of an environment variable with a key

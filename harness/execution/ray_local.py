@@ -20,33 +20,10 @@ import subprocess
 import sys
 import time
 
+from harness.core.process import import_psutil
+
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 POLL_S = 0.5
-
-
-def import_psutil():
-    """psutil: the installed one, else the copy Ray ships in ``ray/thirdparty_files`` (found without
-    importing ray); None when neither exists."""
-    try:
-        import psutil
-
-        return psutil
-    except ImportError:
-        pass
-    import importlib.util
-
-    spec = importlib.util.find_spec("ray")
-    if spec is None or not spec.origin:
-        return None
-    third = os.path.join(os.path.dirname(spec.origin), "thirdparty_files")
-    if third not in sys.path:
-        sys.path.append(third)
-    try:
-        import psutil
-
-        return psutil
-    except ImportError:
-        return None
 
 
 def loopback_only() -> None:
@@ -62,7 +39,9 @@ def start_ray_watchdog() -> subprocess.Popen | None:
     """Start the watchdog of this driver's local Ray (see the module docstring); None without psutil."""
     if import_psutil() is None:
         return None
-    return subprocess.Popen([sys.executable, __file__, str(os.getpid())], start_new_session=True,
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the project root
+    return subprocess.Popen([sys.executable, "-m", "harness.execution.ray_local", str(os.getpid())], cwd=root,
+                            start_new_session=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             close_fds=True)
 

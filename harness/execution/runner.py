@@ -9,12 +9,12 @@
    (and refuses results there without it) and writes run.json with the planned jobs.
 4. dispatch: :func:`execute` sizes the actor pools (:func:`plan_actors`: one actor per GPU for GPU
    pipelines, CPU slots otherwise; each holds :func:`in_flight` jobs) and hands the jobs to
-   :class:`harness.dispatch.Dispatcher` (retries, time limits, the scorer pool) over Ray
-   (:class:`harness.ray_actors.RayActors`). The inputs of an actor's next job are decoded by a Ray task
+   :class:`harness.execution.dispatch.Dispatcher` (retries, time limits, the scorer pool) over Ray
+   (:class:`harness.execution.ray_actors.RayActors`). The inputs of an actor's next job are decoded by a Ray task
    while the current one runs; with scoring ``pool`` outputs go from pipeline actors to scorer actors
    through the object store, so generation and scoring overlap. Rows are written as Parquet shards
    (every ``flush_every`` rows or ``flush_seconds``); at the end run.json records the outcome.
-5. report: the leaderboard is written (best effort).
+Execution stops there: the leaderboard is written by the caller (:func:`harness.workflow.run`).
 """
 
 from __future__ import annotations
@@ -30,27 +30,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.credentials import Operator, check_file_options, with_operator_settings
-from harness.dispatch import Dispatcher, Limits
-from harness.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
-from harness.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
-from harness.imageio import MAX_PIXELS_ENV, max_pixels
+from harness.core.credentials import Operator, check_file_options, with_operator_settings
+from harness.execution.dispatch import Dispatcher, Limits
+from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
+from harness.core.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
+from harness.core.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.masks import is_sam_recipe, resolve_recipe_paths
 from harness.overrides import Coverage, check_overrides, check_sweep, schedule
 from harness.pipelines.base import build_pipeline, get_pipeline_class
-from harness.provenance import git_sha, hardware, package_versions
-from harness.ray_local import loopback_only, start_ray_watchdog
-from harness.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.storage import LEASE_S, Location, RunLock, infrastructure_error, is_uri
-from harness.ray_actors import RayActors
-from harness.worker import Job, one_line
-from reports.meta import choose_primary, is_stage_column, metrics_record, primary_metric
-from reports.results import done_keys, read_results, results_dir, write_fallback, write_shard
+from harness.core.provenance import git_sha, hardware, package_versions
+from harness.execution.ray_local import loopback_only, start_ray_watchdog
+from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.core.storage import LEASE_S, Location, RunLock, infrastructure_error, is_uri
+from harness.execution.ray_actors import RayActors
+from harness.execution.worker import Job, one_line
+from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
+from harness.contract.results import done_keys, read_results, results_dir, write_fallback, write_shard
 from scorers.base import get_scorer_class
-from tasks.schema import Suite, load_suite
+from tasks.loading import load_suite
+from tasks.schema import Suite, resolve_task
 from tasks.validate import check_suite
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Manifest:
     scorer_options: dict[str, dict] = field(default_factory=dict)
     pipeline_configs: list[dict] = field(default_factory=list)
     sweep: list[str] = field(default_factory=list)          # declared sweep axes (suite sweep: + grid options)
-    metrics: dict[str, dict] = field(default_factory=dict)  # run.json metrics record (reports.meta)
+    metrics: dict[str, dict] = field(default_factory=dict)  # run.json metrics record (scorers.columns)
     coverage: Coverage | None = None                        # tasks each pipeline runs / skips
 
     @property
@@ -78,7 +79,7 @@ def build_manifest(spec: RunSpec, *, operator: Operator = Operator(), spec_file:
 
     Options read from a file (the suite's pipelines; with ``spec_file``, the run spec file's pipelines,
     grid and scorer options) may not choose a credential or an endpoint unless ``operator`` allows that
-    file (:mod:`harness.credentials`); the operator's own settings are then laid over them."""
+    file (:mod:`harness.core.credentials`); the operator's own settings are then laid over them."""
     suite = load_suite(spec.suite)
     check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
@@ -156,18 +157,6 @@ def _operator_pipelines(pipelines: list[PipelineSpec], spec: RunSpec, *, operato
     return [p.model_copy(update={"options": with_operator_settings(p.options, names=[p.key, p.name],
                                                                    settings=operator.pipelines)})
             for p in expanded]
-
-
-def resolve_task(suite: Suite, task):
-    """A copy of ``task`` whose file paths are absolute (checked not to escape the data root)."""
-    update = {}
-    for f in ("image", "mask", "control", "reference", "target"):
-        v = getattr(task, f)
-        if isinstance(v, str):
-            update[f] = str(suite.resolve_path(v, field=f"tasks[{task.task_id}].{f}"))
-    if is_sam_recipe(task.mask):          # its reference mask and weights folder
-        update["mask"] = resolve_recipe_paths(suite, task)
-    return task.model_copy(update=update)
 
 
 Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
@@ -274,14 +263,14 @@ def init_ray(address: str | None):
     Ray 2.60 binds its GCS, raylet, workers and agents to the node address, which it replaces by the
     machine's routable address even when ``_node_ip_address="127.0.0.1"`` is given, unless
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is in the environment when ``ray`` is imported (Ray reads it
-    into ``ray_constants`` then); :func:`harness.ray_local.loopback_only` sets it for a local Ray only
+    into ``ray_constants`` then); :func:`harness.execution.ray_local.loopback_only` sets it for a local Ray only
     (a driver joining a remote cluster must advertise a routable address). A watchdog process kills the
     local Ray's processes when the driver dies without shutting it down (e.g. SIGKILL by the OOM killer)."""
     address = address or os.environ.get("RAY_ADDRESS")
     if address == "local":
         address = None
     if not address:
-        loopback_only()  # before `import ray` where possible (see harness.ray_local)
+        loopback_only()  # before `import ray` where possible (see harness.execution.ray_local)
     import ray
 
     if ray.is_initialized():
@@ -394,12 +383,12 @@ def _storage_error(path: Path, e: OSError) -> InfrastructureError:
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Operator = Operator(),
         spec_file: str | Path | None = None) -> Out:
-    """Execute a run spec into ``out``; returns the output directory.
+    """Execute a run spec into ``out``; returns the output location.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
     with ``resume=True``. The run holds ``out``'s lock throughout (one writer per run directory).
     run.json records the planned job keys and, at the end, the status computed from the keys on disk.
-    At the end the leaderboard is written (best effort). ``operator`` and ``spec_file`` (the run spec
+    Reports are not written here: :func:`harness.workflow.run` runs and then reports. ``operator`` and ``spec_file`` (the run spec
     file ``spec`` was read from) are for the credential rule, see :func:`build_manifest`.
     """
     out = as_out(out)
@@ -412,7 +401,6 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Oper
             execute(spec, manifest, out, attempt, progress=progress, lock=lock)   # 4. dispatch, then the outcome
         finally:
             lock.release()
-    _write_report(out)                                    # 5. the leaderboard (best effort)
     return out
 
 
@@ -420,7 +408,7 @@ def _check_mask_stage_storage(manifest: Manifest, out) -> None:
     """The SAM mask stage caches each task's mask under a file lock in the run directory, which needs a
     local or shared file system: refused before any work for an object-store ``--out``."""
     from harness.masks import is_sam_recipe
-    from harness.storage import is_uri
+    from harness.core.storage import is_uri
 
     sam = sorted({j.task.task_id for j in manifest.jobs if is_sam_recipe(j.task.mask)})
     if sam and is_uri(str(out)):
@@ -556,29 +544,17 @@ def _record_resolved(out: Out, meta: dict) -> None:
 
 
 def run_exit_code(out: str | Path) -> int:
-    """Exit code of a finished run (harness.errors): EXIT_OK when every row on disk is ok, else
+    """Exit code of a finished run (harness.core.errors): EXIT_OK when every row on disk is ok, else
     EXIT_ROWS_FAILED (the rows are kept; ``--resume`` does not redo them)."""
-    from reports.results import read_results
+    from harness.contract.results import read_results
 
     df = read_results(out)
     return EXIT_ROWS_FAILED if len(df) and (df["status"] != "ok").any() else EXIT_OK
 
 
-def _write_report(out: Out) -> None:
-    from harness.storage import staged
-    from reports.leaderboard import write_report
-
-    try:
-        with staged(out) as local:   # an object-store run is reported from a local copy, then uploaded
-            write_report(local)
-    except Exception as e:  # noqa: BLE001 - the rows are on disk; the report can be rebuilt with `editbench report`
-        print(f"editbench: warning: could not write the leaderboard ({e}); run `editbench report {out}`",
-              file=sys.stderr)
-
-
 def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Out, run_id: str, writer: "_Writer",
               counts: dict, progress: bool) -> dict:
-    """Fan ``todo`` out to Ray actors (:class:`harness.dispatch.Dispatcher` over :class:`RayActors`);
+    """Fan ``todo`` out to Ray actors (:class:`harness.execution.dispatch.Dispatcher` over :class:`RayActors`);
     returns timing figures for run.json."""
     from tqdm import tqdm
 

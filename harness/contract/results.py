@@ -4,7 +4,7 @@ One row per (task_id, pipeline, seed). Shards are written atomically (temp file,
 ``<out>/results/``, so a crash never leaves a half-written shard that readers would pick up. Rows whose
 shard could not be written as Parquet go to a JSON-lines fallback file there
 (``fallback-*.jsonl``), which every reader reads too. A shard that cannot be read, a key column of the
-wrong type, or a repeated (task_id, pipeline, seed) is one :class:`~harness.errors.EditbenchError`.
+wrong type, or a repeated (task_id, pipeline, seed) is one :class:`~harness.core.errors.EditbenchError`.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ def results_dir(out: str | Path) -> Path:
 def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: str = "part") -> Path | None:
     """Write records as one Parquet shard, atomically. Returns its path (None when there is nothing).
 
-    In an object store (``out`` a URI, :class:`harness.storage.Location`) the shard is one PUT under a
+    In an object store (``out`` a URI, :class:`harness.core.storage.Location`) the shard is one PUT under a
     fresh key: written once, never renamed."""
-    from harness.storage import is_uri, location
+    from harness.core.storage import is_uri, location
 
     records = list(records)
     if not records:
@@ -113,7 +113,7 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
 
 def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
     """Write records as one JSON-lines file (for rows a Parquet shard could not hold), atomically."""
-    from harness.storage import atomic_write_text, is_uri, location
+    from harness.core.storage import atomic_write_text, is_uri, location
 
     if is_uri(out):
         lines = [json.dumps(r, default=str, allow_nan=True) for r in records]
@@ -126,7 +126,7 @@ def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
 
 
 def _read_shard(path: Path) -> pd.DataFrame:
-    from harness.errors import EditbenchError
+    from harness.core.errors import EditbenchError
 
     try:
         if path.suffix == ".jsonl":
@@ -141,8 +141,8 @@ def _read_shard(path: Path) -> pd.DataFrame:
 
 def _read_remote_shards(out: str) -> list[pd.DataFrame]:
     """The shards of a run in an object store; names starting with '.' (never written there) are ignored."""
-    from harness.errors import EditbenchError
-    from harness.storage import location
+    from harness.core.errors import EditbenchError
+    from harness.core.storage import location
 
     loc = location(out)
     frames = []
@@ -166,8 +166,8 @@ def _read_remote_shards(out: str) -> list[pd.DataFrame]:
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory or object-store location (empty DataFrame with the required
     columns when none)."""
-    from harness.errors import EditbenchError
-    from harness.storage import is_uri
+    from harness.core.errors import EditbenchError
+    from harness.core.storage import is_uri
 
     d = results_dir(out)
     if is_uri(out):
@@ -248,8 +248,8 @@ def load_run(out: str | Path, *, allow_empty: bool = False,
     Repeated (task_id, pipeline, seed) keys are a warning on stderr (``duplicates="warn"``) or an error
     (``"error"``, the gate's choice). A run whose run.json says ``running`` gets a warning on stderr.
     """
-    from harness.errors import EditbenchError
-    from harness.storage import running_note
+    from harness.core.errors import EditbenchError
+    from harness.core.storage import running_note
 
     out = Path(out)
     meta_path = out / "run.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.errors import WeightsNotFound
+from harness.core.errors import WeightsNotFound
 
 WEIGHTS_ENV = "EDITBENCH_WEIGHTS"
 DEFAULT_ROOT = Path.home() / ".cache" / "editbench" / "weights"

@@ -1,20 +1,20 @@
-"""The Ray side of the dispatcher (:class:`harness.dispatch.ActorLayer`): pipeline and scorer actors, the
+"""The Ray side of the dispatcher (:class:`harness.execution.dispatch.ActorLayer`): pipeline and scorer actors, the
 run's start board, the prefetch task, and the translation of Ray's actor deaths into ``ActorDied``.
 
-Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:`harness.dispatch`'s.
+Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:`harness.execution.dispatch`'s.
 """
 
 from __future__ import annotations
 
-from harness.dispatch import ActorDied
-from harness.spec import PipelineSpec
-from harness.worker import Job, ScorerWorker, StartBoard, Worker
+from harness.execution.dispatch import ActorDied
+from harness.contract.spec import PipelineSpec
+from harness.execution.worker import Job, ScorerWorker, StartBoard, Worker
 
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
 
 
 def _load_inputs(task):
-    from harness.imageio import prefetch_task_inputs
+    from harness.core.imageio import prefetch_task_inputs
 
     return prefetch_task_inputs(task)
 
@@ -24,7 +24,7 @@ def has_files(task) -> bool:
 
 
 class RayActors:
-    """Actors of one run on the Ray of ``ray`` (initialised), sized by ``plan`` (harness.runner.ActorPlan).
+    """Actors of one run on the Ray of ``ray`` (initialised), sized by ``plan`` (harness.execution.runner.ActorPlan).
 
     ``depth[key]`` is (jobs in flight, concurrent) per pipeline: a concurrent pipeline's actor runs that
     many requests at once (``max_concurrency``)."""

@@ -16,6 +16,7 @@ stay under the run's root.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
@@ -211,6 +212,8 @@ class RunLock:
 
     def _create(self, *, replacing: str | None = None) -> bool:
         """Write our lock if there is none (or, on an object store, if it still has ETag ``replacing``)."""
+        if self.loc.remote and self.loc.uri.startswith("s3://"):
+            _s3_client()                  # built before the lease's clock starts
         t0 = time.monotonic()
         self._holder = self._me()
         data = json.dumps(asdict(self._holder)).encode("utf-8")
@@ -511,7 +514,14 @@ def _s3_client():
         import boto3
     except ImportError:
         raise EditbenchError("the run lock on s3:// needs boto3 (pip install boto3).") from None
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    return _cached_s3_client(boto3, os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"), os.getpid())
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_s3_client(boto3, endpoint_url: str | None, pid: int):
+    """One client per endpoint and process (building one costs ~0.1-1 s, a large part of a short lease;
+    boto3 clients are thread-safe, and a forked child builds its own)."""
+    return boto3.client("s3", endpoint_url=endpoint_url)
 
 
 def location(out: "str | Path | Location") -> Location:

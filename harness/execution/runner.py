@@ -41,7 +41,7 @@ from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.core.provenance import git_sha, hardware, package_versions
 from harness.execution.ray_local import loopback_only, start_ray_watchdog
 from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.core.storage import LEASE_S, Location, RunLock, infrastructure_error, is_uri
+from harness.core.storage import LEASE_S, Location, LockLost, RunLock, infrastructure_error, is_uri
 from harness.execution.ray_actors import RayActors
 from harness.execution.worker import Job, one_line
 from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
@@ -362,7 +362,7 @@ class _Writer:
             if self.fence is not None:
                 self.fence()
             try:
-                write_shard(self.out, self.buf)
+                path = write_shard(self.out, self.buf)
             except Exception as e:  # noqa: BLE001 - classified below; the rows must reach the disk somehow
                 infra = infrastructure_error(e, results_dir(self.out))
                 if infra is not None:
@@ -371,6 +371,12 @@ class _Writer:
                 self.fallback += len(self.buf)
                 print(f"editbench: warning: a Parquet shard could not be written ({one_line(e)}); its "
                       f"{len(self.buf)} rows went to {path}", file=sys.stderr)
+            if self.fence is not None:
+                try:            # stopped during the write past the lease: it may have landed after a takeover
+                    self.fence()
+                except LockLost:
+                    Location(self.out).delete("results", Path(str(path)).name)   # ours alone (a fresh name)
+                    raise
             self.written += len(self.buf)
             self.buf = []
         self.last = time.monotonic()

@@ -282,7 +282,7 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     .html); return the Markdown."""
     r = report if report is not None else build_report(out)
     text = render_markdown(r)
-    atomic_write_text(r.out / "leaderboard.md", text)
+    atomic_write_text(r.out / "leaderboard.md", text, root=r.out)
     from reports.summary import write_results_json
 
     write_results_json(r.out, meta=r.meta, df=r.df)
@@ -290,7 +290,7 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
         from reports.edits_html import write_pages
         from reports.html import CSS, _load_suite, render_html
 
-        atomic_write_text(r.out / "leaderboard.html", render_html(r))
+        atomic_write_text(r.out / "leaderboard.html", render_html(r), root=r.out)
         if "toy" not in set(r.df["kind"].dropna()):
             write_pages(r, _load_suite(r.meta), CSS)
     return text

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from harness.core.storage import atomic_write_text
 from reports.leaderboard import within_range
 from scorers.columns import is_ranked, read_metrics
 from reports.stats import task_mean_ci_rows
@@ -94,8 +94,4 @@ def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.Data
 
         meta, df = load_run(out, allow_empty=True)
     doc = results_summary(meta, df, run_dir=out)
-    path = out / "results.json"
-    tmp = path.with_name(f".results.json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(out / "results.json", json.dumps(doc, indent=2, allow_nan=False, default=str), root=out)

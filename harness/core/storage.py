@@ -95,12 +95,39 @@ def infrastructure_error(e: BaseException, path: str | Path | None = None) -> In
     return None
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+def write_new(path: str | Path, data: bytes) -> None:
+    """Create ``path`` and write ``data``: ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing file or a
+    symbolic link planted at that name is never written through."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def no_links_below(root: str | Path, path: str | Path) -> Path:
+    """``path``, refused (EditbenchError) unless it lies under ``root`` and no component between them (the
+    last included) is a symbolic link: nothing is written through a link planted inside a run."""
+    root, path = Path(os.path.abspath(root)), Path(os.path.abspath(path))
+    if not path.is_relative_to(root):
+        raise EditbenchError(f"path {path} lies outside the run directory {root}.")
+    cur = root
+    for part in path.relative_to(root).parts:
+        cur = cur / part
+        if cur.is_symlink():
+            raise EditbenchError(f"{cur} is a symbolic link; editbench writes nothing through links inside the run "
+                                 f"directory {root} (remove it).")
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, *, root: str | Path | None = None) -> Path:
+    """Write ``text`` to ``path`` through a temporary file of a unique name (created with ``O_EXCL``, never
+    through a link) and a rename, so readers never see half a file. With ``root``, no component of
+    ``path`` below ``root`` may be a symbolic link."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if root is not None:
+        no_links_below(root, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write_new(tmp, text.encode("utf-8"))
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -410,9 +437,9 @@ class Location:
         if not self.remote:
             path = Path(self.key(*parts))
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             try:
-                tmp.write_bytes(data)
+                write_new(tmp, data)
                 os.replace(tmp, path)
             except OSError as e:
                 tmp.unlink(missing_ok=True)

@@ -174,7 +174,8 @@ def read_results(out: str | Path) -> pd.DataFrame:
         d = f"{str(out).rstrip('/')}/results"
         frames = _read_remote_shards(str(out))
     else:
-        files = sorted([*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")])
+        files = sorted(f for f in [*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")]
+                       if not f.name.startswith("."))   # temporary and staging leftovers, as on object stores
         frames = [_read_shard(f) for f in files]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
@@ -210,6 +211,21 @@ def duplicates_message(out: str | Path, df: pd.DataFrame) -> str | None:
     n_rows = int(df.duplicated(list(KEY), keep=False).sum())
     return (f"run {out} holds {n_rows} rows for {len(dups)} (task_id, pipeline, seed) keys that should have one "
             f"row each, e.g. {dups[0]}; two writers shared this directory")
+
+
+def foreign_rows_message(out: str | Path, meta: dict, df: pd.DataFrame) -> str | None:
+    """One sentence when rows in ``out`` name another run_id or suite than its run.json (a shard copied in
+    from elsewhere), else None."""
+    for col, want in (("run_id", meta.get("run_id")), ("suite", (meta.get("suite") or {}).get("name")
+                                                       if isinstance(meta.get("suite"), dict) else None)):
+        if not isinstance(want, str) or col not in df.columns or df.empty:
+            continue
+        values = df[col].dropna().astype(str)
+        other = values[values != want]
+        if len(other):
+            return (f"run {out} holds {len(other)} result rows of {col} {other.iloc[0]!r}, not this run's {want!r} "
+                    f"(run.json); a shard from another run was put in {results_dir(out)} — move it out")
+    return None
 
 
 def coverage_notes(meta: dict, df: pd.DataFrame) -> list[str]:
@@ -266,6 +282,9 @@ def load_run(out: str | Path, *, allow_empty: bool = False,
     if not isinstance(meta, dict):
         raise EditbenchError(f"{meta_path} must hold a JSON object.")
     df = read_results(out)
+    foreign = foreign_rows_message(out, meta, df)
+    if foreign:
+        raise EditbenchError(f"{foreign}.")
     dup = duplicates_message(out, df)
     if dup and duplicates == "error":
         raise EditbenchError(f"{dup}; refusing to use it.")

@@ -575,6 +575,8 @@ def staged(out: "str | Path", *, outputs: bool = True):
         for rel in loc.walk():
             if not outputs and rel.startswith("outputs/"):
                 continue
+            if rel != LOCK_NAME and any(part.startswith(".") for part in rel.split("/")):
+                continue          # leftovers (.part-*, .tmp) are not part of the run, as for the runner
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(loc.read_bytes(rel))

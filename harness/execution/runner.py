@@ -93,6 +93,11 @@ def build_manifest(spec: RunSpec, *, operator: Operator = Operator(), spec_file:
     if not seeds:
         raise EditbenchError("no seeds to run; pass --seeds, e.g. --seeds 0,1.")
     check_seeds(seeds)
+    for what, values in (("seeds", list(seeds)), ("scorers", list(scorers))):
+        repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if repeated:
+            raise EditbenchError(f"{what} {values} repeat {repeated}; each may be given once (a repeated seed would "
+                                 "write two rows of one key).")
     keys = [p.key for p in pipelines]
     if len(set(keys)) != len(keys):
         raise EditbenchError(f"pipelines {keys} repeat a name; give repeated pipelines distinct labels.")
@@ -208,6 +213,26 @@ def check_resume(old: dict, manifest: "Manifest", *, extend: bool) -> None:
         raise EditbenchError(f"--resume with other {k} than the run's ({sorted(was[k], key=str)} in run.json, now "
                              f"{sorted(now[k], key=str)}); rerun with the same {', '.join(changed)}, or add --extend "
                              "to add the new ones to the run.")
+    before = planned_keys(old)
+    dropped = before - {j.key for j in manifest.jobs}
+    if dropped:
+        raise EditbenchError(f"--resume would plan {len(before) - len(dropped)} of the run's {len(before)} jobs "
+                             f"(e.g. {sorted(dropped)[0]} is no longer planned, as with --limit); resume with the "
+                             "run's whole plan, so that its status says what it holds.")
+
+
+def planned_keys(meta: dict) -> set[tuple[str, str, int]]:
+    """run.json ``jobs.planned`` as keys; a field of the wrong shape is one sentence naming it."""
+    jobs = meta.get("jobs", {})
+    planned = jobs.get("planned", []) if isinstance(jobs, dict) else None
+    if not isinstance(planned, list) or not all(isinstance(k, list) and len(k) == 3 for k in planned):
+        raise EditbenchError("run.json field jobs.planned must be a list of [task_id, pipeline, seed]; it is not a "
+                             "usable run to resume.")
+    try:
+        return {(str(t), str(p), int(s)) for t, p, s in planned}
+    except (TypeError, ValueError):
+        raise EditbenchError("run.json field jobs.planned holds a seed that is not an integer; it is not a usable "
+                             "run to resume.") from None
 
 
 def _read_meta(out: Out) -> dict:
@@ -462,7 +487,7 @@ def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
     if ex.resume and ex.extend and old:
-        planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
+        planned |= planned_keys(old)
         meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
         meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
         labels = {c.get("label") for c in meta["pipelines"]}

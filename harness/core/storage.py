@@ -371,6 +371,64 @@ def running_note(out: str | Path, meta: dict) -> str | None:
 
 # ---- run locations: a local directory or an object-store prefix ------------------------------------------
 
+OUT_SCHEMES = ("s3", "gs")     # object stores a run location may name
+MAX_OUT_LEN = 1024             # characters of an output location
+PROBE_TIMEOUT_S = 15.0         # an object store that does not answer a probe write within this is unreachable
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]")
+
+
+def check_out(out: str | Path, *, what: str = "--out") -> str | Path:
+    """``out`` if it is a usable run location (a local path, or ``s3://BUCKET[/PREFIX]`` /
+    ``gs://BUCKET[/PREFIX]``), else one sentence (EditbenchError): empty, a NUL byte, too long, an unknown
+    scheme, ``file://``, or a malformed URI such as ``s3:/bucket`` or ``s3://``."""
+    s = str(out)
+    if not s.strip():
+        raise EditbenchError(f"{what} is empty; give a directory or an object-store URI (s3://BUCKET/PREFIX).")
+    if "\x00" in s or len(s) > MAX_OUT_LEN:
+        raise EditbenchError(f"{what} {s[:60]!r}... is not a usable location (a NUL byte, or over {MAX_OUT_LEN} "
+                             "characters).")
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", s)
+    if scheme is None:
+        return out
+    name = scheme.group(1).lower()
+    if name == "file":
+        raise EditbenchError(f"{what} {s}: give a local directory as a plain path, without file://.")
+    if name not in OUT_SCHEMES:
+        raise EditbenchError(f"{what} {s} names the scheme {name}:, which editbench does not write to; give a "
+                             f"local directory or an {' / '.join(f'{x}://' for x in OUT_SCHEMES)} URI (a local "
+                             f"folder whose name has a colon: write ./{s}).")
+    rest = s[len(name) + 1:]
+    bucket = rest[2:].split("/", 1)[0] if rest.startswith("//") else ""
+    if not rest.startswith("//") or not _BUCKET.fullmatch(bucket):
+        raise EditbenchError(f"{what} {s} is not a valid {name}:// URI; write {name}://BUCKET/PREFIX.")
+    return out
+
+
+def probe_writable(loc: "Location", *, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Write and delete one empty object at ``loc`` once, within ``timeout_s`` (an unreachable object store
+    can make a client retry for minutes); failure or silence is one sentence."""
+    name = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    failure: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            loc.write_bytes(b"", name)
+            loc.delete(name)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failure.append(e)
+
+    worker = threading.Thread(target=attempt, name="editbench-out-probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    what = "output location" if loc.remote else "output directory"
+    if worker.is_alive():
+        raise EditbenchError(f"{what} {loc} did not answer a test write within {timeout_s:g} s; check the network "
+                             "and the credentials for it.")
+    if failure:
+        e = failure[0]
+        raise EditbenchError(f"{what} {loc} is not writable: {getattr(e, 'strerror', None) or e}.".replace("\n", " "))
+
+
 def is_uri(out: str | Path) -> bool:
     """True for an object-store location (``s3://bucket/prefix``, ``gs://...``); False for a local path."""
     s = str(out)
@@ -564,6 +622,7 @@ def staged(out: "str | Path", *, outputs: bool = True):
     run a temporary copy (run.json, results/, and outputs/ unless ``outputs=False``), whose new files
     (leaderboard, gate files, report pages) are uploaded back to ``out`` at the end. Report code reads and
     writes local files only through this."""
+    check_out(out, what="location")
     if not is_uri(out):
         yield Path(out)
         return

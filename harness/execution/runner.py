@@ -41,7 +41,8 @@ from harness.pipelines.base import build_pipeline, get_pipeline_class
 from harness.core.provenance import git_sha, hardware, package_versions
 from harness.execution.ray_local import loopback_only, start_ray_watchdog
 from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.core.storage import LEASE_S, Location, LockLost, RunLock, infrastructure_error, is_uri
+from harness.core.storage import (LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri,
+                                  probe_writable)
 from harness.execution.ray_actors import RayActors
 from harness.execution.worker import Job, one_line
 from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
@@ -168,7 +169,9 @@ Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g.
 
 
 def as_out(out: str | Path) -> Out:
-    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path."""
+    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path;
+    an empty, malformed or unknown-scheme location is one sentence (:func:`harness.core.storage.check_out`)."""
+    check_out(out)
     return str(out).rstrip("/") if is_uri(out) else Path(out)
 
 
@@ -179,15 +182,12 @@ def prepare_out_dir(out: Out, *, lease_s: float = LEASE_S) -> RunLock:
     The caller releases the returned lock; a second writer is refused with a sentence naming the holder.
     """
     loc = Location(out)
-    probe = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    try:
-        if not loc.remote:
+    if not loc.remote:
+        try:
             Path(out).mkdir(parents=True, exist_ok=True)
-        loc.write_bytes(b"", probe)
-        loc.delete(probe)
-    except (OSError, InfrastructureError) as e:
-        what = "output location" if loc.remote else "output directory"
-        raise EditbenchError(f"{what} {out} is not writable: {getattr(e, 'strerror', None) or e}.") from None
+        except OSError as e:
+            raise EditbenchError(f"output directory {out} cannot be created: {e.strerror or e}.") from None
+    probe_writable(loc)           # once, with a short time limit (an offline object store answers in seconds)
     return RunLock(loc, command="editbench run", lease_s=lease_s).acquire()
 
 

@@ -228,6 +228,31 @@ def foreign_rows_message(out: str | Path, meta: dict, df: pd.DataFrame) -> str |
     return None
 
 
+# run.json fields readers rely on -> (type, what it must be); a field that is present must have this type.
+RUN_RECORD_FIELDS = {"run_id": (str, "a string"), "status": (str, "a string"), "suite": (dict, "an object"),
+                     "pipelines": (list, "a list"), "seeds": (list, "a list"), "scorers": (list, "a list"),
+                     "metrics": (dict, "an object"), "jobs": (dict, "an object"), "attempts": (list, "a list"),
+                     "sweep": (list, "a list")}
+
+
+def run_record_problem(meta: object) -> str | None:
+    """What is wrong with the shape of a run.json document (naming the field), or None."""
+    if not isinstance(meta, dict):
+        return f"must hold a JSON object, not {type(meta).__name__}"
+    for name, (kind, what) in RUN_RECORD_FIELDS.items():
+        if name in meta and meta[name] is not None and not isinstance(meta[name], kind):
+            return f"field {name} must be {what}, not {type(meta[name]).__name__}"
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in meta.get("seeds") or []):
+        return "field seeds must list integers"
+    if not all(isinstance(s, str) for s in meta.get("scorers") or []):
+        return "field scorers must list scorer names"
+    if not all(isinstance(p, dict) for p in meta.get("pipelines") or []):
+        return "field pipelines must list objects"
+    if not all(isinstance(a, dict) for a in meta.get("attempts") or []):
+        return "field attempts must list objects"
+    return None
+
+
 def coverage_notes(meta: dict, df: pd.DataFrame) -> list[str]:
     """One sentence per pipeline holding fewer rows than the run planned for it (run.json ``jobs.planned``;
     e.g. after ``--resume --extend`` was interrupted, or a pipeline added with other seeds), so a
@@ -279,8 +304,11 @@ def load_run(out: str | Path, *, allow_empty: bool = False,
         raise EditbenchError(f"{meta_path} is not UTF-8 text.") from None
     except json.JSONDecodeError as e:
         raise EditbenchError(f"{meta_path} is not valid JSON ({e.msg} at line {e.lineno}).") from None
-    if not isinstance(meta, dict):
-        raise EditbenchError(f"{meta_path} must hold a JSON object.")
+    except (RecursionError, ValueError):   # nested too deeply, an integer of thousands of digits
+        raise EditbenchError(f"{meta_path} cannot be read (nested too deeply or a number too large).") from None
+    problem = run_record_problem(meta)
+    if problem:
+        raise EditbenchError(f"{meta_path} {problem}.")
     df = read_results(out)
     foreign = foreign_rows_message(out, meta, df)
     if foreign:

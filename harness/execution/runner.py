@@ -46,7 +46,8 @@ from harness.core.storage import (LEASE_S, Location, LockLost, RunLock, check_ou
 from harness.execution.ray_actors import RayActors
 from harness.execution.worker import Job, one_line
 from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
-from harness.contract.results import done_keys, read_results, results_dir, write_fallback, write_shard
+from harness.contract.results import (done_keys, read_results, results_dir, run_record_problem, write_fallback,
+                                     write_shard)
 from scorers.base import get_scorer_class
 from tasks.loading import load_suite
 from tasks.schema import Suite, resolve_task
@@ -240,10 +241,14 @@ def _read_meta(out: Out) -> dict:
     if not loc.exists("run.json"):
         return {}
     try:
-        return json.loads(loc.read_bytes("run.json").decode("utf-8"))
-    except (ValueError, OSError) as e:
+        meta = json.loads(loc.read_bytes("run.json").decode("utf-8"))
+    except (ValueError, OSError, RecursionError) as e:
         raise EditbenchError(f"{loc.url('run.json')} cannot be read as JSON ({type(e).__name__}); it is not a "
                              "usable run to resume.") from None
+    problem = run_record_problem(meta)
+    if problem:
+        raise EditbenchError(f"{loc.url('run.json')} {problem}; it is not a usable run to resume.")
+    return meta
 
 
 def _now() -> str:

@@ -106,8 +106,12 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
     d.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{uuid.uuid4().hex[:12]}.parquet"
     tmp = d / f".{name}.tmp"
-    pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
-    os.replace(tmp, d / name)
+    try:
+        pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
+        os.replace(tmp, d / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)      # a full disk leaves no half-written temporary shard behind
+        raise
     return d / name
 
 

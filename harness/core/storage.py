@@ -21,6 +21,7 @@ import json
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -344,11 +345,16 @@ class RunLock:
             self._stop.set()
             if self._renewer is not None:
                 self._renewer.join(timeout=5)
-            holder, etag = self._read()
-            if holder is not None and self._holder is not None and holder.token == self._holder.token \
-                    and not self._lost:
-                self.loc.delete(LOCK_NAME)
             self.held = False
+            try:
+                holder, _ = self._read()
+                if holder is not None and self._holder is not None and holder.token == self._holder.token \
+                        and not self._lost:
+                    self.loc.delete(LOCK_NAME)
+            except (OSError, InfrastructureError) as e:   # a read-only or vanished location: say so, once
+                print(f"editbench: warning: could not remove the run lock {self.path} "
+                      f"({getattr(e, 'strerror', None) or e}); remove it once no editbench process writes the run.",
+                      file=sys.stderr)
 
     def __enter__(self) -> "RunLock":
         return self.acquire()

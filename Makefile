@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.editbench-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint bench install clean
 
 install: $(STAMP)
 
@@ -21,7 +21,14 @@ demo: $(STAMP)
 	$(BIN)/editbench run --suite toy-5d --out $(DEMO_OUT)
 	$(BIN)/editbench report $(DEMO_OUT)
 
-test: $(STAMP)
+# ruff (lint), import-linter (the layer rule, docs/architecture.md), mypy (foundation and contract).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python tests/import_cycles.py
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)

@@ -22,8 +22,8 @@ def synthetic_suite(n: int, directory: Path | None = None) -> Path:
 def harness_run(suite: Path, options: dict, **spec_fields) -> dict:
     """Run the suite through the harness; returns the attempt record (dispatch_s = first submit after
     all actors loaded .. last row, i.e. without Ray start-up and pipeline loading)."""
-    from harness.workflow import run
     from harness.contract.spec import RunSpec
+    from harness.workflow import run
 
     out = Path(tempfile.mkdtemp(prefix="editbench-bench-out-"))
     spec = RunSpec(suite=str(suite), pipelines=[{"name": "synthetic", "options": options}], **spec_fields)

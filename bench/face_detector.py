@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.faces import detect_lbp  # noqa: E402
 from harness.core.imageio import load_image  # noqa: E402
+from harness.faces import detect_lbp  # noqa: E402
 from tasks.schema import resolve_data_root  # noqa: E402
 
 

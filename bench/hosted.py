@@ -33,9 +33,9 @@ def main() -> None:
     args = ap.parse_args()
     from PIL import Image
 
+    from harness.contract.spec import RunSpec
     from harness.execution.runner import init_ray
     from harness.workflow import run
-    from harness.contract.spec import RunSpec
     from tests.pipelines.hosted_server import EditServer
 
     os.environ["EDITBENCH_BENCH_KEY"] = f"sk-bench-{secrets.token_hex(8)}"   # before Ray starts: actors inherit it

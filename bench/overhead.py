@@ -24,8 +24,8 @@ from bench._common import harness_run, synthetic_suite  # noqa: E402
 
 
 def bare_loop(n: int, cost_ms: float) -> float:
-    from harness.pipelines.base import build_pipeline
     from harness.contract.spec import PipelineSpec
+    from harness.pipelines.base import build_pipeline
     from tasks.loading import load_suite
 
     suite = load_suite(synthetic_suite(n))

@@ -92,11 +92,11 @@ def bench_one(spec, task, *, repeats: int, seed: int = 0) -> dict:
 
 def bench_classical(name: str, task, *, repeats: int, seed: int = 0) -> dict:
     """A classical floor vs its library call on the already-loaded image and mask."""
+    from harness.contract.spec import PipelineSpec
     from harness.core.imageio import load_image, load_mask
     from harness.pipelines.base import build_pipeline
     from harness.pipelines.opencv import cv2_inpaint
     from harness.pipelines.patchmatch import patchmatch_inpaint
-    from harness.contract.spec import PipelineSpec
 
     adapter = build_pipeline(PipelineSpec(name=name))
     image = load_image(task.image)

@@ -12,7 +12,25 @@ from typing import Optional
 
 import typer
 
-from harness.core.errors import EditbenchError
+from harness.contract.spec import RunSpec, load_run_spec
+from harness.core.errors import EXIT_OK, EditbenchError, format_validation_error
+from harness.core.imageio import load_image
+from harness.core.storage import is_uri, staged
+from harness.execution.runner import run_exit_code
+from harness.inventory import describe, doctor_report
+from harness.workflow import run as run_spec
+from reports.checklist import check_edit
+from reports.gate import error_result, load_gate_config, to_markdown, write_gate
+from reports.gate import gate as run_gate
+from reports.history import write_history
+from reports.leaderboard import build_report
+from reports.recommend import write_recommendation
+from reports.terminal import render_terminal
+from reports.write import write_report
+from tasks.builders import build_suite
+from tasks.loading import load_suite
+from tasks.schema import PKG_PREFIX, resolve_data_root
+from tasks.validate import check_suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate image-editing pipelines.")
 
@@ -60,11 +78,6 @@ def run(
 
     Exit 0 when every job ended ok, 3 when some rows are error/timeout (rows kept), 4 when the run
     stopped on an infrastructure failure, 2 for bad input."""
-    from harness.core.errors import EXIT_OK
-    from harness.execution.runner import run_exit_code
-    from harness.workflow import run as run_spec
-    from harness.contract.spec import RunSpec, load_run_spec
-
     if (config is None) == (suite is None):
         raise EditbenchError("give either a run spec file or --suite NAME, not both or neither.")
     spec = load_run_spec(config) if config else RunSpec(suite=suite)
@@ -83,7 +96,6 @@ def run(
     except Exception as e:  # pydantic ValidationError
         from pydantic import ValidationError
 
-        from harness.core.errors import format_validation_error
 
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
@@ -115,20 +127,11 @@ def report(
     if len(given) != 1:
         raise EditbenchError("give exactly one of: a run directory, --history RUNS_ROOT, or --recommend RUN_DIR.")
     if history is not None:
-        from harness.core.storage import staged
-        from reports.history import write_history
-
         with staged(history, outputs=False) as local:
             typer.echo(write_history(local, html=html))
     elif recommend is not None:
-        from reports.recommend import write_recommendation
-
         typer.echo(write_recommendation(recommend, metric=metric, thresholds=thresholds))
     else:
-        from harness.core.storage import staged
-        from reports.leaderboard import build_report, write_report
-        from reports.terminal import render_terminal
-
         with staged(out) as local:   # an object-store run: a local copy, its new report files uploaded
             r = build_report(local)
             write_report(local, html=html, report=r)
@@ -147,9 +150,6 @@ def gate(
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
-    from harness.core.storage import staged
-    from reports.gate import error_result, gate as run_gate, load_gate_config, to_markdown, write_gate
-
     try:
         with staged(baseline, outputs=False) as b, staged(candidate, outputs=False) as c:
             result = run_gate(b, c, config=load_gate_config(config), force=force, allow_partial=allow_partial)
@@ -188,7 +188,6 @@ def skill(
     """Recommend a pipeline and settings for one edit of one image, from measured runs (docs/skill.md)."""
     from reports.skill import recommend, to_json, to_markdown
 
-    from harness.core.imageio import load_image
 
     load_image(_image_path(image))        # a missing, unreadable or oversized image is one sentence, exit 2
     if mask is not None:
@@ -209,35 +208,11 @@ def score(
     scorers: str = typer.Option("texture,seam,background", help="Comma-separated scorers."),
 ):
     """Score one produced edit against the QA checklist: a line per metric, pass or fail; exit 1 on a fail."""
-    from harness.core.imageio import load_image
-    from harness.pipelines.base import Output
-    from reports.recommend import THRESHOLDS
-    from scorers.base import get_scorer_class
-    from tasks.schema import Task
-
-    src = _image_path(source)
-    task = Task(task_id="edit", kind="inpaint" if mask else "instruct", image=str(src),
-                mask=str(_image_path(mask)) if mask else None, instruction="" if mask else "edit")
-    result = Output(image=load_image(output))
-    failed = False
-    for name in [x.strip() for x in scorers.split(",") if x.strip()]:
-        scorer = get_scorer_class(name)()
-        scorer.check()
-        if not scorer.applies_to(task) or (name in ("seam", "texture", "background") and task.mask is None):
-            typer.echo(f"- {name}: not applicable without a mask")
-            continue
-        scorer.load()
-        for metric, value in scorer.score(task, result).items():
-            col = f"{name}.{metric}"
-            if col in THRESHOLDS:
-                op, limit, advice = THRESHOLDS[col]
-                ok = value <= limit if op == "max" else value >= limit
-                failed |= not ok
-                typer.echo(f"- [{'x' if ok else ' '}] {col} = {value:.4g} ({'≤' if op == 'max' else '≥'} {limit:g})"
-                           + ("" if ok else f": {advice}"))
-            else:
-                typer.echo(f"- {col} = {value:.4g}")
-    raise typer.Exit(code=1 if failed else 0)
+    checks = check_edit(_image_path(source), output, mask=_image_path(mask) if mask else None,
+                        scorers=[x.strip() for x in scorers.split(",") if x.strip()])
+    for c in checks:
+        typer.echo(c.line())
+    raise typer.Exit(code=1 if any(c.failed for c in checks) else 0)
 
 
 def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: list[str]):
@@ -252,8 +227,6 @@ def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: lis
 
 def _image_path(spec: str) -> Path:
     """A local image path, or a file inside an installed package written pkg:PACKAGE/FILE; must exist."""
-    from tasks.schema import PKG_PREFIX, resolve_data_root
-
     p = resolve_data_root(spec, Path.cwd()) if spec.startswith(PKG_PREFIX) else Path(spec)
     if not p.is_file():
         raise EditbenchError(f"image {spec} does not exist ({p}).")
@@ -262,8 +235,6 @@ def _image_path(spec: str) -> Path:
 
 def _name_runs(result, names: dict[str, str]) -> None:
     """Replace the local copies' paths in a gate result by the object-store locations the user gave."""
-    from harness.core.storage import is_uri
-
     names = {local: given for local, given in names.items() if is_uri(given)}
 
     def fix(text):
@@ -280,8 +251,6 @@ def _name_runs(result, names: dict[str, str]) -> None:
 @_errors_exit_2
 def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers | masks")):
     """List suites, pipelines, scorers or mask generators with their availability."""
-    from harness.inventory import describe
-
     typer.echo(describe(what))
 
 
@@ -289,8 +258,6 @@ def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers | m
 @_errors_exit_2
 def doctor():
     """Report devices, Ray and weights directories."""
-    from harness.inventory import doctor_report
-
     typer.echo(doctor_report())
 
 
@@ -342,12 +309,11 @@ def suite_build(
     scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
 ):
     """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
-    from tasks.builders import build_suite
-
     given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
                  pipelines=_csv(pipelines), seeds=_csv(seeds, int), scorers=_csv(scorers), prompt=prompt,
                  negative_prompt=negative_prompt, prompts=prompts, masks=masks, boxes=boxes, margins=margins,
-                 aspect=aspect, strengths=_csv(strengths, float), csv=csv, holes=holes, hole_size=hole_size, dilate=dilate, min_face=min_face,
+                 aspect=aspect, strengths=_csv(strengths, float), csv=csv, holes=holes, hole_size=hole_size, dilate=dilate,
+                 min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
                  mask_model=mask_model, mask_weights=mask_weights, scene=scene)
@@ -364,9 +330,6 @@ def suite_build(
 @_errors_exit_2
 def suite_validate(suite: str = typer.Argument(..., help="Built-in suite name or suite YAML path.")):
     """List every problem of a suite (exit 2 if any), else print its hash."""
-    from tasks.loading import load_suite
-    from tasks.validate import check_suite
-
     s = load_suite(suite)
     check_suite(s)
     typer.echo(f"{s.name} v{s.version}: {len(s.tasks)} tasks, no problems; hash {s.content_hash()}")

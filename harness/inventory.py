@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import os
 
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError
+from harness.core.provenance import hardware, package_versions
+from harness.core.weights import WEIGHTS_ENV, weights_root
+from harness.masks import MASK_GENERATORS
+from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
+from scorers.base import SCORERS, scorer_names
+from tasks.loading import load_suite
+from tasks.schema import list_suites
 
 
 def _availability(check) -> str:
@@ -15,52 +23,45 @@ def _availability(check) -> str:
     return "available"
 
 
+def _plugin(registry, name: str) -> str:
+    """" (plugin DIST)" for an entry that an installed plugin distribution registers; "" for a built-in."""
+    origin = registry.origin(name)
+    return "" if origin == "built-in" else f"  (plugin {origin})"
+
+
 def describe(what: str) -> str:
     if what == "suites":
-        from tasks.loading import load_suite
-        from tasks.schema import list_suites
-
         lines = []
         for name in list_suites():
             s = load_suite(name)
             lines.append(f"{name:24s} v{s.version:6s} {len(s.tasks):5d} tasks  {s.description}")
         return "\n".join(lines)
     if what == "pipelines":
-        from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
-        from harness.contract.spec import PipelineSpec
-
         lines = []
         for name in pipeline_names():
             cls = PIPELINES[name]
-            avail = _availability(lambda: build_pipeline(PipelineSpec(name=name)).check())
-            lines.append(f"{name:24s} kinds={','.join(sorted(cls.kinds)):28s} {avail}")
+            avail = _availability(lambda name=name: build_pipeline(PipelineSpec(name=name)).check())
+            lines.append(f"{name:24s} kinds={','.join(sorted(cls.kinds)):28s} {avail}{_plugin(PIPELINES, name)}")
         return "\n".join(lines)
     if what == "scorers":
-        from scorers.base import SCORERS, scorer_names
-
         lines = []
         for name in scorer_names():
             cls = SCORERS[name]
             metrics = ", ".join(f"{m} ({d})" for m, d in cls.metrics.items())
-            avail = _availability(lambda: cls().check())
-            lines.append(f"{name:12s} {metrics}  [{avail}]")
+            avail = _availability(lambda cls=cls: cls().check())
+            lines.append(f"{name:12s} {metrics}  [{avail}]{_plugin(SCORERS, name)}")
         return "\n".join(lines)
     if what == "masks":
-        from harness.masks import MASK_GENERATORS
-
         lines = []
         for name in MASK_GENERATORS.names():
             cls = MASK_GENERATORS.get(name)
-            avail = _availability(lambda: cls().check())
-            lines.append(f"{name:24s} family={cls.family:6s} {avail}")
+            avail = _availability(lambda cls=cls: cls().check())
+            lines.append(f"{name:24s} family={cls.family:6s} {avail}{_plugin(MASK_GENERATORS, name)}")
         return "\n".join(lines)
     raise EditbenchError(f"cannot list {what!r}; choose one of ['masks', 'pipelines', 'scorers', 'suites'].")
 
 
 def doctor_report() -> str:
-    from harness.core.provenance import hardware, package_versions
-    from harness.core.weights import WEIGHTS_ENV, weights_root
-
     hw = hardware()
     root = weights_root()
     models = sorted(p.name for p in root.iterdir()) if root.is_dir() else []

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError
 from harness.pipelines.base import get_pipeline_class
-from harness.contract.spec import PipelineSpec
 from tasks.validate import Problem, SuiteInvalid
 
 

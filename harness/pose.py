@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.core.errors import WeightsNotFound
 from harness.core.pixels import resolve_device, rgb_to_bgr
 
 OPENPOSE18 = (
@@ -89,8 +90,6 @@ class BodyPoseEstimator:
         Body = _import_controlnet_aux_body()[0].Body
         path = Path(weights_dir) / BODY_WEIGHTS
         if not path.is_file():
-            from harness.core.errors import WeightsNotFound
-
             raise WeightsNotFound(f"OpenPose body weights not found: expected {path}.")
         self.device = resolve_device(device)
         self.body = Body(str(path)).to(self.device)

@@ -13,7 +13,7 @@ from harness.contract.spec import RunSpec
 from harness.core.credentials import Operator
 from harness.core.storage import staged
 from harness.execution import runner
-from reports.leaderboard import write_report
+from reports.write import write_report
 
 
 def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Operator = Operator(),

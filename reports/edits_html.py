@@ -18,9 +18,17 @@ from urllib.parse import quote
 
 import numpy as np
 
-from harness.core.storage import atomic_write_text, no_links_below
+from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
+from harness.core.storage import atomic_write_text, confined, no_links_below
+from harness.masks import with_stored_mask
 from reports.crops import crop, crop_box, draw_contour
 from reports.format import fmt_num
+from reports.rows import metric_columns
+from reports.views import view_of
+from scorers.columns import primary_metric
+from scorers.regions import aligned_output, source_image, task_mask
+from tasks.schema import Task, resolve_task
 
 if TYPE_CHECKING:
     from reports.leaderboard import Report
@@ -47,20 +55,16 @@ def run_link(rel: object) -> str | None:
 
 
 def inside(root: Path, rel: str) -> Path | None:
-    """``root / rel`` when it resolves inside ``root``, else None."""
-    root = root.resolve()
-    p = (root / rel).resolve()
-    return p if p.is_relative_to(root) else None
+    """``root / rel`` when it resolves inside ``root`` (:func:`harness.core.storage.confined`), else None."""
+    try:
+        return confined(root, rel)
+    except EditbenchError:
+        return None
 
 
-def _task_pixels(suite, task, out: Path | None = None):
+def _task_pixels(suite, task: Task, out: Path | None = None):
     """(canvas RGB, mask bool, target RGB or None) of an image task on its comparison grid; a SAM mask
     recipe is read from the mask the run stored for the task (harness.execution.mask_stage)."""
-    from harness.core.imageio import load_image
-    from harness.masks import with_stored_mask
-    from tasks.schema import resolve_task
-    from scorers.regions import aligned_output, source_image, task_mask
-
     t = resolve_task(suite, task)
     if out is not None:
         t = with_stored_mask(t, out)
@@ -96,11 +100,6 @@ def _metrics_line(row, cols: list[str], primary: str | None) -> str:
 def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=None, tasks=None) -> str:
     """One task: prompt, source/target/output crops, the metrics of each shown row. ``rows`` (the task's
     result rows) and ``tasks`` ({task_id: Task}) may be passed in by callers that show many tasks."""
-    from harness.core.imageio import load_image
-    from reports.leaderboard import metric_columns
-    from scorers.columns import primary_metric
-    from scorers.regions import aligned_output
-
     df = r.df[r.df["task_id"] == task_id] if rows is None else rows
     if tasks is None:
         tasks = {t.task_id: t for t in suite.tasks} if suite else {}
@@ -109,7 +108,7 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=Non
     head = f'<h3 id="{escape(task_id, quote=True)}">{escape(task_id)}</h3>'
     if text:
         head += f'<p class="prompt">{escape(text)}</p>'
-    if task is not None and (task.kind == "toy" or not task.image):
+    if task is not None and (not view_of(task.kind).edit_pages or not task.image):
         return head + '<p class="missing">no image task: see the sample grid above.</p>'
     figs: list[str] = []
     canvas = box = None
@@ -190,8 +189,6 @@ def edits_section(r: "Report", suite, task_ids: list[str], *, link_prefix: str, 
 def _by_task(r: "Report") -> dict[str, list[dict]]:
     """The run's rows as records grouped by task, in one pass (pages of 10^4 tasks must not filter the
     frame per task)."""
-    from reports.leaderboard import metric_columns
-
     keep = ["task_id", "pipeline", "seed", "status", "output_path", "error",
             *metric_columns(r.df, r.metrics)]
     out: dict[str, list[dict]] = {}

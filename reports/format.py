@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from reports.stats import Estimate
+
 
 def fmt_num(v: float | None) -> str:
     """4 significant digits without scientific notation for everyday magnitudes; "" for NaN/None."""
@@ -39,3 +43,23 @@ def fmt_pct(share: float | None) -> str:
     if share is None or not math.isfinite(share):
         return "—"
     return f"{100 * share:.3g} %"
+
+
+def fmt(v: float) -> str:
+    return "" if v is None or not np.isfinite(v) else fmt_num(v)
+
+
+def fmt_estimate(e: Estimate) -> str:
+    if not e.ok:
+        return "—"
+    if not (np.isfinite(e.lo) and np.isfinite(e.hi)):
+        return f"{fmt(e.mean)}"
+    return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]"
+
+
+def fmt_with_infinite(e: Estimate, n_inf: int) -> str:
+    """Estimates are over finite values; +inf values (PSNR of pixel-identical regions) are counted
+    apart: "inf" when every row is +inf, else the finite estimate with "(+k inf)"."""
+    if n_inf and not e.ok:
+        return "inf"
+    return fmt_estimate(e) + (f" (+{n_inf} inf)" if n_inf else "")

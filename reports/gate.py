@@ -35,15 +35,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.core.errors import EditbenchError, format_validation_error
-from harness.contract.spec import read_yaml_mapping
-from harness.core.storage import atomic_write_text
-from reports.leaderboard import metric_rows
-from reports.markdown import md
-from scorers.columns import is_ranked, is_stage_column, metrics_record, primary_metric, read_metrics
 from harness.contract.results import load_run
+from harness.contract.spec import read_yaml_mapping
+from harness.core.errors import EditbenchError, format_validation_error
+from harness.core.storage import atomic_write_text
+from reports.markdown import md
+from reports.rows import metric_rows, value_rows
 from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
-from scorers.base import registry_metrics
+from scorers.columns import is_ranked, is_stage_column, primary_metric, read_metrics, registry_record
 
 Verdict = Literal["regressed", "improved", "no change", "no data", "non-finite"]
 
@@ -236,18 +235,6 @@ def decide(p_reg: np.ndarray, p_imp: np.ndarray, alpha: float, family: str) -> t
     return out, a_reg, a_imp
 
 
-def _registry_record() -> dict[str, dict]:
-    return metrics_record({m["scorer"] for m in registry_metrics().values()})
-
-
-def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> pd.DataFrame:
-    """``task_id``, ``seed``, ``value`` of the rows ``metric`` is computed from (empty when ``df`` lacks it)."""
-    if metric not in df.columns:
-        return pd.DataFrame({"task_id": [], "seed": [], "value": []})
-    rows = metric_rows(df, metric, _registry_record() if record is None else record)
-    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})
-
-
 def _n_infinite(df: pd.DataFrame, metric: str, record: dict[str, dict] | None = None) -> int:
     """How many of the rows ``metric`` is computed from hold +-inf (0 when ``df`` lacks the column)."""
     if metric not in df.columns:
@@ -292,7 +279,7 @@ def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str])
         return read_metrics(run_dir, meta, columns=list(columns))
     warnings.append(f"{where} has no metric metadata in run.json (written by an older editbench); its metrics "
                     "are read with the current scorer definitions.")
-    return _registry_record()
+    return registry_record()
 
 
 def _check_records(brec: dict, crec: dict, base: Path, cand: Path) -> None:
@@ -406,7 +393,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
     config = config or GateConfig()
     base, cand = baseline, candidate
     if record is None:
-        record = _registry_record()
+        record = registry_record()
     res = GateResult(baseline=base, candidate=cand, config=config.model_dump())
     missing = list(partial or [])
     pairs = _pairs(config, bdf, cdf, base, cand, missing)
@@ -441,7 +428,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
             if len(c_rows) and (m not in c_rows.columns or c_rows[m].dropna().empty):
                 missing.append(f"candidate {cand} has no value for metric {m!r} of pipeline {pair.candidate!r}, "
                                f"which baseline {base} has (run the candidate with the same scorers)")
-            diff = difference_ci_rows(_value_rows(b, m, record), _value_rows(c, m, record), confidence=config.confidence)
+            diff = difference_ci_rows(value_rows(b, m, record), value_rows(c, m, record), confidence=config.confidence)
             tol = max(rule.abs_tol, rule.rel_tol * abs(diff.baseline)) if math.isfinite(diff.baseline) else rule.abs_tol
             gated = not rule.ignore and (config.gated == "all" or m == primary)
             sign = 1.0 if direction == "higher" else -1.0
@@ -513,7 +500,8 @@ def to_markdown(res: GateResult) -> str:
         d = m.diff
         v = m.verdict if m.gated else f"{m.verdict} (advisory)"
         bold = f"**{v}**" if m.gated and m.verdict in ("regressed", "non-finite") else v
-        lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | {d.baseline:.4g} | "
+        lines.append(f"| {md(m.baseline_pipeline)} → {md(m.candidate_pipeline)} | {md(m.metric)} | {m.direction} | "
+                     f"{d.baseline:.4g} | "
                      f"{d.candidate:.4g} | {d.diff:+.4g} [{d.lo:+.4g}, {d.hi:+.4g}] | {m.tolerance:.4g} | "
                      f"{m.p_regressed:.3g} ({m.p_regressed_adj:.3g}) | "
                      f"{d.n_tasks} tasks / {d.n_pairs} {'pairs' if d.paired else 'rows'} | {bold} |")

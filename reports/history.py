@@ -20,12 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.contract.results import fallback_files, read_shard
 from harness.core.errors import EditbenchError
 from harness.core.storage import atomic_write_text
-from reports.leaderboard import fmt, format_markdown, metric_rows, within_range
-from reports.markdown import md
-from scorers.columns import direction, is_ranked, is_stage_column, read_metrics, registry_record
+from reports import plots
+from reports.format import fmt
+from reports.html import CSS, table_html
+from reports.markdown import format_markdown, md
+from reports.rows import metric_rows, within_range
 from reports.stats import task_mean_ci_rows
+from reports.views import img
+from scorers.columns import direction, is_ranked, is_stage_column, read_metrics, registry_record
 
 BASE_COLUMNS = ("task_id", "pipeline", "seed", "status", "weights", "warmup")
 
@@ -80,13 +85,13 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
         files += [str(f) for f in run_files]
         schemas += run_schemas
         owner.update({str(f): i for f in run_files})
-    if not files:
+    if not files and not any(fallback_files(r.path) for r in runs):
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    wanted = [c for c in schema.names if c in BASE_COLUMNS or c in known]
-    dataset = ds.dataset(files, schema=schema, format="parquet")
     frames = []
-    for frag in dataset.get_fragments():
+    schema = pa.unify_schemas(schemas, promote_options="permissive") if files else pa.schema([])
+    wanted = [c for c in schema.names if c in BASE_COLUMNS or c in known]
+    dataset = ds.dataset(files, schema=schema, format="parquet") if files else None
+    for frag in dataset.get_fragments() if dataset is not None else []:
         t = frag.to_table(columns=wanted, schema=schema)
         if t.num_rows == 0:
             continue
@@ -94,6 +99,12 @@ def read_history(runs: list[RunInfo]) -> pd.DataFrame:
         r = runs[owner[frag.path]]
         df["run_id"], df["start_time"], df["run_suite"] = r.run_id, r.start_time, r.suite
         frames.append(df)
+    for r in runs:                       # rows a Parquet shard could not hold
+        for f in fallback_files(r.path):
+            df = read_shard(f)
+            df = df[[c for c in df.columns if c in BASE_COLUMNS or c in known]]
+            df["run_id"], df["start_time"], df["run_suite"] = r.run_id, r.start_time, r.suite
+            frames.append(df)
     if not frames:
         raise EditbenchError(f"the run directories found ({len(runs)}) hold no result rows.")
     df = pd.concat(frames, ignore_index=True)
@@ -203,9 +214,6 @@ def render_markdown(tr: dict, n_runs: int, record: dict[str, dict] | None = None
 
 def write_history(root: str | Path, *, html: bool = True) -> str:
     """Write history.md (and history.html with trend plots) into ``root``; return the Markdown."""
-    from reports import plots
-    from reports.html import CSS, img, table_html
-
     root = Path(root)
     runs = find_runs(root)
     tr = trends(read_history(runs), runs)

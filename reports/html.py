@@ -7,7 +7,6 @@ prompt holding ``<script>`` shows as text.
 
 from __future__ import annotations
 
-import io
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,14 +14,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.core.errors import EditbenchError
-from harness.core.storage import confined
-from reports import plots
+from reports import edits_html, plots
+from reports.leaderboard import NOTE, table_rows
+from reports.ranking import rank
+from reports.rows import metric_columns, not_warmup, stage_columns
+from reports.terminal import ranked_rows
+from reports.views import has_edit_pages, has_sample_grid, img, run_view, view_of
+from scorers.columns import direction, primary_metric
+from tasks.loading import load_suite
+from tasks.schema import Task
 
 if TYPE_CHECKING:
     from reports.leaderboard import Report
 
 GRID_TASKS = 6          # tasks in the image grid (the first ones by task_id)
-THUMB_PX = 160          # longest side of a thumbnail
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -59,27 +64,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def img(uri: str | None, alt: str, cls: str = "plot") -> str:
-    if not uri:
-        return f'<p class="missing">{escape(alt)}: nothing to plot</p>'
-    return f'<img class="{cls}" alt="{escape(alt, quote=True)}" src="{uri}">'
-
-
-def _thumb_uri(arr: np.ndarray) -> str:
-    from PIL import Image
-
-    im = Image.fromarray(np.asarray(arr))
-    im.thumbnail((THUMB_PX, THUMB_PX))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return plots.png_uri(buf.getvalue())
-
-
 def _load_suite(meta: dict):
     """The run's suite from run.json's recorded source path, or None when it is gone or unreadable."""
-    from harness.core.errors import EditbenchError
-    from tasks.loading import load_suite
-
     src = (meta.get("suite") or {}).get("source")
     if not src or not Path(src).is_file():
         return None
@@ -89,87 +75,8 @@ def _load_suite(meta: dict):
         return None
 
 
-def _toy_mask(task) -> np.ndarray | None:
-    if task is None or task.kind != "toy":
-        return None
-    try:
-        from harness.toy.task import toy_mask
-
-        return toy_mask(float(task.params["mask_fraction"])).numpy()
-    except Exception:  # noqa: BLE001 - a thumbnail without a mask is still a thumbnail
-        return None
-
-
-def _toy_known(task) -> np.ndarray | None:
-    """The toy task's source samples (their known dims are what an output must agree with)."""
-    if task is None or task.kind != "toy":
-        return None
-    try:
-        from harness.toy.task import toy_source
-
-        return toy_source(task.params).x0.numpy()
-    except Exception:  # noqa: BLE001 - a thumbnail against its own dims is still a thumbnail
-        return None
-
-
-def _source_cells(suite, task) -> tuple[str, str]:
-    """(source, mask) cells of one task; placeholders where the suite or the file is missing."""
-    from harness.core.errors import EditbenchError
-    from harness.core.imageio import load_image, load_mask
-
-    if suite is None or task is None:
-        return '<span class="missing">suite not found</span>', '<span class="missing">—</span>'
-    if task.kind == "toy":
-        try:
-            from harness.toy.task import toy_source
-
-            import torch
-
-            from harness.toy.task import exact_conditional
-
-            src = toy_source(task.params)
-            truth = exact_conditional(src, generator=torch.Generator().manual_seed(0))
-            dims = np.flatnonzero(src.mask.numpy()).tolist()
-            return (img(plots.array_thumbnail(src.x0.numpy(), mask=src.mask.numpy(), title="source"), "source", "thumb"),
-                    img(plots.array_thumbnail(truth.numpy(), mask=src.mask.numpy(), title=f"true conditional, dims {dims}"),
-                        "the exact conditional distribution of the regenerated dims", "thumb"))
-        except Exception as e:  # noqa: BLE001
-            return f'<span class="missing">{escape(str(e))}</span>', ""
-    if not task.image:
-        return '<span class="missing">no image</span>', '<span class="missing">—</span>'
-    try:
-        image = load_image(suite.resolve_path(task.image, field=f"tasks[{task.task_id}].image"))
-    except EditbenchError as e:
-        return f'<span class="missing">{escape(str(e))}</span>', ""
-    source = img(_thumb_uri(image), "source", "thumb")
-    if task.mask is None:
-        return source, '<span class="missing">no mask</span>'
-    try:
-        m = task.mask if isinstance(task.mask, dict) else str(suite.resolve_path(task.mask, field="mask"))
-        mask = load_mask(m, shape=image.shape[:2], where=f"task {task.task_id}")
-        return source, img(_thumb_uri((mask * 255).astype(np.uint8)), "mask", "thumb")
-    except EditbenchError as e:
-        return source, f'<span class="missing">{escape(str(e))}</span>'
-
-
-def _output_cell(out: Path, rel: str | None, task) -> str:
-    if not rel:
-        return '<span class="missing">no output</span>'
-    try:
-        path = confined(out, rel)  # a row naming a file outside the run is never read
-    except EditbenchError:
-        return f'<span class="missing">{escape(rel)} lies outside the run directory</span>'
-    if not path.is_file():
-        return f'<span class="missing">{escape(rel)} missing</span>'
-    try:
-        if path.suffix == ".npy":
-            return img(plots.array_thumbnail(np.load(path), mask=_toy_mask(task), known_from=_toy_known(task)),
-                       rel, "thumb")
-        from harness.core.imageio import load_image
-
-        return img(_thumb_uri(load_image(path)), rel, "thumb")
-    except Exception as e:  # noqa: BLE001 - one broken output must not break the page
-        return f'<span class="missing">{escape(f"{rel}: {e}")}</span>'
+def _output_cell(out: Path, rel: str | None, task: Task | None) -> str:
+    return view_of(task.kind if task is not None else None).output_cell(out, rel, task)
 
 
 def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
@@ -181,8 +88,7 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
     ok = df[(df["status"] == "ok") & df["output_path"].notna()].sort_values("seed")
     first = ok.drop_duplicates(["task_id", "pipeline"]).set_index(["task_id", "pipeline"])
     shared = ok["output_path"].value_counts()   # one file per row is the contract; flag overwrites
-    toy = set(df["kind"].dropna()) == {"toy"}
-    second = "true conditional" if toy else "mask"   # toy: what a perfect sampler's scatter looks like
+    second = run_view(df["kind"].dropna()).second_column
     head = "".join(f"<th>{escape(c)}</th>" for c in ["task", "source", second, *pipelines])
     rows = []
     for tid in sorted(df["task_id"].dropna().unique())[:n_tasks]:
@@ -190,7 +96,7 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
         text = ""
         if task is not None:
             text = " ".join(x for x in (task.prompt, task.instruction) if x)
-        src, mask = _source_cells(suite, task)
+        src, mask = view_of(task.kind if task is not None else None).source_cells(suite, task)
         cells = [f'<td class="prompt"><b>{escape(str(tid))}</b><br>{escape(text)}</td>', f"<td>{src}</td>", f"<td>{mask}</td>"]
         for p in pipelines:
             if (tid, p) in first.index:
@@ -203,7 +109,8 @@ def image_grid(r: "Report", *, n_tasks: int = GRID_TASKS) -> str:
                 msg = f"no ok row: {err.iloc[0]}" if len(err) else "no ok row"
                 cells.append(f'<td class="missing">{escape(msg[:300])}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    note = "" if suite else "<p class='note'>The suite file recorded in run.json was not found: sources and masks are not shown.</p>"
+    note = "" if suite else ("<p class='note'>The suite file recorded in run.json was not found: sources and masks "
+                             "are not shown.</p>")
     return f'{note}<table class="grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -226,11 +133,6 @@ def informative(r: "Report", metrics: list[str]) -> tuple[list[str], dict[str, s
 
 def summary_html(r: "Report") -> str:
     """The ranked summary: pipelines by the primary metric, marks, and the recommendation sentence."""
-    from reports.leaderboard import metric_columns
-    from scorers.columns import primary_metric
-    from reports.ranking import rank
-    from reports.terminal import ranked_rows
-
     cols = metric_columns(r.df, r.metrics)
     primary = primary_metric(r.metrics)
     if primary not in cols:
@@ -246,11 +148,6 @@ def summary_html(r: "Report") -> str:
 
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
-    from reports.leaderboard import NOTE, metric_columns, not_warmup, stage_columns, table_rows
-    from scorers.columns import direction
-
-    from reports import edits_html
-
     metrics = metric_columns(r.df, r.metrics)
     directions = {m: direction(r.metrics, m) for m in metrics}
     plotted, omitted = informative(r, metrics)
@@ -277,9 +174,10 @@ def render_html(r: "Report") -> str:
         name = p.removeprefix("param.")
         parts += [f"<h2>Metrics vs {escape(name)}</h2>", img(plots.sweep_curves(p, ents, plotted, directions), f"{name} curves")]
     suite = _load_suite(r.meta)
-    if "toy" in set(r.df["kind"].dropna()):
+    kinds = set(r.df["kind"].dropna())
+    if has_sample_grid(kinds):
         parts += ["<h2>Sample outputs</h2>", image_grid(r)]
-    groups = edits_html.pages(r) if set(r.df["kind"].dropna()) != {"toy"} else []
+    groups = edits_html.pages(r) if not kinds or has_edit_pages(kinds) else []
     nav = edits_html.page_links(len(groups), prefix=f"{edits_html.PAGES_DIR}/", current=0) if len(groups) > 1 else ""
     if groups:
         parts += [f"<h2>Edits: crops around each mask ({r.df['task_id'].nunique()} tasks)</h2>",

@@ -19,53 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.core.storage import atomic_write_text
-from reports.format import fmt_ms
-from reports.markdown import md
-from scorers.columns import direction, is_ranked, is_stage_column, registry_record, role, sweep_columns
-from harness.contract.results import coverage_notes
+from harness.contract.results import coverage_notes, load_run
+from reports.format import fmt, fmt_ms, fmt_with_infinite
+from reports.markdown import format_markdown, md
+from reports.rows import is_latency_metric, metric_columns, metric_rows, not_warmup, stage_columns, stage_label, within_range
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
+from scorers.columns import direction, read_metrics, registry_record, role, sweep_columns
 
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}
-
-
-def metric_columns(df: pd.DataFrame, metrics: dict[str, dict] | None = None) -> list[str]:
-    """Ranked metric columns present in ``df`` holding a value: the run's ``metrics`` record (today's
-    registry when None) minus provenance flags and the per-stage latency columns (shown apart)."""
-    rec = registry_record() if metrics is None else metrics
-    return [c for c in df.columns if is_ranked(rec, c) and not is_stage_column(c) and df[c].notna().any()]
-
-
-def is_latency_metric(col: str, metrics: dict[str, dict] | None = None) -> bool:
-    """A latency-role metric (warm-up rows left out; shown for random weights too)."""
-    if metrics is not None and col in metrics:
-        return role(metrics, col) == "latency"
-    return col.startswith("latency.") or is_stage_column(col)
-
-
-def stage_columns(df: pd.DataFrame) -> list[str]:
-    """Per-stage latency columns ``latency_<stage>_ms`` present in ``df``, then ``latency_ms`` (total)."""
-    stages = sorted(c for c in df.columns if c.startswith("latency_") and c.endswith("_ms") and c != "latency_ms")
-    return stages + (["latency_ms"] if "latency_ms" in df.columns else [])
-
-
-def stage_label(col: str) -> str:
-    """``latency_denoise_ms`` -> "denoise ms", ``latency_ms`` -> "total ms"."""
-    return "total ms" if col == "latency_ms" else f"{col[len('latency_'):-len('_ms')]} ms"
-
-
-def not_warmup(df: pd.DataFrame) -> pd.Series:
-    if "warmup" not in df.columns:
-        return pd.Series(True, index=df.index)
-    return ~df["warmup"].fillna(False).astype(bool)
-
-
-def metric_rows(df: pd.DataFrame, col: str, metrics: dict[str, dict] | None = None) -> pd.DataFrame:
-    """The rows a metric is computed from: ok rows, real/trained weights (latency: any weights, no warm-up)."""
-    ok = df[df["status"] == "ok"]
-    if is_latency_metric(col, metrics):
-        return ok[not_warmup(ok)]
-    return ok[ok["weights"] != "random"]
 
 
 @dataclass
@@ -116,40 +77,6 @@ def entries(df: pd.DataFrame, *, by: list[str] | None = None, confidence: float 
     return out
 
 
-def within_range(est: Estimate, value_range) -> Estimate:
-    """``est`` with its interval clipped to the metric's recorded range (a t interval of a non-negative
-    metric can reach below 0 with few tasks; the clipped interval still holds the true mean whenever the
-    unclipped one does)."""
-    if not est.ok or not value_range:
-        return est
-    lo_r, hi_r = value_range
-    lo = est.lo if lo_r is None or not np.isfinite(est.lo) else max(est.lo, lo_r)
-    hi = est.hi if hi_r is None or not np.isfinite(est.hi) else min(est.hi, hi_r)
-    return Estimate(est.mean, lo, hi, est.n_tasks, est.n_rows)
-
-
-def fmt(v: float) -> str:
-    from reports.format import fmt_num
-
-    return "" if v is None or not np.isfinite(v) else fmt_num(v)
-
-
-def fmt_estimate(e: Estimate) -> str:
-    if not e.ok:
-        return "—"
-    if not (np.isfinite(e.lo) and np.isfinite(e.hi)):
-        return f"{fmt(e.mean)}"
-    return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]"
-
-
-def fmt_with_infinite(e: Estimate, n_inf: int) -> str:
-    """Estimates are over finite values; +inf values (PSNR of pixel-identical regions) are counted
-    apart: "inf" when every row is +inf, else the finite estimate with "(+k inf)"."""
-    if n_inf and not e.ok:
-        return "inf"
-    return fmt_estimate(e) + (f" (+{n_inf} inf)" if n_inf else "")
-
-
 def headers(df: pd.DataFrame, by: list[str], record: dict[str, dict] | None = None) -> tuple[list[str], list[str]]:
     """(metric columns, stage columns) shown in the table."""
     return metric_columns(df, record), stage_columns(df)
@@ -184,10 +111,6 @@ def table_rows(df: pd.DataFrame, ents: list[Entry], by: list[str],
     return head, rows
 
 
-def _md_cell(text: str) -> str:
-    return md(text)
-
-
 def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None,
                 record: dict[str, dict] | None = None) -> pd.DataFrame:
     """The leaderboard as a DataFrame: counts, ``<metric>`` task means with ``<metric> lo``/``hi`` CI
@@ -204,16 +127,6 @@ def leaderboard(df: pd.DataFrame, *, by: list[str] | None = None,
             rec[f"{s} p50"], rec[f"{s} p90"] = p50, p90
         records.append(rec)
     return pd.DataFrame.from_records(records)
-
-
-def format_markdown(head: "list[str] | pd.DataFrame", rows: list[list[str]] | None = None) -> str:
-    """A Markdown table from a header and cell rows (or from a DataFrame, numbers to 4 significant digits)."""
-    if isinstance(head, pd.DataFrame):
-        rows = [[fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r] for r in head.itertuples(index=False)]
-        head = [str(c) for c in head.columns]
-    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 @dataclass
@@ -234,7 +147,8 @@ class Report:
 
     def subtitle(self) -> str:
         s = self.meta.get("suite", {})
-        return (f"run {self.meta.get('run_id')} · suite hash {str(s.get('hash'))[:12]} · git {str(self.meta.get('git_sha'))[:12]} · "
+        return (f"run {self.meta.get('run_id')} · suite hash {str(s.get('hash'))[:12]} · "
+                f"git {str(self.meta.get('git_sha'))[:12]} · "
                 f"{len(self.df)} rows · {self.df['task_id'].nunique()} tasks · seeds {self.meta.get('seeds')}")
 
 
@@ -258,9 +172,6 @@ def sweep_entries(df: pd.DataFrame, meta: dict, record: dict[str, dict]) -> dict
 
 
 def build_report(out: str | Path) -> Report:
-    from scorers.columns import read_metrics
-    from harness.contract.results import load_run
-
     out = Path(out)
     meta, df = load_run(out)
     record = read_metrics(out, meta, df.columns)
@@ -277,20 +188,3 @@ def render_markdown(r: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(out: str | Path, *, html: bool = True, report: Report | None = None) -> str:
-    """Build the leaderboard of run directory ``out`` (or use ``report``); write leaderboard.md (and
-    .html); return the Markdown."""
-    r = report if report is not None else build_report(out)
-    text = render_markdown(r)
-    atomic_write_text(r.out / "leaderboard.md", text, root=r.out)
-    from reports.summary import write_results_json
-
-    write_results_json(r.out, meta=r.meta, df=r.df)
-    if html:
-        from reports.edits_html import write_pages
-        from reports.html import CSS, _load_suite, render_html
-
-        atomic_write_text(r.out / "leaderboard.html", render_html(r), root=r.out)
-        if "toy" not in set(r.df["kind"].dropna()):
-            write_pages(r, _load_suite(r.meta), CSS)
-    return text

@@ -8,6 +8,11 @@ would end a table cell, a code span or start a link target (``|``, backquote, ``
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
+from reports.format import fmt
+
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -21,3 +26,17 @@ def md(text: object) -> str:
 def code(text: object) -> str:
     """``text`` as a one-line Markdown code span (HTML is not rendered inside one; a backquote would end it)."""
     return "`" + " ".join(str(text).replace("`", "'").splitlines()) + "`"
+
+
+def _md_cell(text: str) -> str:
+    return md(text)
+
+
+def format_markdown(head: "list[str] | pd.DataFrame", rows: list[list[str]] | None = None) -> str:
+    """A Markdown table from a header and cell rows (or from a DataFrame, numbers to 4 significant digits)."""
+    if isinstance(head, pd.DataFrame):
+        rows = [[fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r] for r in head.itertuples(index=False)]
+        head = [str(c) for c in head.columns]
+    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)

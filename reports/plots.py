@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reports.rows import is_latency_metric
+
 if TYPE_CHECKING:
     from reports.leaderboard import Entry
 
@@ -42,8 +44,6 @@ def png_uri(data: bytes) -> str:
 
 def metric_bars(entries: list["Entry"], metrics: list[str], directions: dict[str, str]) -> str | None:
     """One panel per metric: task mean per pipeline with its CI as error bars."""
-    from reports.leaderboard import is_latency_metric
-
     if not metrics or not entries:
         return None
     plt = _plt()
@@ -102,8 +102,6 @@ def latency_boxes(samples: dict[str, dict[str, np.ndarray]]) -> str | None:
 
 def sweep_curves(param: str, entries: list["Entry"], metrics: list[str], directions: dict[str, str]) -> str | None:
     """Metric vs sweep parameter, one line per pipeline with its CI band."""
-    from reports.leaderboard import is_latency_metric
-
     if not metrics:
         return None
     plt = _plt()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.leaderboard import Entry, is_latency_metric, metric_rows
-from scorers.columns import direction
+from reports.leaderboard import Entry
+from reports.rows import is_latency_metric, not_warmup, value_rows
 from reports.stats import Difference, difference_ci_rows
+from scorers.columns import direction
 
 
 @dataclass
@@ -74,15 +75,9 @@ class Ranking:
                       f"{pick.pipeline} is chosen by the tie-break (faster, then simpler)")
 
 
-def _value_rows(df: pd.DataFrame, metric: str, record: dict[str, dict]) -> pd.DataFrame:
-    rows = metric_rows(df, metric, record)
-    return rows[["task_id", "seed", metric]].rename(columns={metric: "value"})
-
-
 def median_latency(df: pd.DataFrame, pipeline: str) -> float:
     g = df[(df["pipeline"] == pipeline) & (df["status"] == "ok")]
-    if "warmup" in g:
-        g = g[~g["warmup"].fillna(False).astype(bool)]
+    g = g[not_warmup(g)]
     v = g["latency_ms"].to_numpy(dtype=np.float64) if "latency_ms" in g else np.array([])
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else math.nan
@@ -102,9 +97,9 @@ def rank(df: pd.DataFrame, entries: list[Entry], record: dict[str, dict], metric
     usable.sort(key=lambda e: (sign * e.metrics[metric].mean, e.pipeline))
     ranked = [Ranked(e, p50_ms=median_latency(df, e.pipeline)) for e in usable]
     if ranked:
-        best = _value_rows(df[df["pipeline"] == ranked[0].pipeline], metric, record)
+        best = value_rows(df[df["pipeline"] == ranked[0].pipeline], metric, record)
         for r in ranked[1:]:
-            diff = difference_ci_rows(best, _value_rows(df[df["pipeline"] == r.pipeline], metric, record))
+            diff = difference_ci_rows(best, value_rows(df[df["pipeline"] == r.pipeline], metric, record))
             r.diff = diff
             bad = diff.lo > 0 if d == "lower" else diff.hi < 0
             r.worse = bool(np.isfinite(diff.lo) and np.isfinite(diff.hi) and bad)

@@ -16,16 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.core.errors import EditbenchError
-from harness.contract.spec import read_yaml
-from harness.core.storage import atomic_write_text
-from reports.format import fmt_ms
-from reports.leaderboard import entries, fmt, fmt_estimate, format_markdown, is_latency_metric, metric_columns, metric_rows
-from reports.markdown import code, md
 from harness.contract.results import load_run
-from scorers.columns import direction, primary_metric as recorded_primary, read_metrics, sweep_columns
+from harness.contract.spec import read_yaml
+from harness.core.errors import EditbenchError
+from harness.core.storage import atomic_write_text
+from reports.format import fmt, fmt_estimate, fmt_ms
+from reports.leaderboard import entries
+from reports.markdown import code, format_markdown, md
 from reports.ranking import rank
+from reports.rows import is_latency_metric, metric_columns, metric_rows
 from reports.stats import task_mean_ci_rows
+from scorers.columns import direction, read_metrics, sweep_columns
+from scorers.columns import primary_metric as recorded_primary
 
 # Per-row acceptance thresholds: metric -> (op, value, what to check when it fails), each in its metric's
 # own units (run.json metrics[...].range and unit; a threshold outside the range is refused). Starting

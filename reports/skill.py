@@ -19,7 +19,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.contract.results import load_run
 from harness.core.errors import EditbenchError
+from reports.format import fmt_ms
+from reports.history import find_runs
+from reports.leaderboard import entries
+from reports.markdown import code, md
+from reports.ranking import rank
+from reports.recommend import THRESHOLDS
+from reports.rows import metric_columns
+from scorers.columns import primary_metric, read_metrics
 
 # Edit kinds, the task kind (suite vocabulary) each is measured under, and the keyword rules that pick
 # them, first match wins. A mask (or SAM prompt) turns "replace/change" into a regional inpaint.
@@ -124,11 +133,6 @@ def _measured(runs_root: Path | None, task_kind: str):
     ``runs_root`` with measured (non-random) rows of ``task_kind``; None when there is none."""
     if runs_root is None:
         return None
-    from reports.history import find_runs
-    from reports.leaderboard import entries, metric_columns
-    from scorers.columns import primary_metric, read_metrics
-    from reports.ranking import rank
-    from harness.contract.results import load_run
 
     for info in reversed(find_runs(runs_root)):
         meta, df = load_run(info.path, allow_empty=True)
@@ -152,8 +156,6 @@ def _measured(runs_root: Path | None, task_kind: str):
 def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | None = None,
               sam_point: str | None = None, runs: str | Path | None = None) -> Recipe:
     """The recipe for one edit of one image (see the module docstring)."""
-    from reports.recommend import THRESHOLDS
-
     kind, task_kind, why_kind = classify(edit, has_mask=bool(mask or sam_box or sam_point))
     d = dict(DEFAULTS[kind])
     if mask:
@@ -196,9 +198,6 @@ def recommend(image: str, edit: str, *, mask: str | None = None, sam_box: str | 
 
 
 def to_markdown(r: Recipe) -> str:
-    from reports.format import fmt_ms
-    from reports.markdown import code, md
-
     def opt(v):
         return "—" if v is None else code(v)
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.contract.results import load_run
 from harness.core.storage import atomic_write_text
-from reports.leaderboard import within_range
-from scorers.columns import is_ranked, read_metrics
+from reports.rows import not_warmup, within_range
 from reports.stats import task_mean_ci_rows
+from scorers.columns import is_ranked, read_metrics
 
 CONFIDENCE = 0.95
 PROVENANCE_KEYS = ("run_id", "git_sha", "packages", "hardware", "start_time", "end_time", "status", "seeds",
@@ -33,9 +34,7 @@ SCHEMA_VERSION = 1
 def _rows(df: pd.DataFrame, col: str, role: str | None) -> pd.DataFrame:
     ok = df[df["status"] == "ok"]
     if role == "latency":
-        if "warmup" in ok.columns:
-            ok = ok[~ok["warmup"].fillna(False).astype(bool)]
-        return ok
+        return ok[not_warmup(ok)]
     return ok[ok["weights"] != "random"] if "weights" in ok.columns else ok
 
 
@@ -90,8 +89,7 @@ def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.Data
     """Write ``<out>/results.json`` (atomically: temp file then rename); returns its path."""
     out = Path(out)
     if meta is None or df is None:
-        from harness.contract.results import load_run
-
         meta, df = load_run(out, allow_empty=True)
     doc = results_summary(meta, df, run_dir=out)
-    return atomic_write_text(out / "results.json", json.dumps(doc, indent=2, allow_nan=False, default=str), root=out)
+    path = out / "results.json"
+    return atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False, default=str), root=out)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import io
 
-from reports.format import fmt_ms, fmt_num
-from reports.leaderboard import Report, fmt_estimate, metric_columns
-from scorers.columns import direction, primary_metric
+from reports.format import fmt_estimate, fmt_ms, fmt_num
+from reports.leaderboard import Report
 from reports.ranking import Ranking, median_latency, rank
+from reports.rows import metric_columns
+from scorers.columns import direction, primary_metric
 
 WIDTH = 120
 ARROW = {"higher": "↑", "lower": "↓", "none": ""}

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, dilate, source_image, task_mask
+from tasks.schema import Task
 
 SSIM_WIN = 7  # scikit-image's default window for structural_similarity
 PSNR_CEILING = 100.0  # dB: the PSNR of identical pixels (and the cap of every PSNR)
@@ -71,6 +72,7 @@ def region_ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
 class BackgroundScorer(Scorer):
     name = "background"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    needs_mask = True
     metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB", version=2),
                "ssim": Metric("higher", range=(-1.0, 1.0), version=2),
                "mse": Metric("lower", range=(0.0, 65025.0)), "max_abs": Metric("lower", range=(0.0, 255.0))}
@@ -79,7 +81,7 @@ class BackgroundScorer(Scorer):
         model_config = ConfigDict(extra="forbid")
         dilate_px: int | None = None  # mask dilation in px; None = max(4, round(0.01 * max(H, W)))
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         src = source_image(task)
         shape = src.shape[:2]
         out = aligned_output(np.asarray(output.image), shape)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
+from tasks.schema import Task
 
 Direction = Literal["higher", "lower", "none"]
 Role = Literal["quality", "latency", "cost", "provenance"]
@@ -51,6 +52,7 @@ class Scorer:
     name: ClassVar[str]
     metrics: ClassVar[dict[str, Metric]]
     kinds: ClassVar[frozenset[str] | None] = None   # task kinds it applies to; None = all
+    needs_mask: ClassVar[bool] = False               # compares inside/outside the task's mask: none, no score
     weights: ClassVar[tuple[str, ...]] = ()          # weight files/folders it needs (documentation + `list`)
 
     class Options(BaseModel):
@@ -68,10 +70,10 @@ class Scorer:
     def load(self) -> None:
         """Load models. Called once per actor before the first ``score``."""
 
-    def applies_to(self, task) -> bool:
+    def applies_to(self, task: Task) -> bool:
         return self.kinds is None or task.kind in self.kinds
 
-    def score(self, task, output) -> dict[str, float]:  # pragma: no cover - interface
+    def score(self, task: Task, output) -> dict[str, float]:  # pragma: no cover - interface
         raise NotImplementedError
 
     def score_batch(self, tasks: Sequence, outputs: Sequence) -> list[dict[str, float]]:
@@ -85,7 +87,7 @@ class Scorer:
 
 
 # Every scorer, registered in one line: name -> "module:Class" (imported on first use).
-SCORERS: Registry[type[Scorer]] = Registry("scorer", {
+SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", entries={
     "toy": "scorers.toy:ToyScorer",
     "latency": "scorers.latency:LatencyScorer",
     "cost": "scorers.cost:CostScorer",

@@ -35,6 +35,7 @@ from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import mask_bbox, source_shape, task_mask, torch_device
+from tasks.schema import Task
 
 CONFIG_FILE = "config.json"
 
@@ -110,7 +111,7 @@ class ClipScorer(Scorer):
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(name)
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         return self.score_batch([task], [output])[0]
 
     def score_batch(self, tasks, outputs) -> list[dict[str, float]]:
@@ -152,7 +153,7 @@ class ClipScorer(Scorer):
         return rows
 
     @staticmethod
-    def _mask_box(task, out_shape: tuple[int, int]):
+    def _mask_box(task: Task, out_shape: tuple[int, int]):
         """Bounding box of the task mask scaled to the output grid (x0, y0, x1, y1), or None."""
         mask = task_mask(task, source_shape(task)) if task.mask is not None else None
         box = mask_bbox(mask) if mask is not None else None

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 
 from scorers.base import Metric, Scorer
+from tasks.schema import Task
 
 
 class CostScorer(Scorer):
     name = "cost"
     metrics = {"usd": Metric("lower", role="cost", range=(0.0, None), unit="USD")}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         return {"usd": float(output.extras.get("cost_usd", math.nan))}

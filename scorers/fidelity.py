@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import math
 
-
 from scorers.background import PSNR_CEILING, region_errors, region_ssim
 from scorers.base import Metric, Scorer
 from scorers.regions import target_region
+from tasks.schema import Task
 
 
 class FidelityScorer(Scorer):
     name = "fidelity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB", version=2), "ssim": Metric("higher", range=(-1.0, 1.0))}
+    metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB", version=2),
+               "ssim": Metric("higher", range=(-1.0, 1.0))}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         pixels = target_region(task, output)
         if pixels is None:
             return {"psnr": math.nan, "ssim": math.nan}

@@ -35,12 +35,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import EditbenchError, WeightsNotFound
-from harness.faces import Face, detect_faces, find_scrfd
 from harness.core.imageio import load_image, load_mask
 from harness.core.pixels import rgb_to_bgr
 from harness.core.weights import resolve_weights
+from harness.faces import Face, detect_faces, find_scrfd
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
+from tasks.schema import Task
 
 DEFAULT_RECOGNITION = "w600k_r50.onnx"
 
@@ -158,7 +159,7 @@ class IdentityScorer(Scorer):
             return np.concatenate([self.model.get_feat(bgr[i:i + batch]) for i in range(0, len(bgr), batch)])
         return self.model.get_feat(bgr)
 
-    def _face(self, image: np.ndarray, mask_spec, task) -> Face | None:
+    def _face(self, image: np.ndarray, mask_spec, task: Task) -> Face | None:
         faces = detect_faces(image, weights_dir=self.folder)
         mask = None
         if mask_spec is not None:
@@ -169,7 +170,7 @@ class IdentityScorer(Scorer):
                 mask = np.asarray(Image.fromarray(mask).resize((image.shape[1], image.shape[0]), Image.NEAREST))
         return pick_face(faces, mask)
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         return self.score_batch([task], [output])[0]
 
     def score_batch(self, tasks, outputs) -> list[dict[str, float]]:

@@ -7,11 +7,12 @@ The per-stage columns ``latency_<stage>_ms`` are always written by the runner; t
 from __future__ import annotations
 
 from scorers.base import Metric, Scorer
+from tasks.schema import Task
 
 
 class LatencyScorer(Scorer):
     name = "latency"
     metrics = {"total_ms": Metric("lower", role="latency", range=(0.0, None), unit="ms")}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         return {"total_ms": float(output.latency_ms)}

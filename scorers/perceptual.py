@@ -32,6 +32,7 @@ from harness.core.errors import WeightsNotFound
 from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
 from scorers.regions import mask_bbox, target_region, torch_device
+from tasks.schema import Task
 
 BACKBONE_FILE = "alexnet.pth"
 HEADS_FILE = "alex.pth"
@@ -61,7 +62,6 @@ def lpips_crop(mask: np.ndarray, *, margin_px: int) -> tuple[slice, slice]:
 def backbone_state(path: Path) -> dict:
     """``features.*`` tensors of a torchvision AlexNet state dict, keyed as LPIPS' sliced trunk names them."""
     import torch
-
     from lpips.pretrained_networks import alexnet
 
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -134,7 +134,7 @@ class LpipsScorer(Scorer):
         self.device = torch_device(self.options.device)
         self.model = build_lpips(folder).to(self.device)
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         import torch
 
         pixels = target_region(task, output)

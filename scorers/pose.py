@@ -30,8 +30,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.weights import resolve_weights
+from harness.pose import BodyPoseEstimator
 from scorers.base import Metric, Scorer
 from scorers.regions import source_image, source_shape
+from tasks.schema import Task
 
 # pycocotools COCOeval: sigmas of nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles.
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62,
@@ -158,11 +160,9 @@ class PoseScorer(Scorer):
         self.weights_dir()
 
     def load(self) -> None:
-        from harness.pose import BodyPoseEstimator
-
         self.estimator = BodyPoseEstimator(self.weights_dir(), device=self.options.device)
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         if self.estimator is None:
             self.load()
         people = reference_keypoints(task.control)
@@ -181,7 +181,7 @@ class PoseScorer(Scorer):
                 kp[:, 1] *= sy
         return pose_metrics(reference, found)
 
-    def _source_pose(self, task) -> tuple[list[np.ndarray], tuple[int, int]]:
+    def _source_pose(self, task: Task) -> tuple[list[np.ndarray], tuple[int, int]]:
         """Pose of ``task.image``, cached per file (every pipeline and seed of a task shares its source)."""
         from pathlib import Path
 

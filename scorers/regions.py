@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.core.imageio import load_image, load_mask
+from harness.core.pixels import dilate_mask, outpaint_pads, prepare_edit, resolve_device
+from tasks.schema import Task
 
 ASPECT_TOLERANCE = 0.01
 
@@ -40,16 +42,14 @@ def aligned_output(image: np.ndarray, shape: tuple[int, int], *, what: str = "so
     return resize_rgb(image, shape)
 
 
-def _outpaint_canvas(task):
+def _outpaint_canvas(task: Task):
     """Outpaint tasks are compared on the extended canvas the adapters build from ``overrides.outpaint``
     (the source placed inside, pre-filled outside) with the new area (OR the task mask) as mask."""
-    from harness.core.pixels import prepare_edit
-
     o = task.overrides
     return prepare_edit(task, dilate=int(o.get("mask_dilate") or 0), fill=o.get("outpaint_fill") or "edge")
 
 
-def source_image(task) -> np.ndarray:
+def source_image(task: Task) -> np.ndarray:
     """The task's source on the comparison grid (the extended canvas for outpaint tasks)."""
     if task.image is None:
         raise ValueError(f"task {task.task_id} has no source image")
@@ -58,7 +58,7 @@ def source_image(task) -> np.ndarray:
     return load_image(task.image)
 
 
-def source_shape(task) -> tuple[int, int]:
+def source_shape(task: Task) -> tuple[int, int]:
     """(H, W) of the comparison grid: the source image (read from its header), or for outpaint
     tasks the extended canvas."""
     from PIL import Image
@@ -68,14 +68,12 @@ def source_shape(task) -> tuple[int, int]:
     with Image.open(task.image) as im:
         h, w = im.height, im.width
     if task.kind == "outpaint":
-        from harness.core.pixels import outpaint_pads
-
         left, right, top, bottom = outpaint_pads(task.params, where=f"task {task.task_id}")
         return h + top + bottom, w + left + right
     return h, w
 
 
-def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
+def task_mask(task: Task, shape: tuple[int, int]) -> np.ndarray | None:
     """The task's mask on a (H, W) grid, or None when the task has no mask (for outpaint tasks: the
     new canvas area, plus the task mask if one is given)."""
     if task.kind == "outpaint":
@@ -85,7 +83,6 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
         return mask
     if task.mask is None:
         return None
-    from harness.core.pixels import dilate_mask
 
     # The mask the pipeline edited: the task's, grown by the mask_dilate it applied (the scorer's task
     # carries the pipeline's effective options as overrides, harness.execution.worker.effective_task).
@@ -93,7 +90,7 @@ def task_mask(task, shape: tuple[int, int]) -> np.ndarray | None:
     return dilate_mask(mask, int(task.overrides.get("mask_dilate") or 0))
 
 
-def target_region(task, output) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def target_region(task: Task, output) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(output, target, region) on the target's grid, for the ground-truth metrics: the output aligned to
     ``task.target``, the target, and the region compared (the task's mask, or the whole image when the
     task has none). None when the task has no target or the region is empty."""
@@ -137,6 +134,4 @@ def luminance(image: np.ndarray) -> np.ndarray:
 
 def torch_device(requested: str | None = None) -> str:
     """``requested`` if given (checked), else "cuda" when a GPU is visible, else "cpu" (harness.core.pixels)."""
-    from harness.core.pixels import resolve_device
-
     return resolve_device(requested)

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, luminance, source_shape, task_mask
+from tasks.schema import Task
 
 EPS = 1e-8
 N_PARALLEL = 3  # parallel reference bands in the kept region
@@ -97,13 +98,14 @@ def seam_score(output: np.ndarray, mask: np.ndarray, *, band_px: int) -> float:
 class SeamScorer(Scorer):
     name = "seam"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    needs_mask = True
     metrics = {"score": Metric("lower", range=(0.0, None), version=2)}
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         band_px: int | None = None  # half-width w of the contour band; None = max(3, round(0.01 * max(H, W)))
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         shape = source_shape(task)   # only the grid: the score reads the output alone
         mask = task_mask(task, shape)
         if mask is None:

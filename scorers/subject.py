@@ -32,9 +32,10 @@ from harness.core.imageio import load_image, load_mask, load_mask_file
 from scorers.background import PSNR_CEILING, region_errors, region_ssim, window_clear
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output
+from tasks.schema import Task
 
 
-def subject_region(task, shape: tuple[int, int]) -> np.ndarray | None:
+def subject_region(task: Task, shape: tuple[int, int]) -> np.ndarray | None:
     """Bool (H, W) subject region of ``task`` (module docstring), or None when it names none."""
     recipe = task.meta.get("mask_recipe")
     if isinstance(recipe, dict) and recipe.get("invert") and task.mask is not None:
@@ -60,7 +61,7 @@ class SubjectScorer(Scorer):
     metrics = {"psnr": Metric("higher", range=(0.0, PSNR_CEILING), unit="dB"),
                "ssim": Metric("higher", range=(-1.0, 1.0))}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         src = load_image(task.image)
         shape = src.shape[:2]
         region = subject_region(task, shape)
@@ -77,7 +78,7 @@ class MaskIouScorer(Scorer):
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
     metrics = {"iou": Metric("higher", range=(0.0, 1.0))}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         recipe = task.meta.get("mask_recipe")
         ref = recipe.get("reference") if isinstance(recipe, dict) else None
         if ref is None or not isinstance(task.mask, str):

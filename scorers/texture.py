@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scorers.base import Metric, Scorer
 from scorers.regions import aligned_output, auto_px, luminance, source_shape, task_mask
+from tasks.schema import Task
 
 EPS = 1e-8
 ORIENTATION_BINS = 8
@@ -136,6 +137,7 @@ def texture_terms(output: np.ndarray, mask: np.ndarray, *, scale_px: int) -> dic
 class TextureScorer(Scorer):
     name = "texture"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
+    needs_mask = True
     metrics = {"score": Metric("lower", range=(0.0, None)),
                "gradient": Metric("lower", range=(0.0, None)),
                "high_freq": Metric("lower", range=(0.0, None)),
@@ -146,7 +148,7 @@ class TextureScorer(Scorer):
         model_config = ConfigDict(extra="forbid")
         scale_px: int | None = None  # scale w of the local statistics; None = max(3, round(0.01 * max(H, W)))
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         shape = source_shape(task)
         mask = task_mask(task, shape)
         if mask is None:

@@ -24,6 +24,7 @@ its own rows but not the pairing. See docs/metrics.md.
 from __future__ import annotations
 
 from scorers.base import Metric, Scorer
+from tasks.schema import Task
 
 REFERENCE_SEED = 7_919     # + data_seed: the generator of the exact-conditional reference draws
 REFERENCE_DRAWS = 4        # reference rows per source row
@@ -55,7 +56,7 @@ class ToyScorer(Scorer):
                "masked_residual": Metric("lower", range=(0.0, None)), "boundary_residual": Metric("lower", range=(0.0, None)),
                "wrong_cluster": Metric("lower", range=(0.0, 1.0))}
 
-    def score(self, task, output) -> dict[str, float]:
+    def score(self, task: Task, output) -> dict[str, float]:
         import torch
 
         from harness.toy.task import DATA, toy_source

@@ -59,7 +59,9 @@ def check_rows(rows: list[tuple[str, str, Any]], task_model, *, suite_name: str,
     Returns ``(tasks, problems)``; every row is checked, and a repeated task_id is reported at each
     repetition with the row of its first use.
     """
-    tasks, problems, first = [], [], {}
+    tasks: list[Any] = []
+    problems: list[Problem] = []
+    first: dict[str, tuple[str, str]] = {}
     for file, row, raw in rows:
         if not isinstance(raw, dict):
             problems.append(Problem(file, row, None, f"a task must be a mapping, not {type(raw).__name__}"))

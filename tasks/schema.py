@@ -16,13 +16,12 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
-from harness.core.errors import EditbenchError
 from harness.contract.spec import PipelineSpec, check_depth, read_yaml_mapping
-from tasks.recipes import is_sam_recipe, resolve_recipe_paths
+from harness.core.errors import EditbenchError
 from tasks.problems import Problem, SuiteInvalid, check_rows, pydantic_problems
+from tasks.recipes import is_sam_recipe, resolve_recipe_paths
 
 SUITES_DIR = Path(__file__).parent / "suites"
 PKG_PREFIX = "pkg:"
@@ -354,7 +353,7 @@ def load_suite(name_or_path: str | Path, *, option_names: OptionNames | None = N
         problems += table_problems
     if not rows and not problems:
         problems.append(Problem(file, "", None, "the suite has no tasks (give tasks: or tasks_file:)"))
-    tasks, row_problems = check_rows(rows, Task, suite_name=name, context={"option_names": option_names})
+    tasks, row_problems = check_rows(rows, Task, suite_name=str(name or ""), context={"option_names": option_names})
     problems += row_problems
     if problems:
         raise SuiteInvalid(name or str(path), problems)
@@ -365,9 +364,9 @@ def load_suite(name_or_path: str | Path, *, option_names: OptionNames | None = N
     return suite
 
 
-def resolve_task(suite: Suite, task):
+def resolve_task(suite: Suite, task: Task) -> Task:
     """A copy of ``task`` whose file paths are absolute (checked not to escape the data root)."""
-    update = {}
+    update: dict[str, Any] = {}
     for f in FILE_FIELDS:
         v = getattr(task, f)
         if isinstance(v, str):

@@ -19,11 +19,11 @@ feathered mask, or a photo passed as a mask, does not). It is then thresholded a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import EditbenchError
-from harness.core.storage import name_problem
+from harness.core.imageio import ImageTooLarge, load_gray, load_image, mask_from_recipe
+from harness.masks import absolute_weights, build_generator, parse_recipe
 from tasks.problems import Problem, SuiteInvalid, check_rows, pydantic_problems  # noqa: F401 - part of this API
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ OUTPAINT_SIDES = ("left", "right", "top", "bottom")
 
 def _check_image(suite: Suite, rel: str, field: str, report) -> tuple[int, int] | None:
     """(H, W) of an image file of the suite, or None after reporting why it is unusable."""
-    from harness.core.imageio import ImageTooLarge, load_image
-
     path = _resolve(suite, rel, field, report)
     if path is None:
         return None
@@ -70,7 +68,6 @@ def _check_sam_recipe(suite: Suite, mask: dict, shape: tuple[int, int] | None, r
     folder (checked once per generator and weight source; no model is loaded)."""
     from pathlib import Path
 
-    from harness.masks import absolute_weights, build_generator, parse_recipe
 
     try:
         recipe = parse_recipe(mask, where="mask")
@@ -98,8 +95,6 @@ def _check_sam_recipe(suite: Suite, mask: dict, shape: tuple[int, int] | None, r
 
 
 def _check_mask(suite: Suite, mask, shape: tuple[int, int] | None, report, weights_seen: dict | None = None) -> None:
-    from harness.core.imageio import ImageTooLarge, load_gray, mask_from_recipe
-
     if isinstance(mask, dict) and "sam" in mask:
         _check_sam_recipe(suite, mask, shape, report, {} if weights_seen is None else weights_seen)
         return

@@ -1,10 +1,22 @@
-"""Shared fixtures: an isolated cache for the toy model, and one Ray instance per test session."""
+"""Shared fixtures: an isolated cache for the toy model, and one Ray instance per test session.
+
+The example plugin (tests/plugin_example: one pipeline, one scorer, registered through entry points) is
+on the path of this process and of every process it starts (CLI subprocesses, Ray workers), as if it were
+installed: the contract tests over every registered pipeline and scorer run over it too.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+PLUGIN_PATH = str(Path(__file__).resolve().parent / "plugin_example")
+if PLUGIN_PATH not in sys.path:
+    sys.path.insert(0, PLUGIN_PATH)
+    os.environ["PYTHONPATH"] = os.pathsep.join([PLUGIN_PATH, *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 @pytest.fixture(scope="session", autouse=True)

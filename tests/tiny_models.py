@@ -261,8 +261,15 @@ def write_sd_single_file(pipeline_folder: Path, path: Path) -> Path:
 def build_sam(folder: Path, *, image_size: int = 64) -> Path:
     """A SamModel shrunk to a ``image_size`` px input (8 px patches, 2 ViT layers of width 32) with a
     SamProcessor whose resize/pad target is that size (the default 1024 would not fit the model)."""
-    from transformers import (SamConfig, SamImageProcessor, SamMaskDecoderConfig, SamModel, SamProcessor,
-                              SamPromptEncoderConfig, SamVisionConfig)
+    from transformers import (
+        SamConfig,
+        SamImageProcessor,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
 
     _seed()
     vision = SamVisionConfig(hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2,

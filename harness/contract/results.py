@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
+
+from harness.core.errors import EditbenchError
+from harness.core.storage import atomic_write, atomic_write_text, is_uri, location, running_note
 
 STATUSES = ("ok", "error", "timeout")
 WEIGHTS = ("real", "random", "trained")
@@ -88,13 +90,11 @@ def results_dir(out: str | Path) -> Path:
     return Path(out) / "results"
 
 
-def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: str = "part") -> Path | None:
+def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: str = "part") -> Path | str | None:
     """Write records as one Parquet shard, atomically. Returns its path (None when there is nothing).
 
     In an object store (``out`` a URI, :class:`harness.core.storage.Location`) the shard is one PUT under a
     fresh key: written once, never renamed."""
-    from harness.core.storage import is_uri, location
-
     records = list(records)
     if not records:
         return None
@@ -104,21 +104,12 @@ def write_shard(out: str | Path, records: Iterable[dict[str, Any]], *, prefix: s
         return location(out).write_bytes(buf.getvalue(), "results", f"{prefix}-{uuid.uuid4().hex[:12]}.parquet")
     d = results_dir(out)
     d.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{uuid.uuid4().hex[:12]}.parquet"
-    tmp = d / f".{name}.tmp"
-    try:
-        pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
-        os.replace(tmp, d / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)      # a full disk leaves no half-written temporary shard behind
-        raise
-    return d / name
+    frame = pd.DataFrame.from_records(records)
+    return atomic_write(d / f"{prefix}-{uuid.uuid4().hex[:12]}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
+def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path | str:
     """Write records as one JSON-lines file (for rows a Parquet shard could not hold), atomically."""
-    from harness.core.storage import atomic_write_text, is_uri, location
-
     if is_uri(out):
         lines = [json.dumps(r, default=str, allow_nan=True) for r in records]
         data = ("\n".join(lines) + "\n").encode("utf-8")
@@ -129,9 +120,12 @@ def write_fallback(out: str | Path, records: Iterable[dict[str, Any]]) -> Path:
     return atomic_write_text(d / f"fallback-{uuid.uuid4().hex[:12]}.jsonl", "\n".join(lines) + "\n")
 
 
-def _read_shard(path: Path) -> pd.DataFrame:
-    from harness.core.errors import EditbenchError
+def fallback_files(out: str | Path) -> list[Path]:
+    """The JSON-lines shards of a local run (rows a Parquet shard could not hold): every reader reads them."""
+    return sorted(results_dir(out).glob("fallback-*.jsonl"))
 
+
+def read_shard(path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".jsonl":
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -145,9 +139,6 @@ def _read_shard(path: Path) -> pd.DataFrame:
 
 def _read_remote_shards(out: str) -> list[pd.DataFrame]:
     """The shards of a run in an object store; names starting with '.' (never written there) are ignored."""
-    from harness.core.errors import EditbenchError
-    from harness.core.storage import location
-
     loc = location(out)
     frames = []
     for name in loc.list("results"):
@@ -170,17 +161,14 @@ def _read_remote_shards(out: str) -> list[pd.DataFrame]:
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory or object-store location (empty DataFrame with the required
     columns when none)."""
-    from harness.core.errors import EditbenchError
-    from harness.core.storage import is_uri
-
-    d = results_dir(out)
+    d: Path | str = results_dir(out)
     if is_uri(out):
         d = f"{str(out).rstrip('/')}/results"
         frames = _read_remote_shards(str(out))
     else:
-        files = sorted(f for f in [*d.glob("*.parquet"), *d.glob("fallback-*.jsonl")]
-                       if not f.name.startswith("."))   # temporary and staging leftovers, as on object stores
-        frames = [_read_shard(f) for f in files]
+        files = sorted([*results_dir(out).glob("*.parquet"), *fallback_files(out)])
+        files = [f for f in files if not f.name.startswith(".")]   # leftovers, as on object stores
+        frames = [read_shard(f) for f in files]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
     frames = [f for f in frames if not f.empty]
@@ -293,9 +281,6 @@ def load_run(out: str | Path, *, allow_empty: bool = False,
     Repeated (task_id, pipeline, seed) keys are a warning on stderr (``duplicates="warn"``) or an error
     (``"error"``, the gate's choice). A run whose run.json says ``running`` gets a warning on stderr.
     """
-    from harness.core.errors import EditbenchError
-    from harness.core.storage import running_note
-
     out = Path(out)
     meta_path = out / "run.json"
     if not out.is_dir():

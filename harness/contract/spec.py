@@ -25,7 +25,11 @@ class PipelineSpec(BaseModel):
     name: str                               # registry name, e.g. "toy-repaint", "sd-inpaint"
     label: str | None = None                # name in results (default: name); lets one pipeline run twice with other options
     options: dict[str, Any] = Field(default_factory=dict)  # adapter options (steps, guidance, dtype, ...)
-    weights: str | None = None              # local folder/file, "random", or None = $EDITBENCH_WEIGHTS/<name>
+    weights: str | None = None              # local folder/file, a Hugging Face id (org/name, from the local
+                                            # cache), "random", or None = $EDITBENCH_WEIGHTS/<name>
+    revision: str | None = None             # Hugging Face id only: branch, tag or commit (None: main)
+    subfolder: str | None = None            # Hugging Face id only: the pipeline's folder inside the repository
+    variant: str | None = None              # diffusers weight variant, e.g. "fp16" (files *.fp16.safetensors)
     # Jobs in flight per actor: run at once by concurrent (hosted) pipelines, else held in the actor's queue
     # (one running). None: the pipeline's default (hosted: 8), else the run's queue_depth (2).
     concurrency: int | None = Field(None, ge=1)

@@ -7,6 +7,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 PACKAGES = ("editbench", "torch", "torchvision", "ray", "diffusers", "transformers", "controlnet-aux",
             "insightface", "onnxruntime", "open-clip-torch", "numpy", "pandas", "pyarrow", "pydantic")
@@ -36,7 +37,7 @@ def git_sha() -> str | None:
 
 
 def hardware() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(),
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "gpus": []}
     try:
         import torch

@@ -15,6 +15,7 @@ stay under the run's root.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import functools
 import json
@@ -28,6 +29,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from harness.core.errors import EditbenchError, InfrastructureError
 from harness.core.process import import_psutil
@@ -119,24 +121,38 @@ def no_links_below(root: str | Path, path: str | Path) -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str, *, root: str | Path | None = None) -> Path:
-    """Write ``text`` to ``path`` through a temporary file of a unique name (created with ``O_EXCL``, never
-    through a link) and a rename, so readers never see half a file. With ``root``, no component of
-    ``path`` below ``root`` may be a symbolic link."""
+def atomic_write(path: str | Path, write: Callable[[Path], object], *, root: str | Path | None = None) -> Path:
+    """Write ``path`` through a temporary file beside it and a rename, so readers never see half a file:
+    the temporary file gets a unique dot-name (which every reader of a run skips) and is created with
+    ``O_EXCL | O_NOFOLLOW`` before ``write(tmp)`` fills it, so nothing planted at that name is written
+    through. With ``root``, no component of ``path`` below ``root`` may be a symbolic link. On any failure
+    the temporary file is removed and the exception passes through unchanged."""
     path = Path(path)
     if root is not None:
         no_links_below(root, path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        write_new(tmp, text.encode("utf-8"))
+        write_new(tmp, b"")      # reserve the unique name: never an existing file or a link
+        write(tmp)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        infra = infrastructure_error(e, path)
-        if infra is not None:
-            raise infra from None
         raise
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, root: str | Path | None = None) -> Path:
+    """:func:`atomic_write` of ``data``; a storage failure (disk full, permissions) is an
+    :class:`InfrastructureError` naming ``path``."""
+    try:
+        return atomic_write(path, lambda tmp: tmp.write_bytes(data), root=root)
+    except OSError as e:
+        raise infrastructure_error(e, path) or e from None
+
+
+def atomic_write_text(path: str | Path, text: str, *, root: str | Path | None = None) -> Path:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    return atomic_write_bytes(path, text.encode("utf-8"), root=root)
 
 
 LEASE_S = 120.0          # an object-store lock not renewed for this long is taken over
@@ -501,14 +517,7 @@ class Location:
         if not self.remote:
             path = Path(self.key(*parts))
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            try:
-                write_new(tmp, data)
-                os.replace(tmp, path)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise infrastructure_error(e, path) or e from None
-            return str(path)
+            return str(atomic_write_bytes(path, data))
         try:
             with self.fs.open_output_stream(self.key(*parts)) as f:
                 f.write(data)
@@ -517,14 +526,14 @@ class Location:
                                       "computed so far are kept and `--resume` retries the rest.") from None
         return self.url(*parts)
 
-    def list(self, *parts: str) -> list[str]:
+    def list(self, *parts: str) -> builtins.list[str]:
         """Names of the files directly under ``parts`` (none when it does not exist)."""
         from pyarrow import fs
 
         sel = fs.FileSelector(self.key(*parts), allow_not_found=True, recursive=False)
         return sorted(i.base_name for i in self.fs.get_file_info(sel) if i.type == fs.FileType.File)
 
-    def walk(self, *parts: str) -> list[str]:
+    def walk(self, *parts: str) -> builtins.list[str]:
         """Paths (relative to ``parts``) of every file below ``parts``."""
         from pyarrow import fs
 

@@ -35,8 +35,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Protocol
 
-from harness.core.errors import EditbenchError, InfrastructureError
 from harness.contract.spec import PipelineSpec
+from harness.core.errors import EditbenchError, InfrastructureError
 from harness.core.storage import infrastructure_error
 from harness.execution.worker import Job, new_row, one_line
 

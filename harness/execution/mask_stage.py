@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
+from harness.core.storage import atomic_write, atomic_write_text
 from harness.masks import build_generator, is_sam_recipe, mask_path, parse_recipe
-from harness.core.storage import atomic_write_text, check_name, confined
+from harness.masks.sam import loaded, timed_segment
+from tasks.schema import Task
+
 
 @contextmanager
 def _locked(path: Path):
@@ -41,17 +44,12 @@ def _locked(path: Path):
 def _write_png(mask: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
 
 
-def compute_mask(task) -> tuple[np.ndarray, float, dict]:
+def compute_mask(task: Task) -> tuple[np.ndarray, float, StoredMask]:
     """Run the task's mask generator: (bool (H, W) mask with ``invert`` applied, ms, provenance).
     Raises EditbenchError naming the task when the mask is empty or covers the whole image."""
-    from harness.core.imageio import load_image
-    from harness.masks.sam import loaded, timed_segment
-
     recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
     image = load_image(task.image)
     gen = loaded(build_generator(recipe))
@@ -59,8 +57,8 @@ def compute_mask(task) -> tuple[np.ndarray, float, dict]:
     raw, ms = timed_segment(gen, image, box=p.box, points=list(p.points), labels=list(p.labels),
                             rule=recipe.multimask)
     mask = ~raw if recipe.invert else raw
-    info = {"generator": recipe.model, "weights": "random" if gen.random_weights else str(gen.source()),
-            "latency_mask_ms": ms, "pixels": int(mask.sum()), "invert": recipe.invert}
+    info: StoredMask = {"generator": recipe.model, "weights": "random" if gen.random_weights else str(gen.source()),
+                        "latency_mask_ms": ms, "pixels": int(mask.sum()), "invert": recipe.invert}
     if not mask.any():
         info["error"] = f"task {task.task_id}: the {recipe.model} mask is empty (no pixel to regenerate)"
     elif mask.all():
@@ -68,7 +66,18 @@ def compute_mask(task) -> tuple[np.ndarray, float, dict]:
     return mask, ms, info
 
 
-def prepare_mask(task, out: str | Path) -> tuple[object, dict | None]:
+class StoredMask(TypedDict, total=False):
+    """The record of a task's stored mask (``masks/<generator>/<task_id>.json``)."""
+
+    generator: str            # the MASK_GENERATORS name
+    weights: str              # "random" or the weights folder
+    latency_mask_ms: float    # measured once, carried by every row of the task
+    pixels: int               # pixels to regenerate
+    invert: bool
+    error: str                # set when the mask is unusable (empty, or the whole image)
+
+
+def prepare_mask(task: Task, out: str | Path) -> tuple[Task, StoredMask | None]:
     """(task as the pipelines run it, the stored mask's record): a task with a SAM recipe gets the stored
     mask (computed here unless another actor already stored it) and its record (``latency_mask_ms``,
     ``generator``, ``weights``: "random" or the folder, ``pixels``); any other task is returned as is with
@@ -79,7 +88,7 @@ def prepare_mask(task, out: str | Path) -> tuple[object, dict | None]:
     meta = png.with_suffix(".json")
     with _locked(png.with_suffix(".lock")):
         if meta.is_file():
-            info = json.loads(meta.read_text(encoding="utf-8"))
+            info: StoredMask = json.loads(meta.read_text(encoding="utf-8"))
         else:
             try:
                 mask, _, info = compute_mask(task)

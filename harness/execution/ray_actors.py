@@ -6,20 +6,20 @@ Nothing here decides anything; the policy (retries, timeouts, culprits) is :mod:
 
 from __future__ import annotations
 
-from harness.execution.dispatch import ActorDied
 from harness.contract.spec import PipelineSpec
+from harness.core.imageio import prefetch_task_inputs
+from harness.execution.dispatch import ActorDied
 from harness.execution.worker import Job, ScorerWorker, StartBoard, Worker
+from tasks.schema import Task
 
 FILE_FIELDS = ("image", "mask", "control", "reference", "target")
 
 
-def _load_inputs(task):
-    from harness.core.imageio import prefetch_task_inputs
-
+def _load_inputs(task: Task):
     return prefetch_task_inputs(task)
 
 
-def has_files(task) -> bool:
+def has_files(task: Task) -> bool:
     return any(isinstance(getattr(task, f), str) for f in FILE_FIELDS)
 
 

@@ -30,25 +30,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.core.credentials import Operator, check_file_options, with_operator_settings
-from harness.execution.dispatch import Dispatcher, Limits
-from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
-from harness.core.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
-from harness.core.imageio import MAX_PIXELS_ENV, max_pixels
-from harness.masks import is_sam_recipe, resolve_recipe_paths
-from harness.overrides import Coverage, check_overrides, check_sweep, schedule
-from harness.pipelines.base import build_pipeline, get_pipeline_class
-from harness.core.provenance import git_sha, hardware, package_versions
-from harness.execution.ray_local import loopback_only, start_ray_watchdog
-from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
-from harness.core.storage import (LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri,
-                                  probe_writable)
-from harness.execution.ray_actors import RayActors
-from harness.execution.worker import Job, one_line
-from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
 from harness.contract.results import (done_keys, read_results, results_dir, run_record_problem, write_fallback,
                                      write_shard)
+from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.core.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
+from harness.core.imageio import MAX_PIXELS_ENV, max_pixels
+from harness.core.provenance import git_sha, hardware, package_versions
+from harness.core.credentials import Operator, check_file_options, with_operator_settings
+from harness.core.storage import (LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri,
+                                  probe_writable)
+from harness.execution.dispatch import Dispatcher, Limits
+from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
+from harness.execution.ray_actors import RayActors
+from harness.execution.ray_local import loopback_only, start_ray_watchdog
+from harness.execution.worker import Job, one_line
+from harness.masks import is_sam_recipe
+from harness.overrides import Coverage, check_overrides, check_sweep, schedule
+from harness.pipelines.base import build_pipeline, get_pipeline_class
 from scorers.base import get_scorer_class
+from scorers.columns import choose_primary, is_stage_column, metrics_record, primary_metric
 from tasks.loading import load_suite
 from tasks.schema import Suite, resolve_task
 from tasks.validate import check_suite
@@ -443,9 +443,6 @@ def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Oper
 def _check_mask_stage_storage(manifest: Manifest, out) -> None:
     """The SAM mask stage caches each task's mask under a file lock in the run directory, which needs a
     local or shared file system: refused before any work for an object-store ``--out``."""
-    from harness.masks import is_sam_recipe
-    from harness.core.storage import is_uri
-
     sam = sorted({j.task.task_id for j in manifest.jobs if is_sam_recipe(j.task.mask)})
     if sam and is_uri(str(out)):
         raise EditbenchError(f"tasks {sam[:3]} take their mask from SAM, whose mask stage needs --out on a local or "
@@ -582,8 +579,6 @@ def _record_resolved(out: Out, meta: dict) -> None:
 def run_exit_code(out: str | Path) -> int:
     """Exit code of a finished run (harness.core.errors): EXIT_OK when every row on disk is ok, else
     EXIT_ROWS_FAILED (the rows are kept; ``--resume`` does not redo them)."""
-    from harness.contract.results import read_results
-
     df = read_results(out)
     return EXIT_ROWS_FAILED if len(df) and (df["status"] != "ok").any() else EXIT_OK
 
@@ -599,7 +594,8 @@ def _dispatch(todo: list[Job], manifest: Manifest, spec: RunSpec, out: Out, run_
     plan = plan_actors(ex, manifest.pipelines, ray.cluster_resources())
     depth = {p.key: in_flight(ex, p) for p in manifest.pipelines}
     layer = RayActors(ray, plan=plan, depth=depth, scorers=manifest.scorers, scorer_options=manifest.scorer_options,
-                      out=str(out) if is_uri(out) else str(Path(out).resolve()), run_id=run_id, suite=manifest.suite.name, prefetch=ex.prefetch,
+                      out=str(out) if is_uri(out) else str(Path(out).resolve()), run_id=run_id, suite=manifest.suite.name,
+                      prefetch=ex.prefetch,
                       num_gpus_per_scorer=ex.num_gpus_per_scorer)
     bar = tqdm(total=len(todo), desc=f"editbench {manifest.suite.name}", unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)

@@ -21,19 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.contract.results import ResultRow
+from harness.contract.spec import PipelineSpec
 from harness.core.imageio import prefetched
+from harness.core.storage import check_name, infrastructure_error, is_uri, location, output_stem
 from harness.execution.mask_stage import prepare_mask
 from harness.masks import with_stored_mask
 from harness.pipelines.base import Output, build_pipeline
-from harness.contract.spec import PipelineSpec
-from harness.core.storage import check_name, infrastructure_error, is_uri, location, output_stem
-from harness.contract.results import ResultRow
 from scorers.base import Scorer, get_scorer_class
+from tasks.schema import Task
 
 
 @dataclass(frozen=True)
 class Job:
-    task: object          # tasks.schema.Task with paths resolved against the suite's data root
+    task: Task            # paths resolved against the suite's data root
     pipeline: PipelineSpec
     seed: int
     attempt: int = 1
@@ -70,7 +71,7 @@ def new_row(job: Job, *, run_id: str, suite: str, status: str = "ok", error: str
                      params={**t.params, **job.pipeline.grid_point})
 
 
-def effective_task(task, output: Output):
+def effective_task(task: Task, output: Output):
     """``task`` with the options its pipeline applied (``output.applied``) as its overrides."""
     if not output.applied:
         return task

@@ -23,8 +23,9 @@ from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
 from harness.core.storage import check_name, confined
 from tasks.recipes import absolute_weights, is_sam_recipe, resolve_recipe_paths  # noqa: F401 - part of this API
+from tasks.schema import Task
 
-MASK_GENERATORS: Registry = Registry("mask generator", {
+MASK_GENERATORS: Registry = Registry("mask generator", group="editbench.masks", entries={
     "sam-vit-b": "harness.masks.sam:SamVitB",
     "sam-vit-h": "harness.masks.sam:SamVitH",
     "sam2": "harness.masks.sam:Sam2",
@@ -95,14 +96,14 @@ def build_generator(recipe: SamRecipe):
     return get_generator_class(recipe.model)(weights=recipe.weights)
 
 
-def mask_path(out: str | Path, task) -> Path:
+def mask_path(out: str | Path, task: Task) -> Path:
     """Where the stage stores the mask of ``task`` (a task with a SAM recipe) under the run ``out``."""
     recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
     check_name(task.task_id, what="task_id", where="mask path")
     return confined(out, MASKS_DIR, recipe.model, f"{task.task_id}.png")
 
 
-def with_stored_mask(task, out: str | Path):
+def with_stored_mask(task: Task, out: str | Path):
     """``task`` as scorers see it: its SAM recipe replaced by the stored mask's path, the recipe kept as
     meta ``mask_recipe`` (``invert``, ``reference``: what the subject and mask_iou scorers read). A task
     without a SAM recipe is returned unchanged."""

@@ -17,9 +17,10 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
-from harness.contract.spec import PipelineSpec
+from tasks.schema import Task
 
 WEIGHTS_KINDS = ("real", "random", "trained")
 
@@ -131,7 +132,7 @@ class Pipeline:
     def load(self) -> None:
         """Load weights/models. Called once per actor, before the first ``run``."""
 
-    def run(self, task, seed: int) -> Output:
+    def run(self, task: Task, seed: int) -> Output:
         """Run one task with its overrides applied (see :meth:`applied`); adapters implement :meth:`execute`."""
         if task.kind not in self.kinds:
             raise EditbenchError(f"pipeline {self.name} cannot run task {task.task_id} of kind {task.kind}; "
@@ -141,11 +142,11 @@ class Pipeline:
         output.applied = {k: getattr(options, k) for k in sorted(self.task_options) if k in type(options).model_fields}
         return output
 
-    def execute(self, task, seed: int) -> Output:  # pragma: no cover - interface
+    def execute(self, task: Task, seed: int) -> Output:  # pragma: no cover - interface
         """The adapter's work for one task; ``self.options`` already holds the task's overrides."""
         raise NotImplementedError
 
-    def options_for(self, task) -> BaseModel:
+    def options_for(self, task: Task) -> BaseModel:
         """This pipeline's options with ``task.overrides`` applied (the options themselves when none)."""
         fields = {k: v for k, v in task.overrides.items() if k in type(self._options).model_fields}
         if not fields:
@@ -157,7 +158,7 @@ class Pipeline:
                 e, where=f"overrides of task {task.task_id} for pipeline {self.spec.key}")) from None
 
     @contextmanager
-    def applied(self, task):
+    def applied(self, task: Task):
         """Run one task with its overrides: ``self.options`` is the effective options inside the block.
 
         The one place where task overrides reach an adapter (:meth:`harness.execution.worker.Worker.generate`). The
@@ -176,7 +177,7 @@ class Pipeline:
 
 # Every pipeline, registered in one line: name -> "module:Class". Listing names imports nothing; the
 # adapter module is imported when the pipeline is first used (its heavy imports stay inside methods).
-PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", {
+PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", group="editbench.pipelines", entries={
     "toy-naive": "harness.pipelines.toy:ToyNaive",
     "toy-repaint": "harness.pipelines.toy:ToyRepaint",
     "toy-unconditional": "harness.pipelines.toy:ToyUnconditional",

@@ -26,11 +26,13 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from harness.core.errors import EditbenchError, WeightsNotFound
-from harness.pipelines.base import StageTimer
-from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
-from harness.pipelines.imaging import float_to_uint8, work_size
+from harness.core.hub import hub_commit, is_hub_id
 from harness.core.pixels import resolve_device
 from harness.core.weights import resolve_weights
+from harness.pipelines.base import StageTimer
+from harness.pipelines.editing import DIFFUSION_TASK_OPTIONS, DiffusionOptions, EditPipeline
+from harness.pipelines.imaging import float_to_uint8, resize, to_pil, work_size
+from tasks.schema import Task
 
 DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -104,6 +106,22 @@ class FluxGeometry:
         return int(self.pipe.default_sample_size) * int(self.pipe.vae_scale_factor)
 
 
+def scheduler_class(name: str):
+    """The diffusers scheduler class ``name``; an unknown name is one sentence listing the known ones."""
+    import diffusers
+
+    cls = getattr(diffusers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+        known = sorted(n for n in dir(diffusers) if n.endswith("Scheduler"))
+        raise EditbenchError(f"scheduler {name!r} is not a diffusers scheduler class; known ones: {', '.join(known)}.")
+    return cls
+
+
+def lora_source(lora) -> Path:
+    """The folder or file of a LoRA option (a local path or a Hugging Face id in the local cache)."""
+    return resolve_weights("lora", lora.weights, revision=lora.revision)
+
+
 class DiffusersPipeline(EditPipeline):
     """Base of the diffusers adapters. Subclasses set ``pipeline_class`` (a diffusers class name),
     ``random_components`` (for ``weights: random``) and implement ``edit`` with :meth:`call`."""
@@ -129,7 +147,7 @@ class DiffusersPipeline(EditPipeline):
         """The folder or file to load (None for ``random``); raises WeightsNotFound naming the path."""
         if self.random_weights:
             return None
-        path = resolve_weights(self.name, self.spec.weights)
+        path = resolve_weights(self.name, self.spec.weights, revision=self.spec.revision, subfolder=self.spec.subfolder)
         if path.is_dir():
             if not (path / "model_index.json").is_file():
                 raise WeightsNotFound(f"weights for {self.name} at {path} are not a diffusers pipeline folder: "
@@ -146,6 +164,11 @@ class DiffusersPipeline(EditPipeline):
 
     def check(self) -> None:
         self.weights_source()
+        name = getattr(self.options, "scheduler", None)
+        if name:
+            scheduler_class(name)
+        for lo in getattr(self.options, "lora", None) or []:
+            lora_source(lo)
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved weight source (folder, file or "random") for run.json."""
@@ -155,6 +178,9 @@ class DiffusersPipeline(EditPipeline):
         except EditbenchError:
             src = None
         d["weights_path"] = "random" if self.random_weights else (str(src) if src else None)
+        if is_hub_id(self.spec.weights) and src is not None:   # the snapshot a Hugging Face id resolved to
+            d["weights_hub"] = {"id": self.spec.weights, "revision": self.spec.revision, "commit": hub_commit(src),
+                                "subfolder": self.spec.subfolder, "variant": self.spec.variant}
         return d
 
     def resolved(self) -> dict[str, str]:
@@ -184,13 +210,42 @@ class DiffusersPipeline(EditPipeline):
         if src is None:
             pipe = cls(**self.random_components(self.device, self.torch_dtype))
         elif src.is_dir():
-            pipe = cls.from_pretrained(src, torch_dtype=self.torch_dtype, local_files_only=True, **self.load_kwargs())
+            pipe = cls.from_pretrained(src, torch_dtype=self.torch_dtype, local_files_only=True, variant=self.spec.variant,
+                                       **self.load_kwargs())
         else:
             pipe = cls.from_single_file(str(src), config=o.single_file_config, torch_dtype=self.torch_dtype,
                                         local_files_only=True, **self.load_kwargs())
+        self.apply_scheduler(pipe)
+        self.apply_lora(pipe)
         pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
+
+    def apply_scheduler(self, pipe) -> None:
+        """``options.scheduler``: the named diffusers scheduler, from the pipeline's scheduler config with
+        ``options.scheduler_config`` on top."""
+        name = getattr(self.options, "scheduler", None)
+        if not name:
+            return
+        pipe.scheduler = scheduler_class(name).from_config(pipe.scheduler.config, **self.options.scheduler_config)
+
+    def apply_lora(self, pipe) -> None:
+        """``options.lora``: each adapter loaded (diffusers' ``load_lora_weights``), weighted by its scale
+        (``set_adapters``), and fused into the weights when ``options.fuse_lora``."""
+        loras = getattr(self.options, "lora", None) or []
+        if not loras:
+            return
+        names = []
+        for i, lo in enumerate(loras):
+            src = lora_source(lo)
+            name = lo.adapter_name or f"lora{i}"
+            kwargs = {"weight_name": lo.weight_name or (src.name if src.is_file() else None)}
+            pipe.load_lora_weights(str(src.parent if src.is_file() else src), adapter_name=name,
+                                   **{k: v for k, v in kwargs.items() if v})
+            names.append(name)
+        pipe.set_adapters(names, adapter_weights=[lo.scale for lo in loras])
+        if self.options.fuse_lora:
+            pipe.fuse_lora(adapter_names=names)
 
     # ---- running ----------------------------------------------------------------------------------
     def native_resolution(self) -> int:
@@ -230,16 +285,14 @@ class DiffusersInpaint(DiffusersPipeline):
     resized to the working size, passed as PIL images, and the result is resized back to the canvas.
     """
 
-    def call_kwargs(self, inputs, task, hw: tuple[int, int]) -> dict[str, Any]:
+    def call_kwargs(self, inputs, task: Task, hw: tuple[int, int]) -> dict[str, Any]:
         """Pipeline-specific keyword arguments beyond image/mask/size/steps/generator."""
 
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
                     guidance_scale=float(self.options.guidance),
                     strength=float(self.options.strength))
 
-    def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
+    def edit(self, inputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image, mask = to_pil(resize(inputs.canvas, hw)), to_pil(resize(inputs.soft, hw))
@@ -257,12 +310,10 @@ class DiffusersImageEdit(DiffusersPipeline):
 
     needs_mask = False
 
-    def call_kwargs(self, task, hw: tuple[int, int]) -> dict[str, Any]:  # pragma: no cover - per adapter
+    def call_kwargs(self, task: Task, hw: tuple[int, int]) -> dict[str, Any]:  # pragma: no cover - per adapter
         raise NotImplementedError
 
-    def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
-        from harness.pipelines.imaging import resize, to_pil
-
+    def edit(self, inputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])
             image = to_pil(resize(inputs.canvas, hw))
@@ -273,7 +324,7 @@ class DiffusersImageEdit(DiffusersPipeline):
             return resize(out, inputs.canvas.shape[:2])
 
 
-def edit_text(task) -> str:
+def edit_text(task: Task) -> str:
     """The instruction of an instruct task (falls back to its prompt); raises when both are empty."""
     text = task.instruction or task.prompt
     if not text:

@@ -7,14 +7,16 @@ load the task (mask dilation/feather, outpaint canvas), time the stages, paste b
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image
 from harness.pipelines.base import Output, Pipeline, StageTimer
 from harness.pipelines.imaging import EditInputs, paste_back, prepare_edit
+from tasks.schema import Task
 
 MASK_KINDS = frozenset({"inpaint", "outpaint", "face_regen"})
 
@@ -40,12 +42,29 @@ class DeviceOptions(EditOptions):
     single_file_config: str | None = None          # local diffusers folder with the configs of a single-file checkpoint
 
 
+class LoraOptions(BaseModel):
+    """One LoRA adapter loaded into a diffusers pipeline (``load_lora_weights`` then ``set_adapters``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: str                                   # a local folder/file or a Hugging Face id (local cache)
+    scale: float = 1.0                             # the adapter's weight in set_adapters
+    adapter_name: str | None = None                # default: lora0, lora1, ... in list order
+    weight_name: str | None = None                 # the file inside the folder, when it holds several
+    revision: str | None = None                    # Hugging Face id only
+
+
 class DiffusionOptions(DeviceOptions):
     """Options of the text-conditioned diffusion adapters (defaults follow the diffusers pipelines)."""
 
     steps: int = Field(30, ge=1)                   # denoising steps
     guidance: float = 7.5                          # text classifier-free guidance scale
     strength: float = Field(1.0, gt=0.0, le=1.0)   # t/T the edit starts from (1 = from pure noise)
+    scheduler: str | None = None                   # a diffusers scheduler class, e.g. "UniPCMultistepScheduler";
+                                                   # built from the pipeline's scheduler config; None: the pipeline's own
+    scheduler_config: dict[str, Any] = Field(default_factory=dict)   # overrides of that config
+    lora: list[LoraOptions] = Field(default_factory=list)           # LoRA adapters, applied in order
+    fuse_lora: bool = False                        # fuse the adapters into the weights after loading
 
 
 # Per-task overrides every image adapter honours. "outpaint" (the canvas extents) is task geometry read
@@ -76,21 +95,20 @@ class EditPipeline(Pipeline):
     def resolved(self) -> dict[str, str]:
         return {"device": "cpu"}      # classical adapters: numpy/OpenCV on the CPU (diffusers adapters override)
 
-    def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:  # pragma: no cover
+    def edit(self, inputs: EditInputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def prepare(self, task) -> EditInputs:
+    def prepare(self, task: Task) -> EditInputs:
         o = self.options
         if self.needs_mask or task.mask is not None or task.kind == "outpaint":
             return prepare_edit(task, dilate=o.mask_dilate, feather=o.mask_feather, fill=o.outpaint_fill)
-        from harness.core.imageio import load_image
 
         if not task.image:
             raise EditbenchError(f"task {task.task_id} has no image.")
         image = load_image(task.image)
         return EditInputs(canvas=image, mask=None, soft=None)  # type: ignore[arg-type]
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         timer = StageTimer(self.sync)
         with timer.stage("prepare"):
             inputs = self.prepare(task)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-
+from harness.pipelines.architectures import flux_components
 from harness.pipelines.diffusers_common import DiffusersInpaint, FluxGeometry
 from harness.pipelines.editing import MASK_KINDS, DiffusionOptions
+from tasks.schema import Task
 
 
 class FluxFillOptions(DiffusionOptions):
@@ -26,12 +27,10 @@ class FluxFill(FluxGeometry, DiffusersInpaint):
     gpu_dtype = "bfloat16"
     Options = FluxFillOptions
 
-    def call_kwargs(self, inputs, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, inputs, task: Task, hw) -> dict[str, Any]:
         # FLUX.1 Fill has no negative prompt (guidance is distilled into the transformer).
         return dict(prompt=task.prompt, guidance_scale=float(self.options.guidance),
                     strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import flux_components
-
         return flux_components(device, dtype, fill=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-
+from harness.pipelines.architectures import flux_components
 from harness.pipelines.diffusers_common import (
     DiffusersImageEdit,
     FluxGeometry,
     edit_text,
 )
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, DiffusionOptions
+from tasks.schema import Task
 
 
 class KontextOptions(DiffusionOptions):
@@ -32,11 +33,9 @@ class FluxKontext(FluxGeometry, DiffusersImageEdit):
     task_options = EDIT_TASK_OPTIONS | {"steps", "guidance"}   # no strength: Kontext edits from noise
     Options = KontextOptions
 
-    def call_kwargs(self, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, task: Task, hw) -> dict[str, Any]:
         return dict(prompt=edit_text(task), guidance_scale=float(self.options.guidance),
                     height=hw[0], width=hw[1], max_area=hw[0] * hw[1], _auto_resize=False)
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import flux_components
-
         return flux_components(device, dtype, fill=False)

@@ -19,8 +19,9 @@ import io
 
 import numpy as np
 
-from harness.pipelines.hosted import HostedEditPipeline, HostedOptions, Reply, RequestFailed, \
-    RETRYABLE_STATUS, parse_retry_after, redact
+from harness.pipelines.hosted import RETRYABLE_STATUS, HostedEditPipeline, HostedOptions, Reply, RequestFailed, parse_retry_after, \
+    redact
+from tasks.schema import Task
 
 SIZES = {
     "gpt-image": ["1024x1024", "1536x1024", "1024x1536"],
@@ -86,7 +87,7 @@ class GptImage(HostedEditPipeline):
         return openai.OpenAI(api_key=api_key, base_url=self.options.base_url, max_retries=0,
                              timeout=self.options.timeout_s)
 
-    def request(self, image: np.ndarray, mask: np.ndarray, task, *, size: str, attempt: int,
+    def request(self, image: np.ndarray, mask: np.ndarray, task: Task, *, size: str, attempt: int,
                 client_request_id: str) -> Reply:
         import openai
 

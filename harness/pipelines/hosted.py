@@ -42,6 +42,7 @@ from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output, StageTimer
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, resize
+from tasks.schema import Task
 
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
@@ -267,7 +268,7 @@ class HostedEditPipeline(EditPipeline):
         """Build the service's client with its own retries off."""
         raise NotImplementedError
 
-    def request(self, image: np.ndarray, mask: np.ndarray, task, *, size: str, attempt: int,
+    def request(self, image: np.ndarray, mask: np.ndarray, task: Task, *, size: str, attempt: int,
                 client_request_id: str) -> Reply:  # pragma: no cover - interface
         """One request: ``image`` RGB uint8 and bool ``mask`` (True = edit) at ``size``; raise RequestFailed."""
         raise NotImplementedError
@@ -287,7 +288,7 @@ class HostedEditPipeline(EditPipeline):
     def resolved(self) -> dict[str, str]:
         return {"device": "remote"}
 
-    def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:
+    def edit(self, inputs: EditInputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         o = self.options
         hw = inputs.canvas.shape[:2]
         size = o.size if o.size != "auto" else service_size(hw, self.sizes())
@@ -306,7 +307,7 @@ class HostedEditPipeline(EditPipeline):
                                   f"not the requested {size}", self._job.extras)
             return unfit(reply.image, box, hw)
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         self._job.extras = {}
         output = super().execute(task, seed)
         output.extras.update(self._job.extras)

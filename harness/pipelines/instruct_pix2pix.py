@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import Field
 
-
+from harness.pipelines.architectures import sd15_inpaint_components
 from harness.pipelines.diffusers_common import (
     NO_SAFETY_CHECKER,
     DiffusersImageEdit,
     edit_text,
 )
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, DiffusionOptions
+from tasks.schema import Task
 
 
 class Pix2PixOptions(DiffusionOptions):
@@ -32,7 +33,7 @@ class InstructPix2Pix(DiffusersImageEdit):
     task_options = EDIT_TASK_OPTIONS | {"steps", "guidance", "image_guidance"}   # no strength
     Options = Pix2PixOptions
 
-    def call_kwargs(self, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, task: Task, hw) -> dict[str, Any]:
         if float(self.options.strength) != 1.0:
             raise ValueError("instruct-pix2pix has no strength; leave strength at 1.0")
         return dict(prompt=edit_text(task), negative_prompt=task.negative_prompt or None,
@@ -40,6 +41,4 @@ class InstructPix2Pix(DiffusersImageEdit):
                     image_guidance_scale=float(self.options.image_guidance))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sd15_inpaint_components
-
         return sd15_inpaint_components(device, dtype, unet_in_channels=8)

@@ -12,6 +12,7 @@ from pydantic import Field
 from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, bgr_to_rgb, resize, rgb_to_bgr, work_size
+from tasks.schema import Task
 
 
 class ClassicalOptions(EditOptions):
@@ -39,7 +40,7 @@ class _OpenCV(EditPipeline):
     method: str
     Options = ClassicalOptions
 
-    def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:
+    def edit(self, inputs: EditInputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         image, mask = work_inputs(inputs, self.options.resolution)
         with timer.stage("inpaint"):
             out = cv2_inpaint(image, mask, radius=self.options.radius, method=self.method)

@@ -16,6 +16,7 @@ from harness.pipelines.base import StageTimer
 from harness.pipelines.editing import EditOptions, EditPipeline
 from harness.pipelines.imaging import EditInputs, resize
 from harness.pipelines.opencv import work_inputs
+from tasks.schema import Task
 
 
 class PatchMatchOptions(EditOptions):
@@ -36,7 +37,7 @@ class PatchMatch(EditPipeline):
     name = "patchmatch"
     Options = PatchMatchOptions
 
-    def edit(self, inputs: EditInputs, task, seed: int, timer: StageTimer) -> np.ndarray:
+    def edit(self, inputs: EditInputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         image, mask = work_inputs(inputs, self.options.resolution)
         with timer.stage("inpaint"):
             out = patchmatch_inpaint(image, mask, patch_size=self.options.patch_size, seed=seed)

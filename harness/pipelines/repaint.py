@@ -17,6 +17,7 @@ from harness.pipelines.base import StageTimer
 from harness.pipelines.diffusers_common import DiffusersPipeline
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, DeviceOptions
 from harness.pipelines.imaging import keep_mask_for_repaint, resize, to_pil
+from tasks.schema import Task
 
 CELEBAHQ_256_UNET = dict(sample_size=256, in_channels=3, out_channels=3, layers_per_block=2,
                          block_out_channels=[128, 128, 256, 256, 512, 512],
@@ -40,7 +41,7 @@ class RePaint(DiffusersPipeline):
     task_options = EDIT_TASK_OPTIONS | {"steps", "jump_length", "jump_n_sample", "eta"}
     Options = RePaintOptions
 
-    def edit(self, inputs, task, seed: int, timer: StageTimer) -> np.ndarray:
+    def edit(self, inputs, task: Task, seed: int, timer: StageTimer) -> np.ndarray:
         o = self.options
         with timer.stage("prepare"):
             hw = self.work_hw(*inputs.canvas.shape[:2])

@@ -8,7 +8,7 @@ is not loaded: the harness measures the editing model, not the filter.
 
 from __future__ import annotations
 
-
+from harness.pipelines.architectures import sd15_inpaint_components
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import MASK_KINDS
 
@@ -20,6 +20,4 @@ class SDInpaint(DiffusersInpaint):
     load_options = NO_SAFETY_CHECKER
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sd15_inpaint_components
-
         return sd15_inpaint_components(device, dtype)

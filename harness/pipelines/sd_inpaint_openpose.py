@@ -14,9 +14,12 @@ from typing import Any
 from pydantic import Field
 
 from harness.core.errors import EditbenchError, WeightsNotFound
-
+from harness.core.imageio import load_image
+from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersInpaint
 from harness.pipelines.editing import DiffusionOptions
+from harness.pipelines.imaging import resize, to_pil
+from tasks.schema import Task
 
 
 class OpenPoseOptions(DiffusionOptions):
@@ -24,11 +27,8 @@ class OpenPoseOptions(DiffusionOptions):
     controlnet: str | None = None                  # separate local ControlNet folder (default: <weights>/controlnet)
 
 
-def load_control_image(task, hw: tuple[int, int]):
+def load_control_image(task: Task, hw: tuple[int, int]):
     """The task's pose image as PIL RGB at (H, W); a clear error when the task has none."""
-    from harness.core.imageio import load_image
-    from harness.pipelines.imaging import resize, to_pil
-
     if task.control is None:
         raise EditbenchError(f"task {task.task_id} has no control field; sd-inpaint-openpose needs a pose image path "
                              "in control.")
@@ -61,7 +61,7 @@ class SDInpaintOpenPose(DiffusersInpaint):
                                                                local_files_only=True)
         return kw
 
-    def call_kwargs(self, inputs, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, inputs, task: Task, hw) -> dict[str, Any]:
         kw = super().call_kwargs(inputs, task, hw)
         return dict(kw, control_image=load_control_image(task, hw),
                     controlnet_conditioning_scale=float(self.options.controlnet_scale))
@@ -70,7 +70,6 @@ class SDInpaintOpenPose(DiffusersInpaint):
         import torch
         from diffusers import ControlNetModel
 
-        from harness.pipelines.architectures import SD15_INPAINT_UNET, sd15_inpaint_components
 
         comps = sd15_inpaint_components(device, dtype)
         cfg = {k: v for k, v in SD15_INPAINT_UNET.items()

@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import Field
 
-
+from harness.pipelines.architectures import sd15_inpaint_components
 from harness.pipelines.diffusers_common import NO_SAFETY_CHECKER, DiffusersImageEdit
 from harness.pipelines.editing import DiffusionOptions
+from tasks.schema import Task
 
 
 class SDEditOptions(DiffusionOptions):
@@ -26,12 +27,10 @@ class SDEdit(DiffusersImageEdit):
     load_options = NO_SAFETY_CHECKER
     Options = SDEditOptions
 
-    def call_kwargs(self, task, hw) -> dict[str, Any]:
+    def call_kwargs(self, task: Task, hw) -> dict[str, Any]:
         return dict(prompt=task.prompt, negative_prompt=task.negative_prompt or None,
                     guidance_scale=float(self.options.guidance),
                     strength=float(self.options.strength))
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sd15_inpaint_components
-
         return sd15_inpaint_components(device, dtype, unet_in_channels=4)

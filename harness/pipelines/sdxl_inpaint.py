@@ -3,7 +3,7 @@ diffusers/stable-diffusion-xl-1.0-inpainting-0.1 (9-channel UNet, 1024 px native
 
 from __future__ import annotations
 
-
+from harness.pipelines.architectures import sdxl_inpaint_components
 from harness.pipelines.diffusers_common import DiffusersInpaint
 from harness.pipelines.editing import MASK_KINDS
 
@@ -14,6 +14,4 @@ class SDXLInpaint(DiffusersInpaint):
     pipeline_class = "StableDiffusionXLInpaintPipeline"
 
     def random_components(self, device, dtype):
-        from harness.pipelines.architectures import sdxl_inpaint_components
-
         return sdxl_inpaint_components(device, dtype)

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.pipelines.base import Output, Pipeline
+from tasks.schema import Task
 
 
 def busy_wait_ms(ms: float) -> None:
@@ -62,7 +63,7 @@ class Synthetic(Pipeline):
     def load(self) -> None:
         busy_wait_ms(self.options.load_ms)
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         o, tid = self.options, task.task_id
         t0 = time.perf_counter()
         if tid in o.die_on:

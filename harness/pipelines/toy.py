@@ -11,6 +11,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.pipelines.base import Output, Pipeline
+from tasks.schema import Task
 
 
 class ToyOptions(BaseModel):
@@ -49,7 +50,7 @@ class ToyPipeline(Pipeline):
     def sample(self, src, generator):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def execute(self, task, seed: int) -> Output:
+    def execute(self, task: Task, seed: int) -> Output:
         import torch
 
         from harness.toy.task import toy_source

@@ -107,7 +107,8 @@ def sample_unconditional(eps_model: EpsModel, n: int, dim: int, sched: Schedule,
     return _run_states(eps_model, states, sched, generator, x0_known=None, mask=None, shape=(n, dim))
 
 
-def inpaint_naive(eps_model: EpsModel, x0: torch.Tensor, mask: torch.Tensor, sched: Schedule, generator: torch.Generator) -> torch.Tensor:
+def inpaint_naive(eps_model: EpsModel, x0: torch.Tensor, mask: torch.Tensor, sched: Schedule,
+                  generator: torch.Generator) -> torch.Tensor:
     """Regenerate ``x0[:, mask]``; ``mask`` (bool, shape (dim,) or x0.shape) is True where to regenerate."""
     states = list(range(sched.T, -1, -1))
     mask = mask.expand_as(x0)

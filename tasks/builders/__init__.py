@@ -19,9 +19,11 @@ from pydantic import ValidationError
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.registry import Registry
 from tasks.builders.common import BuildOptions, Draft, write_suite
+from tasks.loading import load_suite
+from tasks.validate import check_suite
 
 # Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
-BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", {
+BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", group="editbench.builders", entries={
     "face-regen": "tasks.builders.face_regen:draft_face_regen",
     "removal": "tasks.builders.simple:draft_removal",
     "reconstruction": "tasks.builders.reconstruction:draft_reconstruction",
@@ -63,8 +65,6 @@ def build_suite(kind: str, **options: Any) -> Path:
               "Rebuilding from the same inputs gives this file byte for byte; edit the inputs, not this file.")
     out = write_suite(draft, opts, data_root=draft.data_root, pkg_roots=draft.pkg_roots, header=header)
 
-    from tasks.loading import load_suite
-    from tasks.validate import check_suite
 
     check_suite(load_suite(out))
     return out

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from tasks.builders.common import BuildOptions, Draft, write_suite
+from tasks.builders.face_regen import FaceRegenOptions, draft_face_regen
+from tasks.builders.simple import OutpaintOptions, RemovalOptions, draft_outpaint, draft_removal
 from tasks.schema import SUITES_DIR, resolve_data_root
 
 SKIMAGE = "pkg:skimage/data"
@@ -51,9 +53,6 @@ def _opts(out: Path, name: str, description: str) -> BuildOptions:
 
 def build_builtin(out_dir: Path = SUITES_DIR) -> list[Path]:
     """Write smoke-removal, smoke-outpaint and smoke-face-regen into ``out_dir``; returns their paths."""
-    from tasks.builders.face_regen import FaceRegenOptions, draft_face_regen
-    from tasks.builders.simple import OutpaintOptions, RemovalOptions, draft_outpaint, draft_removal
-
     out_dir = Path(out_dir)
     written = []
     with tempfile.TemporaryDirectory() as t:

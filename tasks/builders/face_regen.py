@@ -20,7 +20,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tasks.builders.common import BuildOptions, Draft, beside, list_images, png_bytes, prompts_by_image, stem_id
+from harness.core.errors import WeightsNotFound
+from harness.core.imageio import load_image, mask_from_recipe
+from harness.core.weights import resolve_weights
+from harness.faces import detect_faces, find_scrfd
+from harness.pose import BodyPoseEstimator, render_pose
+from tasks.builders.common import BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes, prompts_by_image, stem_id
 
 CHIN_FOREHEAD = 1.1   # ellipse height / width ratio over that of the box
 DEFAULT_PROMPT = ("a photo of the same person in the same pose, with the same hair, clothing and setting; "
@@ -59,18 +64,11 @@ def pick_round_robin(per_image: list[list], n: int) -> list[tuple[int, int]]:
 
 
 def draft_face_regen(opts: FaceRegenOptions) -> Draft:
-    from harness.faces import detect_faces
-    from harness.core.imageio import load_image
-    from harness.core.weights import resolve_weights
-
     folder = Path(opts.images).resolve()
     pose_dir = beside(opts, "pose")
     paths = [p for p in list_images(folder) if not p.is_relative_to(pose_dir)]  # not our own earlier output
     face_dir = None
     if opts.face_weights is not None:
-        from harness.core.errors import WeightsNotFound
-        from harness.faces import find_scrfd
-
         face_dir = resolve_weights("insightface", str(opts.face_weights))
         if find_scrfd(face_dir) is None:
             raise WeightsNotFound(f"--face-weights {face_dir} holds no SCRFD detector (expected "
@@ -86,8 +84,6 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
 
     estimator = render = None
     if opts.pose_weights is not None:
-        from harness.pose import BodyPoseEstimator, render_pose  # lazy: needs torch and the OpenPose weights
-
         estimator, render = BodyPoseEstimator(opts.pose_weights), render_pose
     prompts = prompts_by_image(opts, folder)
     extra: dict[Path, bytes] = {}
@@ -126,7 +122,4 @@ def draft_face_regen(opts: FaceRegenOptions) -> Draft:
 
 
 def _ellipse_fraction(ellipse: list[float], shape: tuple[int, int]) -> float:
-    from harness.core.imageio import mask_from_recipe
-    from tasks.builders.common import mask_fraction
-
     return mask_fraction(mask_from_recipe({"ellipse": ellipse}, shape))

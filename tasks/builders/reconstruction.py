@@ -25,8 +25,9 @@ import numpy as np
 from pydantic import Field
 
 from harness.core.errors import EditbenchError
-from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
-                                    prompts_by_image, stem_id)
+from harness.core.imageio import load_image, mask_from_recipe
+from scorers.regions import luminance
+from tasks.builders.common import BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes, prompts_by_image, stem_id
 
 RECONSTRUCTION_PROMPT = "a high-quality photo, the surroundings continued seamlessly"
 HOLE_GREY = 128
@@ -43,7 +44,6 @@ def texture_map(image: np.ndarray) -> np.ndarray:
     """|grad L|^2 of an RGB uint8 image's Rec. 601 luma (Sobel / 8), float (H, W)."""
     from scipy.ndimage import sobel
 
-    from scorers.regions import luminance
 
     lum = luminance(image)
     gx = sobel(lum, axis=1, mode="nearest") / 8.0
@@ -76,8 +76,6 @@ def textured_holes(image: np.ndarray, *, holes: int, size: float) -> list[list[i
 
 
 def draft_reconstruction(opts: ReconstructionOptions) -> Draft:
-    from harness.core.imageio import load_image, mask_from_recipe
-
     folder = Path(opts.images).resolve()
     hole_dir = beside(opts, "holes")
     prompts = prompts_by_image(opts, folder)

@@ -25,8 +25,22 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.errors import EditbenchError
-from tasks.builders.common import (BuildOptions, Draft, beside, list_images, mask_fraction, png_bytes,
-                                    prompts_by_image, read_csv, stem_id, under)
+from harness.core.imageio import load_image
+from harness.masks import SamRecipe, absolute_weights, build_generator
+from scorers.regions import mask_bbox
+from tasks.builders.common import (
+    BuildOptions,
+    Draft,
+    beside,
+    list_images,
+    mask_fraction,
+    png_bytes,
+    prompts_by_image,
+    read_csv,
+    stem_id,
+    under,
+)
+from tasks.schema import resolve_data_root
 
 SKIMAGE = "pkg:skimage/data"
 # Bundled photos with a subject: file -> (subject box [x0, y0, x1, y1] px, subject noun).
@@ -53,8 +67,6 @@ class SegmentOptions(BuildOptions):
 
 
 def _sam_available(opts: SegmentOptions) -> bool:
-    from harness.masks import SamRecipe, build_generator
-
     recipe = SamRecipe(sam={"box": [0, 0, 1, 1]}, model=opts.mask_model, weights=opts.mask_weights)
     try:
         build_generator(recipe).check()
@@ -66,8 +78,6 @@ def _sam_available(opts: SegmentOptions) -> bool:
 
 
 def _sam_recipe(opts: SegmentOptions, prompt: dict, *, invert: bool) -> dict:
-    from harness.masks import absolute_weights
-
     r = {"sam": prompt, "model": opts.mask_model}
     if invert:
         r["invert"] = True
@@ -83,15 +93,12 @@ def _inputs(opts: SegmentOptions, bundled: tuple[str, ...]) -> tuple[Path, list[
     if opts.images is not None:
         folder = Path(opts.images).resolve()
         return folder, list_images(folder), None
-    from tasks.schema import resolve_data_root
 
     folder = resolve_data_root(SKIMAGE, Path.cwd())
     return folder, [folder / n for n in bundled], SKIMAGE
 
 
 def draft_background_replace(opts: SegmentOptions) -> Draft:
-    from harness.core.imageio import load_image
-
     folder, _, data_root = _inputs(opts, tuple(BUNDLED_SUBJECTS))
     if opts.images is not None and opts.boxes is None:
         raise EditbenchError("background-replace with --images needs --boxes CSV (image,x0,y0,x1,y1[,subject]).")
@@ -166,9 +173,6 @@ def innermost(mask: np.ndarray) -> tuple[int, int]:
 
 
 def draft_sky_replace(opts: SegmentOptions) -> Draft:
-    from harness.core.imageio import load_image
-    from scorers.regions import mask_bbox
-
     folder, images, data_root = _inputs(opts, BUNDLED_SKY)
     images = images[: opts.n] if opts.n else images
     use_sam = _sam_available(opts)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask, mask_from_recipe
 from tasks.builders.common import (
     IMAGE_EXTS,
     BuildOptions,
@@ -51,8 +52,6 @@ def _mask_for(image: Path, folder: Path, masks: Path) -> Path:
 
 
 def draft_removal(opts: RemovalOptions) -> Draft:
-    from harness.core.imageio import load_image, load_mask, mask_from_recipe
-
     if (opts.masks is None) == (opts.boxes is None):
         raise EditbenchError("removal needs exactly one of --masks DIR or --boxes CSV.")
     folder = Path(opts.images).resolve()
@@ -127,8 +126,6 @@ def outpaint_margins(shape: tuple[int, int], *, margins: str | None = None, aspe
 
 
 def draft_outpaint(opts: OutpaintOptions) -> Draft:
-    from harness.core.imageio import load_image
-
     folder = Path(opts.images).resolve()
     outpaint_margins((1, 1), margins=opts.margins, aspect=opts.aspect)  # option errors before reading images
     prompts = prompts_by_image(opts, folder)

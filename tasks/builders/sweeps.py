@@ -25,7 +25,10 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import EditbenchError
+from harness.core.imageio import load_image, load_mask
 from tasks.builders.common import FILE_FIELDS, BuildOptions, Draft, beside, mask_fraction, png_bytes
+from tasks.loading import load_suite
+from tasks.validate import check_suite
 
 PKG = "pkg:"
 
@@ -37,9 +40,6 @@ class SweepOptions(BuildOptions):
 
 def base_draft(opts: SweepOptions) -> tuple[Any, list[dict], str | None, tuple[str, ...]]:
     """(suite, task dicts with absolute Paths, data_root to keep, pkg roots) of the base suite."""
-    from tasks.loading import load_suite
-    from tasks.validate import check_suite
-
     suite = load_suite(opts.from_suite)
     check_suite(suite)
     pkgs = set()
@@ -117,8 +117,6 @@ def scale_recipe(recipe: dict, s: float) -> dict:
 
 
 def draft_guidance_mask(opts: GuidanceMaskOptions) -> Draft:
-    from harness.core.imageio import load_image, load_mask
-
     suite, tasks, keep, pkgs = base_draft(opts)
     out_dir = beside(opts, "masks")
     extra: dict[Path, bytes] = {}

@@ -99,8 +99,8 @@ def test_pipeline_that_runs_no_task_of_the_suite(tmp_path):
 
 
 def test_pipeline_that_runs_some_tasks_skips_the_others(tmp_path):
-    from harness.execution.runner import build_manifest
     from harness.contract.spec import RunSpec
+    from harness.execution.runner import build_manifest
 
     suite = tmp_path / "mixed.yaml"
     suite.write_text(

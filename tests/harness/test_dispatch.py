@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.execution.dispatch import ActorDied, Dispatcher, Limits
-from harness.core.errors import EditbenchError, InfrastructureError
 from harness.contract.spec import PipelineSpec
+from harness.core.errors import EditbenchError, InfrastructureError
+from harness.execution.dispatch import ActorDied, Dispatcher, Limits
 from harness.execution.worker import Job, new_row
 from tasks.schema import Task
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.workflow import run
-from harness.contract.spec import RunSpec
 from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = ["task_id", "pipeline", "seed"]

@@ -9,9 +9,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from harness.workflow import run
-from harness.contract.spec import RunSpec
 from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
 from tasks.builders import build_suite
 from tasks.loading import load_suite
 from tests.tiny_models import build_sam, build_sd_inpaint

@@ -11,11 +11,10 @@ import yaml
 from PIL import Image
 
 from harness.core.errors import EditbenchError
-from harness.masks import MASK_GENERATORS, SamRecipe, parse_recipe
+from harness.execution.mask_stage import prepare_mask
+from harness.masks import MASK_GENERATORS, SamRecipe, mask_path, parse_recipe, with_stored_mask
 from harness.masks import sam as sam_mod
 from harness.masks.sam import choose, loaded
-from harness.execution.mask_stage import prepare_mask
-from harness.masks import mask_path, with_stored_mask
 from tasks.loading import load_suite
 from tasks.schema import Task
 from tasks.validate import SuiteInvalid, check_suite
@@ -185,7 +184,6 @@ def test_validation_of_prompts_and_reference(sam_folders, photo, tmp_path):
 def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, tmp_path):
     from harness.contract.spec import PipelineSpec
     from harness.execution.worker import Job, Worker
-
     from harness.pipelines.imaging import dilate_mask
 
     task = sam_task(photo, sam_folders["sam-vit-b"], invert=True).model_copy(update={"overrides": {"mask_dilate": 3}})
@@ -214,7 +212,7 @@ def test_worker_row_carries_mask_latency_in_the_round_trip(sam_folders, photo, t
 
 def test_recipe_model_is_frozen():
     r = SamRecipe(sam={"box": [0, 0, 4, 4]})
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - any refusal of the frozen model will do
         r.invert = True
 
 

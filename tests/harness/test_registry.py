@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from harness.core.errors import EditbenchError
-from harness.pipelines.base import PIPELINES, Pipeline
 from harness.core.registry import Registry
+from harness.pipelines.base import PIPELINES, Pipeline
 from scorers.base import SCORERS, Scorer
 from tasks.builders import BUILDERS, BuildOptions, builder_options
 

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from harness.workflow import run
-from harness.contract.spec import RunSpec
-from reports.leaderboard import write_report
 from harness.contract.results import REQUIRED_COLUMNS, read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
+from reports.write import write_report
 
 PIPELINES = ["toy-naive", "toy-repaint", "toy-unconditional"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from harness.core.errors import EditbenchError
 from harness.contract.spec import EXECUTION_FIELDS, ExecutionSpec, RunSpec, load_run_spec
+from harness.core.errors import EditbenchError
 
 
 def test_flat_execution_keys_go_to_the_execution_spec():

@@ -13,10 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.core.errors import EditbenchError
-from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
-from harness.execution.runner import _run_metadata, build_manifest
 from harness.contract.spec import PipelineSpec, RunSpec
+from harness.core.errors import EditbenchError
+from harness.execution.runner import _run_metadata, build_manifest
+from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
 from tasks.loading import load_suite
 from tests.tasks.helpers import bundled_photo, write_png, write_suite
 
@@ -185,9 +185,10 @@ def test_run_json_describes_every_metric_and_the_primary(tmp_path):
 
 
 def test_provenance_flags_are_never_ranked():
-    from reports.leaderboard import metric_columns
-    from scorers.columns import metrics_record
     import pandas as pd
+
+    from reports.rows import metric_columns
+    from scorers.columns import metrics_record
 
     record = metrics_record(["identity"])
     df = pd.DataFrame({"identity.cosine": [0.5], "identity.detector_scrfd": [1.0], "identity.detected": [1.0]})
@@ -220,9 +221,9 @@ def test_an_old_run_without_a_record_is_read_with_a_warning(tmp_path, capsys):
 
 
 def test_scorers_compare_against_the_mask_the_pipeline_edited():
-    from harness.pipelines.imaging import dilate_mask
     from harness.execution.worker import effective_task
     from harness.pipelines.base import Output
+    from harness.pipelines.imaging import dilate_mask
     from scorers.regions import task_mask
     from tasks.schema import Task
 

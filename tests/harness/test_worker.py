@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from harness.pipelines.base import Output
 from harness.contract.spec import PipelineSpec
 from harness.execution.worker import Job, finish_rows, new_row
+from harness.pipelines.base import Output
 from scorers.base import Scorer
 from tasks.schema import Task
 

@@ -12,8 +12,8 @@ cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_
 cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
 cluster.wait_for_nodes()
 try:
-    from harness.workflow import run
     from harness.contract.spec import RunSpec
+    from harness.workflow import run
 
     print("NODES", len(cluster.list_all_nodes()))
     run(RunSpec(suite="toy-5d", seeds=[0], pipelines=["toy-naive", "toy-repaint"], address=cluster.address,

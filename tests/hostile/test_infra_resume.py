@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 import harness.execution.runner as runner
 from harness.cli import app
-from harness.core.errors import EditbenchError, InfrastructureError
-from harness.pipelines.base import Output
+from harness.contract.results import read_results
 from harness.contract.spec import PipelineSpec, RunSpec
+from harness.core.errors import EditbenchError, InfrastructureError
 from harness.core.storage import LOCK_NAME
 from harness.execution.worker import Job, finish_rows, new_row
-from harness.contract.results import read_results
+from harness.pipelines.base import Output
 from tasks.schema import Task
 from tests.hostile.helpers import toy_suite
 

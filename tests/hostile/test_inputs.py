@@ -10,9 +10,9 @@ import zlib
 import numpy as np
 import pytest
 
+from harness.contract.spec import MAX_YAML_BYTES, load_run_spec, read_yaml_mapping
 from harness.core.errors import EditbenchError
 from harness.core.imageio import DEFAULT_MAX_PIXELS, ImageTooLarge, load_image, mask_from_recipe
-from harness.contract.spec import MAX_YAML_BYTES, load_run_spec, read_yaml_mapping
 from tasks.loading import load_suite
 from tasks.validate import SuiteInvalid, check_suite
 from tests.hostile.helpers import assert_one_sentence, editbench, toy_suite

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from harness.workflow import run
-from harness.execution.ray_local import import_psutil
 from harness.contract.spec import RunSpec
 from harness.core.storage import LOCK_NAME, RunLock, RunLocked, read_lock, running_note
+from harness.execution.ray_local import import_psutil
+from harness.workflow import run
 from tests.hostile.helpers import fake_run, row, toy_suite
 
 
@@ -75,7 +75,7 @@ def test_lock_of_another_host_is_never_declared_stale(tmp_path):
 
 
 def test_report_says_when_the_run_is_still_being_written(tmp_path, other_process, capsys):
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     out = fake_run(tmp_path / "o", [row("a"), row("b")], status="running")
     _write_lock(out, other_process.pid)

@@ -38,7 +38,7 @@ def _hostile_run(tmp_path, name="cand"):
 
 
 def test_leaderboard_md_is_inert(tmp_path):
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     out = _hostile_run(tmp_path)
     write_report(out, html=True)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from harness.core.errors import EditbenchError
-from harness.pipelines.base import Output
 from harness.contract.spec import PipelineSpec, RunSpec, expand_grid
+from harness.core.errors import EditbenchError
 from harness.core.storage import MAX_NAME_LEN, confined, name_problem, output_stem
 from harness.execution.worker import Job, finish_rows, new_row
+from harness.pipelines.base import Output
 from tasks.loading import load_suite
 from tasks.schema import Task
 from tasks.validate import SuiteInvalid

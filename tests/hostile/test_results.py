@@ -7,10 +7,10 @@ import errno
 
 import pytest
 
+from harness.contract.results import done_keys, load_run, read_results, results_dir
 from harness.core.errors import EditbenchError, InfrastructureError
 from harness.execution.runner import _Writer
 from harness.execution.worker import one_line
-from harness.contract.results import done_keys, load_run, read_results, results_dir
 from tests.hostile.helpers import assert_one_sentence, editbench, fake_run, row
 
 
@@ -111,7 +111,7 @@ def test_error_messages_are_plain_text_type_first():
 def test_leaderboard_says_which_pipeline_has_fewer_rows_than_planned(tmp_path):
     import json
 
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     out = fake_run(tmp_path / "o", [row("a", "p", 0), row("a", "q", 0), row("a", "q", 1)])
     meta = json.loads((out / "run.json").read_text())

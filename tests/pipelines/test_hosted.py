@@ -18,7 +18,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from harness.contract.spec import PipelineSpec, RunSpec
 from harness.core.errors import EditbenchError
+from harness.execution.runner import in_flight, plan_actors
+from harness.execution.worker import Job, Worker
 from harness.pipelines.base import build_pipeline
 from harness.pipelines.gpt_image import mask_png
 from harness.pipelines.hosted import (
@@ -32,12 +35,9 @@ from harness.pipelines.hosted import (
     service_size,
     unfit,
 )
-from harness.execution.runner import in_flight, plan_actors
-from harness.contract.spec import PipelineSpec, RunSpec
-from harness.execution.worker import Job, Worker
 from tasks.schema import Task
 from tests.pipelines.conftest import HOSTED_KEY_ENV
-from tests.pipelines.hosted_server import EDIT_COLOR, SLOW_S
+from tests.pipelines.hosted_server import EDIT_COLOR, SLOW_S, EditServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICE = 0.04
@@ -277,8 +277,8 @@ def test_hosted_pipelines_run_concurrently_on_one_actor():
 # ---- the smoke run: gpt-image beside cv2-telea through the Ray runner -------------------------------
 
 def test_smoke_run_beside_a_local_pipeline(server, image_file, tmp_path):
-    from harness.workflow import run
     from harness.contract.results import read_results
+    from harness.workflow import run
 
     scenarios = ["ok", "ratelimit", "flaky", "slow", "refuse", "malformed"]
     suite = {"name": "hosted-smoke", "version": "1", "data_root": str(image_file.parent), "seeds": [0, 1],
@@ -330,8 +330,8 @@ def test_smoke_run_beside_a_local_pipeline(server, image_file, tmp_path):
 def test_cost_is_reported_but_gated_only_when_gates_yaml_names_it():
     import pandas as pd
 
-    from reports.gate import GateConfig, MetricRule, compare
     from harness.contract.results import ResultRow
+    from reports.gate import GateConfig, MetricRule, compare
 
     def rows(price):
         return pd.DataFrame([ResultRow(run_id="r", suite="s", task_id=f"t{i}", kind="inpaint", pipeline="gpt-image",

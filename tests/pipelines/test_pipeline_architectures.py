@@ -47,8 +47,8 @@ def test_tokenizers_fit_the_encoders(tmp_path):
 @pytest.mark.parametrize("name", ["sd-inpaint", "sdxl-inpaint", "sd-inpaint-openpose", "sdedit", "instruct-pix2pix",
                                   "repaint", "flux-fill", "flux-kontext"])
 def test_random_weights_need_no_files(name, monkeypatch, tmp_path):
-    from harness.pipelines.base import build_pipeline
     from harness.contract.spec import PipelineSpec
+    from harness.pipelines.base import build_pipeline
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path / "empty"))
     p = build_pipeline(PipelineSpec(name=name, weights="random"))

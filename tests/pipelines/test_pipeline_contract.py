@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.contract.spec import PipelineSpec
 from harness.core.imageio import load_image
 from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
-from harness.pipelines.editing import EditPipeline
 from harness.pipelines.diffusers_common import DiffusersPipeline
+from harness.pipelines.editing import EditPipeline
 from harness.pipelines.hosted import HostedEditPipeline
-from harness.contract.spec import PipelineSpec
 from tasks.schema import Task
 from tests.pipelines.conftest import HOSTED_KEY_ENV
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.pipelines.base import build_pipeline
-from harness.contract.spec import PipelineSpec
 from tasks.schema import Task
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from harness.workflow import run
-from harness.contract.spec import RunSpec
 from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.workflow import run
 
 MASKS = {"astronaut": [180, 60, 330, 200], "coffee": [200, 100, 360, 220], "chelsea": [120, 60, 260, 160]}
 

@@ -20,9 +20,9 @@ def toy_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EDITBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        from harness.contract.spec import PipelineSpec, RunSpec
         from harness.execution.runner import PROJECT_ROOT, init_ray
         from harness.workflow import run
-        from harness.contract.spec import PipelineSpec, RunSpec
 
         good = [PipelineSpec(name=n, options={"steps": 50}) for n in ("toy-naive", "toy-repaint")]
         # One private local Ray for the three runs: init_ray(None) starts it with address="local" (never

@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.core.errors import EditbenchError
-from reports.gate import GateConfig, compare, gate, load_gate_config
 from harness.contract.results import read_results
+from reports.gate import GateConfig, compare, gate, load_gate_config
 from tests.reports.helpers import clone_run
 
 # Latency is wall-clock on a machine shared with other jobs: A/A runs minutes apart may differ by more

@@ -23,8 +23,8 @@ CONFIG = "metrics:\n  'latency.*': {ignore: true}\n"
 
 @pytest.fixture(scope="module")
 def runs(ray_session, tmp_path_factory):
-    from harness.workflow import run
     from harness.contract.spec import PipelineSpec, RunSpec
+    from harness.workflow import run
 
     root = tmp_path_factory.mktemp("gate-runs")
     classical = [PipelineSpec(name="cv2-telea"), PipelineSpec(name="cv2-ns")]

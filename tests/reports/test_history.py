@@ -3,9 +3,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.contract.results import ResultRow, write_shard
 from reports.history import find_runs, read_history, trends
 from reports.leaderboard import build_report
-from harness.contract.results import ResultRow, write_shard
 from tests.reports.helpers import write_meta
 
 

@@ -7,8 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from reports.leaderboard import build_report, write_report
 from harness.contract.results import read_results
+from reports.leaderboard import build_report
+from reports.write import write_report
 from tests.reports.helpers import PROMPT, image_run, task_mean
 
 
@@ -94,7 +95,8 @@ def test_html_tolerates_a_missing_suite_file(img_run, tmp_path):
 
 
 def test_leaderboard_dataframe_hides_random_quality_and_keeps_latency(img_run):
-    from reports.leaderboard import format_markdown, leaderboard
+    from reports.leaderboard import leaderboard
+    from reports.markdown import format_markdown
 
     t = leaderboard(read_results(img_run), by=[])
     fast = t[t["pipeline"] == "fast"].iloc[0]

@@ -25,8 +25,8 @@ def _rows(values: dict[str, list[float]], latency: dict[str, float], metric: str
 
 def _ranking(tmp_path, values, latency):
     from reports.leaderboard import entries
-    from scorers.columns import metrics_record
     from reports.ranking import rank
+    from scorers.columns import metrics_record
 
     df = pd.DataFrame.from_records(_rows(values, latency))
     record = metrics_record(["toy"], primary="toy.masked_residual")
@@ -50,8 +50,8 @@ def test_a_winner_only_when_measurably_ahead_of_every_other(tmp_path):
 
 def test_terminal_table_is_ranked_and_fits_120_columns(tmp_path):
     from reports.leaderboard import build_report
-    from scorers.columns import metrics_record
     from reports.terminal import render_terminal
+    from scorers.columns import metrics_record
 
     out = tmp_path / "run"
     write_meta(out)
@@ -101,7 +101,7 @@ def test_crop_box_keeps_context_and_the_contour_follows_the_mask():
 
 def test_every_task_is_on_a_page_and_outputs_outside_the_run_are_not_read(tmp_path, monkeypatch):
     from reports import edits_html
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     monkeypatch.setattr(edits_html, "PAGE_TASKS", 2)
     run = image_run(tmp_path)

@@ -1,8 +1,8 @@
 from typer.testing import CliRunner
 
 from harness.cli import app
-from reports.recommend import qa_checklist
 from harness.contract.results import read_results
+from reports.recommend import qa_checklist
 
 
 def test_recommendation_for_the_toy_run(toy_runs):

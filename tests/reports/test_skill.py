@@ -92,9 +92,10 @@ def test_cli_prints_a_complete_recipe_and_scores_an_edit(tmp_path):
     bad = CliRunner().invoke(app, ["skill", "--image", str(tmp_path / "notes.png"), "--edit", "x"])
     assert bad.exit_code == 2 and "cannot be read as an image" in bad.stderr
     # score: an untouched copy passes the background check, a smeared fill is measured
+    from pathlib import Path
+
     from harness.core.imageio import load_image
     from tasks.schema import resolve_data_root
-    from pathlib import Path
 
     src = resolve_data_root(ASTRONAUT, Path.cwd())
     img = load_image(src)

@@ -22,7 +22,7 @@ def test_nan_values_are_dropped():
 def test_ci_coverage_of_a_known_mean():
     rng = np.random.default_rng(1)
     hits = 0
-    for i in range(100):
+    for _ in range(100):
         task_means = rng.normal(0.0, 1.0, 30)
         groups = [m + rng.normal(0, 0.5, 3) for m in task_means]
         e = task_mean_ci(groups)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reports.leaderboard import write_report
 from reports.summary import results_summary
+from reports.write import write_report
 from tests.reports.helpers import image_run, task_mean
 
 

@@ -3,13 +3,11 @@ loaded once in the worker, every column filled for an image row."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from harness.pipelines.base import PIPELINES, Output, Pipeline
 from harness.contract.spec import PipelineSpec
 from harness.execution.worker import Job, Worker
+from harness.pipelines.base import PIPELINES, Output, Pipeline
 
 
 class FlatPatch(Pipeline):

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.contract.spec import RunSpec
 from harness.core.imageio import load_image, mask_from_recipe
 from harness.pipelines.base import PIPELINES, Output, Pipeline
-from harness.contract.spec import RunSpec
 from tasks.loading import load_suite
 from tasks.validate import validate_suite
 from tests.tasks.helpers import bundled_photo, write_png

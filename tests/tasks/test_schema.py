@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.core.errors import EditbenchError
 from harness.contract.spec import PipelineSpec, RunSpec, expand_grid, load_run_spec
+from harness.core.errors import EditbenchError
 from tasks.loading import load_suite
 from tasks.schema import resolve_data_root
 from tests.tasks.helpers import write_png, write_suite

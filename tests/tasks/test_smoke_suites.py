@@ -12,9 +12,9 @@ import math
 
 import pytest
 
-from harness.pipelines.base import pipeline_names
-from harness.contract.spec import RunSpec
 from harness.contract.results import read_results
+from harness.contract.spec import RunSpec
+from harness.pipelines.base import pipeline_names
 from scorers.base import SCORERS, scorer_names
 from tasks.loading import load_suite
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.core.errors import EditbenchError
 from harness.contract.spec import RunSpec
+from harness.core.errors import EditbenchError
 from tasks.loading import load_suite
 from tasks.validate import SuiteInvalid, validate_suite
 from tests.tasks.helpers import write_png, write_suite
@@ -135,8 +135,8 @@ def test_parquet_rows_are_named_by_row(data):
 
 
 def test_every_problem_is_listed_and_the_run_exits_2_before_work(data, monkeypatch, tmp_path):
-    from harness.execution import runner
     from harness.cli import app
+    from harness.execution import runner
 
     p = write_suite(data / "s.yaml", [{**GOOD, "task_id": "a", "image": "nope.png"},
                                       {**GOOD, "task_id": "b", "mask": "small.png"}])

@@ -19,7 +19,7 @@ def _set_output_path(run, task_id: str, pipeline: str, value: str) -> None:
 
 
 def test_a_planted_temporary_name_link_does_not_overwrite_a_file_outside(tmp_path):
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     run = image_run(tmp_path)
     victim = tmp_path / "victim.txt"
@@ -33,7 +33,7 @@ def test_a_planted_temporary_name_link_does_not_overwrite_a_file_outside(tmp_pat
 
 
 def test_a_report_folder_planted_as_a_link_is_refused_with_a_sentence(tmp_path):
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     run = image_run(tmp_path)
     outside = tmp_path / "elsewhere"
@@ -51,7 +51,7 @@ def test_a_report_folder_planted_as_a_link_is_refused_with_a_sentence(tmp_path):
 
 
 def test_a_javascript_output_path_never_becomes_a_link(tmp_path):
-    from reports.leaderboard import write_report
+    from reports.write import write_report
 
     run = image_run(tmp_path)
     target = next((run / "outputs" / "good").glob("t0__s0.png"))

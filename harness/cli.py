@@ -217,8 +217,8 @@ def score(
 
 def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: list[str]):
     """The operator's side of the credential rule (harness.core.credentials): config file and flags."""
-    from harness.core.credentials import operator, operator_config_path
     from harness.contract.spec import read_yaml_mapping
+    from harness.core.credentials import operator, operator_config_path
 
     path = operator_config_path(config)
     data = read_yaml_mapping(path, what="operator config", empty_ok=True) if path else None

@@ -32,7 +32,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pydantic import Field
 
@@ -113,7 +113,7 @@ class Operator:
 
 
 def operator(*, config: Mapping[str, Any] | None = None, config_path: str | Path | None = None,
-             allow_endpoints: list[str | Path] = (), key_envs: list[str] = ()) -> Operator:
+             allow_endpoints: Sequence[str | Path] = (), key_envs: Sequence[str] = ()) -> Operator:
     """The operator's decisions from the operator config (its mapping, read by the caller from
     ``config_path``) and the CLI flags. Paths in the config are relative to the config file."""
     config = dict(config or {})
@@ -133,10 +133,10 @@ def operator(*, config: Mapping[str, Any] | None = None, config_path: str | Path
             raise EditbenchError(f"{where}: {n!r} is not an environment variable name.")
     sections = {}
     for key in ("pipelines", "scorers"):
-        value = config.get(key) or {}
-        if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        section = config.get(key) or {}
+        if not isinstance(section, Mapping) or not all(isinstance(v, Mapping) for v in section.values()):
             raise EditbenchError(f"{where}: {key} must map a {key[:-1]} name to its options.")
-        sections[key] = {str(k): dict(v) for k, v in value.items()}
+        sections[key] = {str(k): dict(v) for k, v in section.items()}
     return Operator(allow_endpoints=frozenset(files), key_envs=frozenset(names), **sections)
 
 

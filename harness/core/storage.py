@@ -279,8 +279,10 @@ class RunLock:
             if t0 >= self._valid_until:   # ran out (e.g. stopped past it): someone may hold it now
                 self._lost = f"its lease of {self.lease_s:g} s ran out before it could be renewed"
                 return
+            mine = self._holder
+            assert mine is not None    # renewing starts only once the lock is held
             try:
-                holder = replace(self._holder, expires=time.time() + self.lease_s)
+                holder = replace(mine, expires=time.time() + self.lease_s)
                 etag = self.loc.put_if(json.dumps(asdict(holder)).encode("utf-8"), LOCK_NAME, if_match=self._etag)
             except Exception:  # noqa: BLE001 - a missed renewal is retried; check() fences after two misses
                 continue

@@ -30,15 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.contract.results import (done_keys, read_results, results_dir, run_record_problem, write_fallback,
-                                     write_shard)
+from harness.contract.results import done_keys, read_results, results_dir, run_record_problem, write_fallback, write_shard
 from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.core.credentials import Operator, check_file_options, with_operator_settings
 from harness.core.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.core.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.core.provenance import git_sha, hardware, package_versions
-from harness.core.credentials import Operator, check_file_options, with_operator_settings
-from harness.core.storage import (LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri,
-                                  probe_writable)
+from harness.core.storage import LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri, probe_writable
 from harness.execution.dispatch import Dispatcher, Limits
 from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
 from harness.execution.ray_actors import RayActors

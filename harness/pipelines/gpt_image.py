@@ -19,8 +19,15 @@ import io
 
 import numpy as np
 
-from harness.pipelines.hosted import RETRYABLE_STATUS, HostedEditPipeline, HostedOptions, Reply, RequestFailed, parse_retry_after, \
-    redact
+from harness.pipelines.hosted import (
+    RETRYABLE_STATUS,
+    HostedEditPipeline,
+    HostedOptions,
+    Reply,
+    RequestFailed,
+    parse_retry_after,
+    redact,
+)
 from tasks.schema import Task
 
 SIZES = {

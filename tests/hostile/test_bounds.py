@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.core.errors import EditbenchError
 from harness.contract.spec import PipelineSpec
+from harness.core.errors import EditbenchError
 from harness.pipelines.base import build_pipeline
 from tasks.schema import MAX_TASK_ROWS
 from tests.hostile.helpers import assert_one_sentence, editbench, fake_run, row

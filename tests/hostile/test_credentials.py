@@ -13,12 +13,12 @@ import pytest
 import yaml
 from PIL import Image
 
+from harness.contract.spec import PipelineSpec, RunSpec, load_run_spec
 from harness.core.credentials import Operator, check_file_options, looks_operator_only, operator, operator_only_fields
 from harness.core.errors import EditbenchError
+from harness.execution.runner import build_manifest
 from harness.pipelines.gpt_image import GptImage, GptImageOptions
 from harness.pipelines.hosted import HostedError, RequestFailed, call_with_retries
-from harness.execution.runner import build_manifest
-from harness.contract.spec import PipelineSpec, RunSpec, load_run_spec
 from tests.hostile.helpers import assert_one_sentence, editbench
 
 ATTACK = {"name": "gpt-image", "options": {"base_url": "http://127.0.0.1:1/v1", "api_key_env": "AWS_SECRET_ACCESS_KEY"}}

@@ -12,7 +12,9 @@ import time
 
 import pandas as pd
 import pyarrow.parquet as pq
-from tests.harness.test_object_storage import BUCKET, ROOT, objects, s3, s3_env  # noqa: F401 - fixtures
+
+from tests.harness import test_object_storage as s3_support
+from tests.harness.test_object_storage import BUCKET, ROOT, objects
 
 HOLDER = """
 import sys, time
@@ -37,6 +39,8 @@ while True:
     i += 1
     time.sleep(0.05)
 """
+
+s3, s3_env = s3_support.s3, s3_support.s3_env   # the moto server fixtures
 
 
 def _wait(pred, timeout: float = 60.0) -> None:

@@ -9,8 +9,11 @@ import json
 import pandas as pd
 
 from harness.contract.results import read_results, write_shard
-from tests.harness.test_object_storage import BUCKET, s3, s3_env  # noqa: F401 - fixtures
+from tests.harness import test_object_storage as s3_support
+from tests.harness.test_object_storage import BUCKET
 from tests.hostile.helpers import assert_one_sentence, editbench, fake_run, row, toy_suite
+
+s3, s3_env = s3_support.s3, s3_support.s3_env   # the moto server fixtures
 
 
 def test_repeated_seeds_are_refused_before_any_work(tmp_path):

@@ -16,16 +16,23 @@ from harness.contract.spec import RunSpec, load_run_spec
 from harness.core.errors import EXIT_OK, EditbenchError, format_validation_error
 from harness.core.imageio import load_image
 from harness.core.storage import is_uri, staged
+from harness.execution.pairwise import judge_pairs
+from harness.execution.rescore import rescore as run_rescore
+from harness.execution.rescore import scorer_options
 from harness.execution.runner import run_exit_code
 from harness.inventory import describe, doctor_report
+from harness.nightly import _step_summary, load_nightly, run_nightly
 from harness.workflow import run as run_spec
+from reports.baselines import accept, accept_latest, baseline_for, root_of
 from reports.checklist import check_edit
 from reports.gate import error_result, load_gate_config, to_markdown, write_gate
 from reports.gate import gate as run_gate
 from reports.history import write_history
 from reports.leaderboard import build_report
 from reports.recommend import write_recommendation
+from reports.site import write_site
 from reports.terminal import render_terminal
+from reports.tracking import log_run
 from reports.write import write_report
 from tasks.builders import build_suite
 from tasks.loading import load_suite
@@ -140,8 +147,25 @@ def report(
 
 
 @app.command()
+@_errors_exit_2
+def arena(
+    runs: list[Path] = typer.Argument(..., help="Finished run directories of one suite (votes go to the first)."),
+    port: int = typer.Option(8765, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (default: this machine only)."),
+    prefer_disagreement: bool = typer.Option(False, help="Show first the pairs on which the automatic metrics "
+                                                         "disagree (within the balance over pipeline pairs)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the pair order and left/right draws (default: random)."),
+):
+    """Blind side-by-side votes on two pipelines' outputs, served at http://HOST:PORT/ (docs/arena.md)."""
+    from reports.arena_app import serve
+
+    serve(runs, host=host, port=port, prefer_disagreement=prefer_disagreement, seed=seed)
+
+
+@app.command()
 def gate(
-    baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI."),
+    baseline: str = typer.Argument(..., help="Baseline run directory or object-store URI, or 'accepted': the "
+                                             "accepted baseline of the candidate's suite (editbench baseline accept)."),
     candidate: str = typer.Argument(..., help="Candidate run directory or object-store URI."),
     config: Optional[Path] = typer.Option(None, help="gates.yaml: tolerances, confidence, family, pipeline pairs."),
     force: bool = typer.Option(False, help="Gate even when the suites (name or content hash) differ."),
@@ -150,6 +174,17 @@ def gate(
     out: Optional[Path] = typer.Option(None, help="Where to write gate.md/.json/-junit.xml (default: CANDIDATE)."),
 ):
     """Regression gate: exit 0 pass, 1 regression or new failures, 2 unusable input (files are always written)."""
+    if baseline == "accepted":
+        try:
+            found = baseline_for(candidate)
+        except EditbenchError as e:
+            typer.echo(f"editbench: error: {e}", err=True)
+            raise typer.Exit(code=2) from None
+        if found is None:
+            typer.echo(f"editbench: error: the suite of {candidate} has no accepted baseline yet under "
+                       f"{root_of(Path(candidate))} (editbench baseline accept RUN).", err=True)
+            raise typer.Exit(code=2)
+        baseline = str(found)
     try:
         with staged(baseline, outputs=False) as b, staged(candidate, outputs=False) as c:
             result = run_gate(b, c, config=load_gate_config(config), force=force, allow_partial=allow_partial)
@@ -166,11 +201,49 @@ def gate(
         typer.echo(f"editbench: warning: could not write the gate files into {out or candidate}: "
                    f"{e.strerror or e}", err=True)
     typer.echo(to_markdown(result))
+    _step_summary(to_markdown(result))
     if result.error is not None:
         typer.echo(f"editbench: error: {result.error}", err=True)
     else:
         typer.echo(result.summary(), err=True)
     raise typer.Exit(code=result.exit_code)
+
+
+@app.command()
+@_errors_exit_2
+def rescore(
+    out: str = typer.Argument(..., help="Run directory or object-store URI of a finished run."),
+    scorers: Optional[str] = typer.Option(None, help="Comma-separated scorers to add or recompute, e.g. judge,lpips."),
+    pairwise: Optional[str] = typer.Option(None, help="A,B: the judge votes between pipelines A and B on every task "
+                                                      "and seed (both orders), into <run>/votes/."),
+    config: Optional[Path] = typer.Option(None, help="YAML {scorer: {option: value}} (e.g. the judge's model and "
+                                                     "base_url); the key stays in the environment."),
+    model: Optional[str] = typer.Option(None, help="Judge model (overrides the config)."),
+    base_url: Optional[str] = typer.Option(None, help="Judge endpoint, e.g. http://127.0.0.1:8000/v1 (default: "
+                                                      "$OPENAI_BASE_URL, else OpenAI)."),
+    force: bool = typer.Option(False, help="Recompute rows already scored with the same settings."),
+    report: bool = typer.Option(True, help="Rewrite the leaderboard afterwards."),
+):
+    """Add scorer columns to a finished run from its stored outputs; its pipelines are not run again."""
+    names = [s.strip() for s in (scorers or "").split(",") if s.strip()]
+    pair = [p.strip() for p in (pairwise or "").split(",") if p.strip()]
+    if not names and not pair:
+        raise EditbenchError("name the scorers to add with --scorers (e.g. --scorers judge), or --pairwise A,B.")
+    if pairwise is not None and len(pair) != 2:
+        raise EditbenchError(f"--pairwise takes two pipeline labels A,B, got {pairwise!r}.")
+    options = scorer_options(config, [*names, *(["judge"] if pair and "judge" not in names else [])], model=model,
+                             base_url=base_url)
+    if names:
+        result = run_rescore(out, scorers=names, options={k: v for k, v in options.items() if k in names},
+                             force=force)
+        typer.echo(f"editbench: rescored {out}: {result.summary()}", err=True)
+    if pair:
+        votes = judge_pairs(out, a=pair[0], b=pair[1], options=options.get("judge"))
+        typer.echo(f"editbench: pairwise {votes.summary()}" + (f"; votes in {votes.votes_file}" if votes.votes_file
+                                                              else ""), err=True)
+    if report and names:
+        with staged(out) as local:
+            typer.echo(write_report(local), nl=False)
 
 
 @app.command()
@@ -247,6 +320,65 @@ def _name_runs(result, names: dict[str, str]) -> None:
     result.error = fix(result.error)
 
 
+@app.command()
+@_errors_exit_2
+def nightly(
+    spec: Path = typer.Argument(..., help="Nightly spec YAML: root, suites, default pipelines/seeds/scorers, mlflow, site."),
+    root: Optional[str] = typer.Option(None, help="Runs root (default: the spec's root)."),
+    night: Optional[str] = typer.Option(None, help="Name of this night's run folders (default: today's UTC date); "
+                                                   "rerun with the same name to resume."),
+    progress: bool = typer.Option(True, help="Show the progress bars."),
+):
+    """Run every suite, report, gate against its accepted baseline, update history, MLflow and the site;
+    exit with the worst code (0 pass, 1 regression, 2 unusable, 3/4 as run)."""
+    outcomes = run_nightly(load_nightly(spec), root=root, night=night, progress=progress)
+    for o in outcomes:
+        typer.echo(o.line())
+    raise typer.Exit(code=max(o.code for o in outcomes))
+
+
+baseline_app = typer.Typer(no_args_is_help=True, help="Accepted baselines of a nightly root.")
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("accept")
+@_errors_exit_2
+def baseline_accept(
+    run: Optional[Path] = typer.Argument(None, help="The run (ROOT/SUITE/RUN_ID) to accept as its suite's baseline."),
+    latest: Optional[Path] = typer.Option(None, help="A root: accept every suite's newest complete run."),
+    why: str = typer.Option("", help="Why this run is the baseline (kept in the log)."),
+    force: bool = typer.Option(False, help="Accept although the suite content or metric versions changed."),
+):
+    """Record the accepted baseline of a suite (append-only log ROOT/baselines.jsonl)."""
+    if (run is None) == (latest is None):
+        raise EditbenchError("give either a run directory or --latest ROOT.")
+    entries = accept_latest(latest, why=why, force=force) if latest is not None else [accept(run, why=why, force=force)]
+    for b in entries:
+        typer.echo(f"accepted {b.run} as the baseline of suite {b.suite}")
+
+
+@app.command()
+@_errors_exit_2
+def site(
+    root: Path = typer.Argument(..., help="Nightly root (ROOT/SUITE/RUN_ID)."),
+    out: Path = typer.Option(..., help="Folder of the static site."),
+):
+    """Write a static leaderboard site across suites and nights (index.html, a page per suite, each run)."""
+    typer.echo(f"wrote {write_site(root, out)}")
+
+
+@app.command()
+@_errors_exit_2
+def track(
+    run: Path = typer.Argument(..., help="Run directory to log."),
+    mlflow: Optional[str] = typer.Option(None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)."),
+):
+    """Log one run into MLflow (params, metrics per pipeline, tags, artefacts); a failure is a warning."""
+    run_id = log_run(run, tracking_uri=mlflow)
+    if run_id:
+        typer.echo(f"logged {run} as MLflow run {run_id}")
+
+
 @app.command("list")
 @_errors_exit_2
 def list_(what: str = typer.Argument(..., help="suites | pipelines | scorers | masks")):
@@ -272,9 +404,10 @@ def _csv(v: Optional[str], cast=str):
 @suite_app.command("build")
 @_errors_exit_2
 def suite_build(
-    kind: str = typer.Argument(..., help="face-regen | removal | outpaint | sdedit-sweep | instruct | "
+    kind: str = typer.Argument(..., help="face-regen | hand-regen | removal | outpaint | sdedit-sweep | instruct | "
                                          "dilation-sweep | guidance-mask-sweep | prompt-scope-sweep | "
-                                         "background-replace | sky-replace"),
+                                         "mask-leakage-sweep | background-replace | sky-replace | pie-bench | "
+                                         "brushbench | magicbrush | emu-edit | gedit-bench | imgedit"),
     out: Path = typer.Option(..., help="Suite YAML to write."),
     images: Optional[Path] = typer.Option(None, help="Folder of input images."),
     from_suite: Optional[Path] = typer.Option(None, "--from", help="Base suite of a *-sweep builder."),
@@ -300,6 +433,10 @@ def suite_build(
     min_face: Optional[int] = typer.Option(None, help="face-regen: smallest face side kept, px."),
     face_weights: Optional[Path] = typer.Option(None, help="face-regen: insightface folder with det_*.onnx."),
     pose_weights: Optional[Path] = typer.Option(None, help="face-regen: OpenPose folder; renders pose controls."),
+    detector: Optional[str] = typer.Option(None, help="face-regen: dlib-hog (default) | dlib-mmod | scrfd | lbp-cascade | auto."),
+    variants: Optional[str] = typer.Option(None, help="face-regen: masks per face: ellipse, ellipse-wide, box."),
+    sigmas: Optional[str] = typer.Option(None, help="mask-leakage-sweep: kept-region noise std values (0-255)."),
+    noise_seed: Optional[int] = typer.Option(None, help="mask-leakage-sweep: noise generator seed (default 0)."),
     dilations: Optional[str] = typer.Option(None, help="dilation-sweep: px values, comma-separated."),
     guidance: Optional[str] = typer.Option(None, help="guidance-mask-sweep: guidance values."),
     mask_scales: Optional[str] = typer.Option(None, help="guidance-mask-sweep: mask scales."),
@@ -307,6 +444,15 @@ def suite_build(
     mask_model: Optional[str] = typer.Option(None, help="background-/sky-replace: mask generator (default sam-vit-b)."),
     mask_weights: Optional[str] = typer.Option(None, help="background-/sky-replace: its weights folder, or random."),
     scene: Optional[str] = typer.Option(None, help="background-replace: the new scene around the subject."),
+    root: Optional[Path] = typer.Option(None, help="Benchmark importers: the dataset's own top folder."),
+    task_kind: Optional[str] = typer.Option(None, "--kind", help="pie-bench: inpaint|instruct; magicbrush: "
+                                                               "instruct|inpaint (the tasks' kind)."),
+    split: Optional[str] = typer.Option(None, help="magicbrush / emu-edit: keep <split>-*.parquet shards."),
+    mode: Optional[str] = typer.Option(None, help="magicbrush: turn | session."),
+    painting: Optional[str] = typer.Option(None, help="brushbench: inpainting | outpainting | both."),
+    language: Optional[str] = typer.Option(None, help="gedit-bench: en | cn (default both)."),
+    drop_identical: Optional[bool] = typer.Option(None, "--drop-identical", help="emu-edit: leave out rows whose "
+                                                  "input and output captions are identical."),
 ):
     """Write a suite YAML from a folder of images (or, for sweeps, from a base suite), then validate it."""
     given = dict(images=images, from_suite=from_suite, n=n, name=name, version=version, description=description,
@@ -316,7 +462,9 @@ def suite_build(
                  min_face=min_face,
                  face_weights=face_weights, pose_weights=pose_weights, dilations=_csv(dilations, int),
                  guidance=_csv(guidance, float), mask_scales=_csv(mask_scales, float), object_prompt=object_prompt,
-                 mask_model=mask_model, mask_weights=mask_weights, scene=scene)
+                 mask_model=mask_model, mask_weights=mask_weights, scene=scene, root=root, task_kind=task_kind, split=split,
+                 mode=mode, painting=painting, language=language, drop_identical=drop_identical, detector=detector,
+                 variants=_csv(variants), sigmas=_csv(sigmas, float), noise_seed=noise_seed)
     try:
         path = build_suite(kind, out=out, **{k: v for k, v in given.items() if v is not None})
     except ValueError as e:

@@ -8,6 +8,7 @@ from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError
 from harness.core.provenance import hardware, package_versions
 from harness.core.weights import WEIGHTS_ENV, weights_root
+from harness.dlib_faces import models_dir
 from harness.masks import MASK_GENERATORS
 from harness.pipelines.base import PIPELINES, build_pipeline, pipeline_names
 from scorers.base import SCORERS, scorer_names
@@ -49,6 +50,8 @@ def describe(what: str) -> str:
             cls = SCORERS[name]
             metrics = ", ".join(f"{m} ({d})" for m, d in cls.metrics.items())
             avail = _availability(lambda cls=cls: cls().check())
+            if avail == "available":
+                avail += _backend(cls)
             lines.append(f"{name:12s} {metrics}  [{avail}]{_plugin(SCORERS, name)}")
         return "\n".join(lines)
     if what == "masks":
@@ -59,6 +62,21 @@ def describe(what: str) -> str:
             lines.append(f"{name:24s} family={cls.family:6s} {avail}{_plugin(MASK_GENERATORS, name)}")
         return "\n".join(lines)
     raise EditbenchError(f"cannot list {what!r}; choose one of ['masks', 'pipelines', 'scorers', 'suites'].")
+
+
+def _backend(cls) -> str:
+    """'; backend B (model file)' for a scorer whose default configuration names the model it computes with."""
+    extra = next(iter(cls().describe().values()), {})
+    return f"; backend {extra['backend']} ({extra['model']})" if "backend" in extra else ""
+
+
+def _face_models() -> str:
+    try:
+        folder = models_dir()
+    except EditbenchError as e:
+        return str(e)
+    files = sorted(p.name for p in folder.glob("*.dat")) if folder.is_dir() else []
+    return f"{folder}: " + (", ".join(files) if files else "no model files")
 
 
 def doctor_report() -> str:
@@ -72,5 +90,6 @@ def doctor_report() -> str:
         f"ray         {package_versions().get('ray')}; RAY_ADDRESS={os.environ.get('RAY_ADDRESS') or '(unset: local Ray)'}",
         f"weights     {root} ({WEIGHTS_ENV}={os.environ.get(WEIGHTS_ENV) or 'unset'}): "
         + (", ".join(models) if models else "no model folders"),
+        f"face models {_face_models()}",
     ]
     return "\n".join(lines)

@@ -16,7 +16,9 @@ tolerance ("the bad-side shift exceeds tol"), at family-wise level ``(1 - confid
 gated verdicts with Holm's procedure (``family: holm``, the default; ``family: none`` tests each
 metric at that level alone, which is the CI rule "the whole interval lies beyond tol"). ``improved``
 is the mirror test (its own Holm family; it never fails a gate). ``gated: primary`` gates only the
-run's primary metric; the others are reported as advisory. Provenance columns are never gated.
+run's primary metric; the others are reported as advisory; ``gated: best-agreeing`` gates only the
+quality metric that agrees best with the people's votes of the baseline run (docs/arena.md).
+Provenance columns are never gated.
 A metric that has rows in the runs but no finite value on both sides (e.g. all +inf) is ``non-finite``
 and fails a gate rather than passing as "no data"; +-inf rows are left out of the comparison and
 counted in a warning either way.
@@ -39,6 +41,7 @@ from harness.contract.results import load_run
 from harness.contract.spec import read_yaml_mapping
 from harness.core.errors import EditbenchError, format_validation_error
 from harness.core.storage import atomic_write_text
+from reports.arena_report import best_agreeing_metric
 from reports.markdown import md
 from reports.rows import metric_rows, value_rows
 from reports.stats import Difference, difference_ci_rows, holm_adjusted, one_sided_p
@@ -79,7 +82,9 @@ class GateConfig(BaseModel):
     confidence: float = Field(0.95, gt=0, lt=1)   # two-sided t interval level; the one-sided tests run at
                                                   # family-wise level (1 - confidence) / 2
     family: Literal["holm", "none"] = "holm"      # holm: family-wise error over all gated verdicts; none: per metric
-    gated: Literal["all", "primary"] = "all"      # primary: gate only the run's primary metric (others advisory)
+    gated: Literal["all", "primary", "best-agreeing"] = "all"   # primary: gate only the run's primary metric
+                                                  # (others advisory); best-agreeing: only the metric that agrees
+                                                  # best with the baseline's people's votes (docs/arena.md)
     max_new_failure_rate: float = Field(0.0, ge=0, le=1)  # allowed rise in the share of error+timeout rows
     pairs: list[PipelinePair] = Field(default_factory=list)   # empty: pipelines with the same name
     metrics: dict[str, MetricRule] = Field(default_factory=dict)
@@ -284,11 +289,32 @@ def _record(run_dir: Path, meta: dict, columns, where: str, warnings: list[str])
 
 def _check_records(brec: dict, crec: dict, base: Path, cand: Path) -> None:
     for col in sorted(brec.keys() & crec.keys()):
-        for key in ("direction", "version"):
+        for key in ("direction", "version", "backend", "sha256"):   # backend/sha256: the model a scorer used
             if key in brec[col] and key in crec[col] and brec[col][key] != crec[col][key]:
                 raise EditbenchError(
                     f"metric {col!r} has {key} {brec[col][key]!r} in baseline {base}/run.json but {crec[col][key]!r} in "
                     f"candidate {cand}/run.json; a gate compares one definition of a metric (rerun one side).")
+        problem = pin_mismatch(brec[col].get("pins"), crec[col].get("pins"))
+        if problem:
+            raise EditbenchError(f"metric {col!r} was {problem} in baseline {base}/run.json and candidate {cand}/run.json; "
+                                 "a judge's scores are comparable only under one pinned judge (rescore one side with "
+                                 "the other's judge config).")
+
+
+def pin_mismatch(b: dict | None, c: dict | None) -> str | None:
+    """How two runs' pins of a metric (a judge's model, protocol and version, the models its server
+    reported) differ, as a phrase; None when they agree or the metric has none."""
+    if not b and not c:
+        return None
+    b, c = b or {}, c or {}
+    for key, what in (("model", "judged by model"), ("protocol", "judged with protocol"),
+                      ("protocol_version", "judged with protocol version")):
+        if b.get(key) != c.get(key):
+            return f"{what} {b.get(key)!r} and {c.get(key)!r}"
+    rb, rc = b.get("models_reported") or [], c.get("models_reported") or []
+    if rb and rc and rb != rc:
+        return f"answered by the server's models {rb} and {rc}"
+    return None
 
 
 def _run_json_partial(bm: dict, cm: dict, cand: Path) -> list[str]:
@@ -360,6 +386,10 @@ def gate(baseline: str | Path, candidate: str | Path, *, config: GateConfig | No
         brec = _record(base, bm, bdf.columns, f"baseline {base}", warnings)
         crec = _record(cand, cm, cdf.columns, f"candidate {cand}", warnings)
         _check_records(brec, crec, base, cand)
+        if config.gated == "best-agreeing":
+            chosen, why = best_agreeing_metric(base, bdf, brec)
+            brec = {m: {**r, "primary": m == chosen} for m, r in brec.items()}
+            warnings.append(why + ".")
         if bm.get("status") not in (None, "complete"):
             warnings.append(f"baseline {base} has run.json status {bm.get('status')!r}, not 'complete'.")
         res = compare(bdf, cdf, config=config, baseline=str(base), candidate=str(cand), record=brec,
@@ -409,7 +439,7 @@ def compare(bdf: pd.DataFrame, cdf: pd.DataFrame, *, config: GateConfig | None =
     if not metrics:
         raise EditbenchError(f"baseline {base} has no metric values to gate (no ok rows with real or trained weights).")
     primary = primary_metric(record)
-    if config.gated == "primary" and primary not in metrics:
+    if config.gated in ("primary", "best-agreeing") and primary not in metrics:
         raise EditbenchError(f"gates.yaml says gated: primary but the baseline {base} run.json marks "
                              f"{'no primary metric' if primary is None else f'primary {primary!r}, which has no values'}.")
     pending = []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.core.errors import EditbenchError
-from reports import edits_html, plots
+from reports import arena_report, edits_html, plots
 from reports.leaderboard import NOTE, table_rows
 from reports.ranking import rank
 from reports.rows import metric_columns, not_warmup, stage_columns
@@ -146,6 +146,19 @@ def summary_html(r: "Report") -> str:
     return best + table_html(head, rows) + legend
 
 
+def people_html(p: arena_report.People) -> str:
+    """The people's ratings and the agreement table (:mod:`reports.arena_report`)."""
+    parts = [f"<h2>People's ratings ({escape(arena_report.count_text(p))})</h2>",
+             f"<p class='note'>{escape(arena_report.RATING_NOTE)}</p>"]
+    if p.ratings:
+        parts.append(table_html(*arena_report.rating_rows(p)))
+    parts += ["<h2>Agreement with people on this suite</h2>", f"<p class='note'>{escape(arena_report.AGREEMENT_NOTE)}</p>",
+              table_html(*arena_report.agreement_rows(p)),
+              *[f"<p class='note'>{escape(x)}</p>" for x in arena_report.kappa_lines(p)],
+              *[f"<p class='note'>note: {escape(n)}.</p>" for n in p.notes]]
+    return "\n".join(parts)
+
+
 def render_html(r: "Report") -> str:
     """The whole leaderboard page as one HTML string."""
     metrics = metric_columns(r.df, r.metrics)
@@ -160,6 +173,8 @@ def render_html(r: "Report") -> str:
     ]
     for p, ents in r.sweeps.items():
         parts += [f"<h2>By {escape(p.removeprefix('param.'))}</h2>", table_html(*table_rows(r.df, ents, [p], r.metrics))]
+    if r.people is not None:
+        parts.append(people_html(r.people))
     parts += ["<h2>Metrics with 95 % CI</h2>", img(plots.metric_bars(r.overall, plotted, directions), "metric bars")
               if plotted else ""]
     if omitted:

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from harness.contract.results import coverage_notes, load_run
+from reports.arena_report import People, markdown_section, people_summary
 from reports.format import fmt, fmt_ms, fmt_with_infinite
+from reports.judge_notes import judge_markdown
 from reports.markdown import format_markdown, md
 from reports.rows import is_latency_metric, metric_columns, metric_rows, not_warmup, stage_columns, stage_label, within_range
 from reports.stats import NAN_ESTIMATE, Estimate, quantiles, task_mean_ci_rows
@@ -139,6 +141,7 @@ class Report:
     overall: list[Entry]
     sweeps: dict[str, list[Entry]]            # param.<axis> -> entries, for the run's declared sweep axes
     metrics: dict[str, dict] = field(default_factory=dict)   # the run's metrics record (run.json)
+    people: People | None = None              # the people's votes section, when the run has votes
 
     @property
     def title(self) -> str:
@@ -176,7 +179,8 @@ def build_report(out: str | Path) -> Report:
     meta, df = load_run(out)
     record = read_metrics(out, meta, df.columns)
     overall = entries(df, record=record)
-    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweep_entries(df, meta, record), metrics=record)
+    return Report(out=out, meta=meta, df=df, overall=overall, sweeps=sweep_entries(df, meta, record), metrics=record,
+                  people=people_summary(out, df, record))
 
 
 def render_markdown(r: Report) -> str:
@@ -185,6 +189,9 @@ def render_markdown(r: Report) -> str:
              format_markdown(*table_rows(r.df, r.overall, [], r.metrics))]
     for p, ents in r.sweeps.items():
         parts += ["", f"## By {p.removeprefix('param.')}", "", format_markdown(*table_rows(r.df, ents, [p], r.metrics))]
+    parts += judge_markdown(r.df)        # judge verdicts per pipeline and the NaN ones by reason
+    if r.people is not None:
+        parts.append(markdown_section(r.people))
     return "\n".join(parts) + "\n"
 
 

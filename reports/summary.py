@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.contract.results import load_run
 from harness.core.storage import atomic_write_text
+from reports.arena_report import json_section, people_summary
 from reports.rows import not_warmup, within_range
 from reports.stats import task_mean_ci_rows
 from scorers.columns import is_ranked, read_metrics
@@ -82,6 +83,9 @@ def results_summary(meta: dict, df: pd.DataFrame, *, run_dir: str | Path | None 
                 **{k: m.get(k) for k in ("direction", "role", "unit", "version", "primary", "scorer")},
             }
         doc["results"][str(pipeline)] = entry
+    people = people_summary(run_dir, df, record) if run_dir is not None else None
+    if people is not None:
+        doc["people"] = json_section(people)
     return doc
 
 

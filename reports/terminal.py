@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 
+from reports.arena_report import terminal_section
 from reports.format import fmt_estimate, fmt_ms, fmt_num
 from reports.leaderboard import Report
 from reports.ranking import Ranking, median_latency, rank
@@ -132,5 +133,7 @@ def render_terminal(r: Report, *, wide: bool = False, width: int = WIDTH) -> str
                        for v in values]] for p in pipes]
         console.print(_table(["pipeline", *[f"{axis}={v}" for v in values]], srows,
                              title=f"{primary} by {axis} (task means)", text_cols=(0,)))
+    if r.people is not None:
+        console.print(terminal_section(r.people), end="", markup=False)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines()) + "\n"
 

@@ -7,6 +7,8 @@ Each scorer declares its metrics with their direction and the weights it needs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -70,6 +72,11 @@ class Scorer:
     def load(self) -> None:
         """Load models. Called once per actor before the first ``score``."""
 
+    def describe(self) -> dict[str, dict]:
+        """Extra run.json ``metrics`` fields per column of this configured scorer (e.g. the backend, model
+        file and sha256 it computes with); called in the driver after :meth:`check`, must not load models."""
+        return {}
+
     def applies_to(self, task: Task) -> bool:
         return self.kinds is None or task.kind in self.kinds
 
@@ -79,6 +86,27 @@ class Scorer:
     def score_batch(self, tasks: Sequence, outputs: Sequence) -> list[dict[str, float]]:
         """Score many (task, output) pairs; override to batch model calls."""
         return [self.score(t, o) for t, o in zip(tasks, outputs)]
+
+    def score_rows(self, tasks: Sequence, outputs: Sequence) -> list[tuple[dict[str, float], dict[str, Any]]]:
+        """(metrics, evidence columns) per pair; evidence (scalars named by :meth:`evidence_columns`, e.g.
+        a judge's raw answer) is stored beside the row, never in a metric column."""
+        return [(v, {}) for v in self.score_batch(tasks, outputs)]
+
+    def evidence_columns(self) -> tuple[str, ...]:
+        """Non-metric row columns this scorer writes (none by default)."""
+        return ()
+
+    def pins(self) -> dict:
+        """What run.json records with this scorer's metrics and a gate requires equal (a judge's model
+        and protocol version); {} for scorers defined by their code alone."""
+        return {}
+
+    def signature(self) -> str:
+        """Identifies what this scorer computes with its options (rescoring skips rows scored with the
+        same signature)."""
+        doc = {"name": self.name, "versions": {m: d.version for m, d in self.metrics.items()},
+               "options": self.options.model_dump(mode="json")}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @classmethod
     def columns(cls) -> dict[str, Metric]:
@@ -93,6 +121,8 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", 
     "cost": "scorers.cost:CostScorer",
     "pose": "scorers.pose:PoseScorer",
     "identity": "scorers.identity:IdentityScorer",
+    "face_pose": "scorers.face_pose:FacePoseScorer",
+    "hand_pose": "scorers.hand_pose:HandPoseScorer",
     "seam": "scorers.seam:SeamScorer",
     "texture": "scorers.texture:TextureScorer",
     "background": "scorers.background:BackgroundScorer",
@@ -101,6 +131,11 @@ SCORERS: Registry[type[Scorer]] = Registry("scorer", group="editbench.scorers", 
     "lpips": "scorers.perceptual:LpipsScorer",
     "subject": "scorers.subject:SubjectScorer",
     "mask_iou": "scorers.subject:MaskIouScorer",
+    "pie": "scorers.pie:PieScorer",
+    "brushbench": "scorers.brushbench:BrushBenchScorer",
+    "magicbrush": "scorers.magicbrush:MagicBrushScorer",
+    "judge": "scorers.judge:JudgeScorer",
+    "judge_imgedit": "scorers.judge:ImgEditJudgeScorer",
 })
 
 

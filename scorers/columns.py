@@ -27,8 +27,8 @@ DEFAULT_PRIMARY: dict[str, tuple[str, ...]] = {
     "inpaint": ("lpips.distance", "fidelity.psnr", "texture.score", "seam.score", "background.mse"),
     "outpaint": ("seam.score", "background.mse", "clip.score"),
     "face_regen": ("identity.cosine", "pose.oks", "seam.score"),
-    "sdedit": ("clip.score", "background.mse"),
-    "instruct": ("clip.score", "background.mse"),
+    "sdedit": ("judge.overall", "judge_imgedit.overall", "clip.score", "background.mse"),
+    "instruct": ("judge.overall", "judge_imgedit.overall", "clip.score", "background.mse"),
 }
 
 _warned: set[str] = set()

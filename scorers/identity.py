@@ -1,35 +1,44 @@
-"""Identity preservation: ArcFace cosine similarity between the source face and the output face.
+"""Identity preservation: how close the output face is to the source face, by one of two trained models.
 
-Weights ($EDITBENCH_WEIGHTS/insightface, or the ``weights`` option): a recognition ONNX
-(``w600k_r50.onnx`` from insightface's buffalo_l pack, or the one other ``*.onnx`` not named
-``det_*``, or the file named by the ``recognition`` option) that insightface's model zoo routes to
-ArcFace (square input of >= 112 px, one output), plus optionally an SCRFD detector ``det_*.onnx``.
+Backends (option ``backend``; ``auto``, the default, takes ``arcface`` when its weights are found, else ``dlib``).
+Each fills its own column, so two backends' numbers never share a column, a leaderboard or a gate:
 
-Faces come from :func:`harness.faces.detect_faces`: SCRFD (box + five landmarks) when a
-``det_*.onnx`` is present, else scikit-image's LBP cascade with landmarks placed from the box.
-Each face is aligned with insightface's ``face_align.norm_crop`` (similarity transform of the five
-landmarks onto ``ARCFACE_TEMPLATE``, 112 x 112) and embedded by ArcFace (insightface's BGR input,
-(x - 127.5) / 127.5).
+- ``arcface`` -> ``cosine`` (higher, [-1, 1]): insightface's ArcFace ONNX from $EDITBENCH_WEIGHTS/insightface
+  (or the ``weights`` option): ``w600k_r50.onnx`` from the buffalo_l pack, or the one other ``*.onnx`` not
+  named ``det_*``, or the file named by the ``recognition`` option; insightface's model zoo must route it
+  to ArcFace (square input of >= 112 px, one output). Faces are aligned with ``face_align.norm_crop``
+  (similarity transform of five landmarks onto ``ARCFACE_TEMPLATE``, 112 x 112); cosine
+  <e_ref, e_out> / (|e_ref| |e_out|). Same person: cosine above about 0.3 (insightface's verification
+  threshold for buffalo_l).
+- ``dlib`` -> ``distance`` (lower, [0, 1.2]): dlib's ResNet 128-D descriptor
+  (``dlib_face_recognition_resnet_model_v1.dat`` from face-recognition-models; 99.38 % on LFW) of the face
+  aligned by dlib's 5-point predictor; Euclidean distance, clipped to DLIB_MAX_DISTANCE = 1.2 (farther
+  than any two different people of bench/identity_validity.py). Same person: distance below
+  DLIB_THRESHOLD = 0.6 (dlib's documented threshold).
 
-- reference face: the largest face of ``task.reference`` if the task has one, else of
-  ``task.image``, preferring faces whose box centre lies in the mask;
-- output face: the largest face of the output whose box centre lies in the mask (mask resized to
-  the output grid), else the largest face;
-- ``cosine`` (higher) = <e_ref, e_out> / (|e_ref| |e_out|), in [-1, 1], not clipped;
-- ``detected`` (higher) = 1 if the output holds a face, else 0;
-- ``detector_scrfd`` = 1 if the faces came from SCRFD, 0 if from the LBP cascade (provenance: the
-  row holds only floats; LBP landmarks are box-derived, so cosines from the two detectors are
-  not comparable).
+Faces come from :func:`harness.face_detectors.detect` (SCRFD when a ``det_*.onnx`` is in the insightface
+folder, else dlib's HOG detector with its 5-point check; option ``detector``):
 
-Missing values: no face in the output gives cosine = LOST_FACE_COSINE = -1, the minimum of the
-cosine range, and detected = 0 (a lost face is the worst outcome, not a gap: it cannot rank above
-any real face, however dissimilar); no face in the reference gives cosine = NaN.
+- reference face: of ``task.reference`` (else ``task.image``): when the reference has the source's size
+  (the same photo), the largest face whose box centre lies in the mask; else the largest face;
+- output face: the largest face of the output whose box centre lies in the mask (mask resized to the
+  output grid); a face elsewhere in the picture is not the regenerated one and does not count. Tasks
+  without a mask take the largest face;
+- ``detected`` (higher) = 1 if the output holds such a face, else 0;
+- ``detector_scrfd`` = 1 if the faces came from SCRFD, else 0 (provenance, never ranked).
+
+A lost face is a result: no face near the source face in the output gives the column's worst value
+(cosine LOST_FACE_COSINE = -1, distance DLIB_MAX_DISTANCE = 1.2) and detected = 0, so a pipeline that
+erases faces ranks last, never "tied"; no face in the reference gives NaN. run.json's metrics record
+carries the backend, the model file and its sha256 for every identity column (:meth:`describe`); the
+gate refuses two runs whose identity backends or model files differ.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -38,7 +47,9 @@ from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.core.imageio import load_image, load_mask
 from harness.core.pixels import rgb_to_bgr
 from harness.core.weights import resolve_weights
-from harness.faces import Face, detect_faces, find_scrfd
+from harness.dlib_faces import RECOGNITION_MODEL, check_dlib, face_descriptor, file_sha256, model_path
+from harness.face_detectors import detect_in, mask_region, resolve_detector
+from harness.faces import Face
 from scorers.base import Metric, Scorer
 from scorers.regions import source_shape
 from tasks.schema import Task
@@ -105,39 +116,133 @@ def pick_face(faces: list[Face], mask: np.ndarray | None) -> Face | None:
     return faces[0]
 
 
-LOST_FACE_COSINE = -1.0  # cosine of a row whose output holds no face: the floor of [-1, 1]
+LOST_FACE_COSINE = -1.0    # cosine of a row whose output holds no face: the floor of [-1, 1]
+DLIB_THRESHOLD = 0.6       # dlib: two photos of one person lie closer than this (dlib's documentation)
+DLIB_MAX_DISTANCE = 1.2    # dlib distances are clipped here; a lost face scores it
+BACKENDS = ("auto", "arcface", "dlib")
+
+
+def in_mask(face: Face, mask: np.ndarray) -> bool:
+    h, w = mask.shape
+    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    return bool(0 <= int(cy) < h and 0 <= int(cx) < w and mask[int(cy), int(cx)])
+
+
+def pick_output_face(faces: list[Face], mask: np.ndarray | None) -> Face | None:
+    """Largest face whose box centre lies in ``mask``; None when there is none (the face was lost).
+    Without a mask: the largest face."""
+    faces = sorted(faces, key=lambda f: -f.area)
+    if mask is None:
+        return faces[0] if faces else None
+    return next((f for f in faces if in_mask(f, mask)), None)
+
+
+def mask_on(task, image: np.ndarray) -> np.ndarray | None:
+    """The task's mask on ``image``'s grid (nearest-neighbour resize), or None when the task has none."""
+    if task.mask is None:
+        return None
+    mask = load_mask(task.mask, shape=source_shape(task), where=f"task {task.task_id}")
+    if mask.shape != image.shape[:2]:
+        from PIL import Image
+
+        mask = np.asarray(Image.fromarray(mask).resize((image.shape[1], image.shape[0]), Image.NEAREST))
+    return mask
+
+
+def face_pair(task, output_image: np.ndarray, *, detector: str, weights_dir, cache: dict | None = None) -> tuple:
+    """(reference image, reference face, output face) of a task, as the module docstring describes.
+    Faces are searched near the mask (:func:`harness.face_detectors.mask_region`); ``cache`` keeps the
+    reference's (image, face) per (task, reference path)."""
+    key = (task.task_id, str(task.reference or task.image))
+    if cache is None or key not in cache:
+        ref_img = load_image(task.reference or task.image)
+        ref_mask = mask_on(task, ref_img) if ref_img.shape[:2] == source_shape(task) else None
+        region = mask_region(ref_mask) if ref_mask is not None else None
+        ref_face = pick_face(detect_in(ref_img, region, detector=detector, weights_dir=weights_dir), ref_mask)
+        if cache is not None:
+            cache[key] = (ref_img, ref_face)
+    else:
+        ref_img, ref_face = cache[key]
+    out_mask = mask_on(task, output_image)
+    region = mask_region(out_mask) if out_mask is not None else None
+    out_faces = detect_in(output_image, region, detector=detector, weights_dir=weights_dir)
+    return ref_img, ref_face, pick_output_face(out_faces, out_mask)
 
 
 class IdentityScorer(Scorer):
     name = "identity"
     kinds = frozenset({"inpaint", "outpaint", "sdedit", "instruct", "face_regen"})
-    metrics = {"cosine": Metric("higher", range=(-1.0, 1.0), version=2), "detected": Metric("higher", range=(0.0, 1.0)),
-               # which detector found the face (1 = SCRFD, 0 = LBP cascade): provenance, never ranked or gated
+    metrics = {"cosine": Metric("higher", range=(-1.0, 1.0), version=3),
+               "distance": Metric("lower", range=(0.0, DLIB_MAX_DISTANCE)),
+               "detected": Metric("higher", range=(0.0, 1.0), version=2),
+               # which detector found the face (1 = SCRFD, 0 = dlib / LBP): provenance, never ranked or gated
                "detector_scrfd": Metric("none", role="provenance", range=(0.0, 1.0))}
-    weights = ("insightface/w600k_r50.onnx", "insightface/det_10g.onnx (optional)")
+    weights = ("insightface/w600k_r50.onnx (arcface backend)", "insightface/det_10g.onnx (optional)",
+               f"face_recognition_models/models/{RECOGNITION_MODEL} (dlib backend, installed)")
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        weights: str | None = None      # folder; default $EDITBENCH_WEIGHTS/insightface
+        backend: Literal["auto", "arcface", "dlib"] = "auto"   # auto: arcface when its weights are found
+        weights: str | None = None      # insightface folder; default $EDITBENCH_WEIGHTS/insightface
         recognition: str | None = None  # recognition ONNX (absolute or relative to the folder)
-        device: str | None = None       # "cuda" or "cpu"; default: cuda when onnxruntime has it
+        detector: str = "auto"          # harness.face_detectors name; auto: SCRFD if present, else dlib-hog
+        device: str | None = None       # "cuda" or "cpu" (arcface); default: cuda when onnxruntime has it
 
     model = None
+    folder: Path | None = None
 
     def weights_dir(self) -> Path:
         return resolve_weights("insightface", self.options.weights)
 
+    def backend(self) -> str:
+        """The backend this scorer computes with (``auto`` resolved); raises when the asked one is missing."""
+        if self.options.backend == "arcface":
+            find_recognition(self.weights_dir(), self.options.recognition)
+            return "arcface"
+        if self.options.backend == "auto":
+            try:
+                find_recognition(self.weights_dir(), self.options.recognition)
+                return "arcface"
+            except WeightsNotFound:
+                pass
+        check_dlib()
+        model_path(RECOGNITION_MODEL)
+        return "dlib"
+
+    def model_file(self) -> Path:
+        if self.backend() == "arcface":
+            return find_recognition(self.weights_dir(), self.options.recognition)
+        return model_path(RECOGNITION_MODEL)
+
     def check(self) -> None:
-        find_recognition(self.weights_dir(), self.options.recognition)
+        self.backend()
+        resolve_detector(self.options.detector, self._insightface_dir())
+
+    def describe(self) -> dict[str, dict]:
+        """run.json metrics fields of this scorer's columns: backend, model file and its sha256."""
+        path = self.model_file()
+        extra = {"backend": self.backend(), "model": path.name, "sha256": file_sha256(str(path))}
+        return {col: dict(extra) for col in self.columns()}
+
+    def _insightface_dir(self) -> Path | None:
+        try:
+            return self.weights_dir()
+        except WeightsNotFound:
+            return None
 
     def load(self) -> None:
-        """Build the onnxruntime session (in the Ray worker, never in the driver)."""
+        """Load the backend's model (in the Ray worker, never in the driver)."""
+        self.folder = self._insightface_dir()
+        self._refs: dict = {}            # (task_id, reference path) -> (image, face): each reference read once
+        self.scrfd = resolve_detector(self.options.detector, self.folder) == "scrfd"
+        if self.backend() == "dlib":
+            self.model = "dlib"
+            return
         import onnxruntime
         from insightface.model_zoo import get_model
         from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 
-        folder = self.weights_dir()
-        path = find_recognition(folder, self.options.recognition)
+        path = find_recognition(self.folder, self.options.recognition)
         available = onnxruntime.get_available_providers()
         want_cuda = self.options.device != "cpu" and "CUDAExecutionProvider" in available
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if want_cuda else ["CPUExecutionProvider"]
@@ -146,8 +251,7 @@ class IdentityScorer(Scorer):
             raise EditbenchError(f"{path} is not a face-recognition model insightface routes to ArcFace "
                                  f"(got {type(model).__name__}); it needs a square >= 112 px input and one output.")
         model.prepare(ctx_id=0 if want_cuda else -1)
-        self.model, self.folder = model, folder
-        self.scrfd = find_scrfd(folder) is not None
+        self.model = model
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         """ArcFace embeddings (N, D) of aligned RGB uint8 crops; one batched call when the model allows it."""
@@ -159,45 +263,38 @@ class IdentityScorer(Scorer):
             return np.concatenate([self.model.get_feat(bgr[i:i + batch]) for i in range(0, len(bgr), batch)])
         return self.model.get_feat(bgr)
 
-    def _face(self, image: np.ndarray, mask_spec, task: Task) -> Face | None:
-        faces = detect_faces(image, weights_dir=self.folder)
-        mask = None
-        if mask_spec is not None:
-            mask = load_mask(mask_spec, shape=source_shape(task), where=f"task {task.task_id}")
-            if mask.shape != image.shape[:2]:
-                from PIL import Image
-
-                mask = np.asarray(Image.fromarray(mask).resize((image.shape[1], image.shape[0]), Image.NEAREST))
-        return pick_face(faces, mask)
-
     def score(self, task: Task, output) -> dict[str, float]:
         return self.score_batch([task], [output])[0]
 
     def score_batch(self, tasks, outputs) -> list[dict[str, float]]:
         if self.model is None:
             self.load()
+        dlib_backend = self.model == "dlib"
         crops, pairs = [], []
         for task, output in zip(tasks, outputs):
-            ref_path = task.reference or task.image
-            ref_img = load_image(ref_path)
-            ref_face = self._face(ref_img, task.mask if task.reference is None else None, task)
             out_img = np.asarray(output.image)
-            out_face = self._face(out_img, task.mask, task)
-            pair = [None, None]
-            if ref_face is not None and out_face is not None:
-                pair = [len(crops), len(crops) + 1]
-                crops += [align_face(ref_img, ref_face.landmarks), align_face(out_img, out_face.landmarks)]
-            pairs.append((ref_face, out_face, pair))
-        emb = self.embed(crops)
-        rows = []
-        for ref_face, out_face, (i, j) in pairs:
+            ref_img, ref_face, out_face = face_pair(task, out_img, detector=self.options.detector,
+                                                    weights_dir=self.folder, cache=self._refs)
+            value = math.nan
             if out_face is None:
-                cos = math.nan if ref_face is None else LOST_FACE_COSINE
-            elif ref_face is None:
-                cos = math.nan
+                value = math.nan if ref_face is None else (DLIB_MAX_DISTANCE if dlib_backend else LOST_FACE_COSINE)
+            elif ref_face is not None and dlib_backend:
+                d = np.linalg.norm(face_descriptor(ref_img, ref_face.box) - face_descriptor(out_img, out_face.box))
+                value = float(min(d, DLIB_MAX_DISTANCE))
+            elif ref_face is not None:
+                value = len(crops)
+                crops += [align_face(ref_img, ref_face.landmarks), align_face(out_img, out_face.landmarks)]
+            pairs.append((out_face, value))
+        emb = self.embed(crops) if crops else None
+        rows = []
+        for out_face, value in pairs:
+            row = {"cosine": math.nan, "distance": math.nan, "detected": 0.0 if out_face is None else 1.0,
+                   "detector_scrfd": 1.0 if self.scrfd else 0.0}
+            if dlib_backend:
+                row["distance"] = value
+            elif isinstance(value, int):
+                row["cosine"] = cosine(emb[value], emb[value + 1])
             else:
-                cos = cosine(emb[i], emb[j])
-            rows.append({"cosine": cos, "detected": 0.0 if out_face is None else 1.0,
-                         "detector_scrfd": 1.0 if self.scrfd else 0.0})
+                row["cosine"] = value
+            rows.append(row)
         return rows
-

@@ -132,6 +132,8 @@ class Suite(BaseModel):
     sweep: list[str] = Field(default_factory=list)   # declared sweep axes: override or meta names the
                                                      # reports group by (e.g. [mask_dilate]); nothing else is a sweep
     primary: str | None = None                       # primary metric column; None: the default of the task kind
+    scorer_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scorer -> options (e.g. identity
+                                                     # backend); a run spec's scorer_options override them
 
     # Not part of the file: where it was read from.
     source_path: str | None = Field(default=None, exclude=True)
@@ -239,7 +241,7 @@ class Suite(BaseModel):
         suite = self.model_dump(mode="json")
         for t in suite["tasks"]:  # the hash of a suite written with params: is unchanged by the split
             t["params"] = {**t.pop("meta"), **t.pop("overrides")}
-        for k in ("sweep", "primary"):
+        for k in ("sweep", "primary", "scorer_options"):
             if not suite[k]:
                 del suite[k]
         doc = {"suite": suite, "files": self.file_hashes()}

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from harness.contract.scores import join_scores, read_scores
 from harness.core.errors import EditbenchError
 from harness.core.storage import atomic_write, atomic_write_text, is_uri, location, running_note
 
@@ -160,7 +161,7 @@ def _read_remote_shards(out: str) -> list[pd.DataFrame]:
 
 def read_results(out: str | Path) -> pd.DataFrame:
     """All result rows of a run directory or object-store location (empty DataFrame with the required
-    columns when none)."""
+    columns when none), with the score side table's columns joined in (:mod:`harness.contract.scores`)."""
     d: Path | str = results_dir(out)
     if is_uri(out):
         d = f"{str(out).rstrip('/')}/results"
@@ -184,7 +185,7 @@ def read_results(out: str | Path) -> pd.DataFrame:
         raise EditbenchError(f"result rows in {d} hold a seed that is not a 64-bit whole number "
                              f"({df['seed'][wrong].iloc[0]!r}).")
     df["seed"] = seeds.astype("int64")
-    return df
+    return join_scores(df, read_scores(out))   # columns added by `editbench rescore` (harness.contract.scores)
 
 
 def duplicate_keys(df: pd.DataFrame) -> list[tuple[str, str, int]]:

@@ -42,7 +42,7 @@ class Registry(Generic[T]):
 
     def _discover(self) -> None:
         """Add the plugins' entry points of :attr:`group` (once); a clash with a built-in is refused."""
-        if self._discovered:
+        if self._discovered or self.group is None:
             return
         self._discovered = True
         for ep in sorted(importlib.metadata.entry_points(group=self.group), key=lambda e: e.name):

@@ -109,15 +109,24 @@ def build_manifest(spec: RunSpec, *, operator: Operator = Operator(), spec_file:
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
+    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option;
+    # those read from a file may not choose an endpoint or a key (harness.core.credentials), then the
+    # operator's settings are laid over them
     scorer_options = {}
     for s in scorers:
-        cls = get_scorer_class(s)
-        if spec_file is not None:
-            check_file_options(spec.scorer_options.get(s, {}), model=cls.Options, source=spec_file,
-                               what=f"scorer {s}", operator=operator)
-        scorer_options[s] = with_operator_settings(spec.scorer_options.get(s, {}), names=[s], settings=operator.scorers)
-        cls(**scorer_options[s]).check()  # unknown name, bad options, missing weights
-    scorer_options = {k: v for k, v in scorer_options.items() if v}
+        cls = get_scorer_class(s)         # unknown name
+        for given, source in ((suite.scorer_options.get(s), suite.source_path), (spec.scorer_options.get(s), spec_file)):
+            if given and source is not None:
+                check_file_options(given, model=cls.Options, source=source, what=f"scorer {s}", operator=operator)
+        merged = with_operator_settings({**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})},
+                                        names=[s], settings=operator.scorers)
+        if merged:
+            scorer_options[s] = merged
+    instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]  # bad options
+    pins = {}
+    for s, inst in zip(scorers, instances):
+        inst.check()                      # missing weights
+        pins[s] = inst.pins()             # a judge's model and protocol version, recorded with its metrics
     tasks = suite.tasks[: spec.limit] if spec.limit else suite.tasks
     check_overrides(suite, tasks, pipelines)     # an override some pipeline cannot honour: nothing runs
     coverage = schedule(tasks, pipelines, suite=suite.name)   # a pipeline that can run no task: nothing runs
@@ -142,6 +151,12 @@ def build_manifest(spec: RunSpec, *, operator: Operator = Operator(), spec_file:
         raise EditbenchError(f"primary metric {primary!r} is not a column of this run; its scorers {scorers} "
                              f"give {sorted(metrics)}.")
     metrics = metrics_record(scorers, primary=primary)
+    for m in metrics.values():
+        if pins.get(m["scorer"]):
+            m["pins"] = pins[m["scorer"]]
+    for inst in instances:                       # backend, model file, sha256 of scorers that have them
+        for col, extra in inst.describe().items():
+            metrics[col].update(extra)
     return Manifest(suite=suite, suite_hash=suite.content_hash(), pipelines=list(pipelines), seeds=list(seeds),
                     scorers=list(scorers), jobs=jobs, pipeline_configs=configs, scorer_options=scorer_options,
                     sweep=sweep, metrics=metrics, coverage=coverage)
@@ -274,7 +289,7 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
         "scorers": m.scorers,
         "sweep": m.sweep,
         "primary": primary_metric(m.metrics),
-        "metrics": m.metrics,
+        "metrics": {**_rescored_metrics(meta, m.metrics), **m.metrics},
         "spec": spec.model_dump(mode="json"),
         "packages": package_versions(),
         "git_sha": git_sha(),
@@ -283,6 +298,14 @@ def _run_metadata(m: Manifest, out: Out, spec: RunSpec) -> dict:
     meta.setdefault("start_time", _now())
     meta.setdefault("attempts", [])
     return meta
+
+
+def _rescored_metrics(meta: dict, now: dict) -> dict:
+    """run.json metric entries of scorers ``editbench rescore`` added (harness.execution.rescore), kept by a resume
+    whose own scorers do not include them (its primary wins)."""
+    rescored = set(meta.get("rescores") or {})
+    return {c: {**r, "primary": False} for c, r in (meta.get("metrics") or {}).items()
+            if isinstance(r, dict) and r.get("scorer") in rescored and c not in now}
 
 
 def init_ray(address: str | None):

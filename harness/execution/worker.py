@@ -134,19 +134,20 @@ def load_scorers(names: list[str], options: dict[str, dict] | None = None) -> li
     return scorers
 
 
-def _score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tuple[dict, str | None]]:
-    """One scorer over a batch: ``score_batch`` first; if it raises, item by item so that one bad
-    output does not cost the others their metrics. Returns (values, error) per item."""
+def _score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tuple[dict, dict, str | None]]:
+    """One scorer over a batch: ``score_rows`` first; if it raises, item by item so that one bad
+    output does not cost the others their metrics. Returns (values, evidence columns, error) per item."""
     try:
-        return [(vals, None) for vals in scorer.score_batch(tasks, outputs)]
+        return [(vals, ev, None) for vals, ev in scorer.score_rows(tasks, outputs)]
     except Exception:  # noqa: BLE001 - isolate the failing item below
         pass
     results = []
     for t, o in zip(tasks, outputs):
         try:
-            results.append((scorer.score(t, o), None))
+            (vals, ev), = scorer.score_rows([t], [o])
+            results.append((vals, ev, None))
         except Exception as e:  # noqa: BLE001 - a scorer failure leaves NaN, the row stays
-            results.append(({}, f"{scorer.name}: {one_line(e)}"))
+            results.append(({}, {}, f"{scorer.name}: {one_line(e)}"))
     return results
 
 
@@ -165,8 +166,9 @@ def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], s
         idx = [i for i, t in enumerate(tasks) if s.applies_to(t)]
         results = dict(zip(idx, _score_with(s, [tasks[i] for i in idx], [outputs[i] for i in idx]))) if idx else {}
         for i, row in enumerate(rows):
-            vals, err = results.get(i, ({}, None))
+            vals, ev, err = results.get(i, ({}, {}, None))
             row.metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
+            row.extras.update({c: ev.get(c) for c in s.evidence_columns()})   # e.g. a judge's answer and model
             if err:
                 errors[i].append(err)
     for row, errs in zip(rows, errors):
@@ -297,7 +299,7 @@ class Worker:
         row.weights = output.weights
         row.extras = dict(output.extras)
         row.params = {**row.params, **output.applied}   # meta, and the overrides as applied
-        row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) else wall
+        row.latency_ms = output.latency_ms if math.isfinite(output.latency_ms) or not self.pipeline.wall_latency else wall
         row.stage_ms = dict(output.latencies_ms)
         if mask is not None:   # the round trip a user waits for: mask stage + edit
             row.stage_ms["mask"] = float(mask["latency_mask_ms"])

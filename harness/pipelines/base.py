@@ -82,6 +82,7 @@ class Pipeline:
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]           # task kinds this pipeline can run
     needs_weights: ClassVar[bool] = False
+    wall_latency: ClassVar[bool] = True       # False: a NaN latency_ms stays NaN (unknown), never the wall clock
     uses_gpu: ClassVar[bool] = False          # actors get a GPU (num_gpus) when the cluster has them
     # Names a task may override (``task.overrides``): Options fields applied per task, plus task geometry
     # that the adapter reads from the task itself (e.g. "outpaint"). Anything else a task overrides is
@@ -194,6 +195,7 @@ PIPELINES: Registry[type[Pipeline]] = Registry("pipeline", group="editbench.pipe
     "instruct-pix2pix": "harness.pipelines.instruct_pix2pix:InstructPix2Pix",
     "repaint": "harness.pipelines.repaint:RePaint",
     "gpt-image": "harness.pipelines.gpt_image:GptImage",
+    "precomputed": "harness.pipelines.precomputed:Precomputed",
 })
 
 

@@ -25,16 +25,24 @@ from tasks.validate import check_suite
 # Every builder, registered in one line: kind -> "module:draft_function" (imported on first use).
 BUILDERS: Registry[Callable[[Any], Draft]] = Registry("suite builder", group="editbench.builders", entries={
     "face-regen": "tasks.builders.face_regen:draft_face_regen",
+    "hand-regen": "tasks.builders.hand_regen:draft_hand_regen",
     "removal": "tasks.builders.simple:draft_removal",
     "reconstruction": "tasks.builders.reconstruction:draft_reconstruction",
     "outpaint": "tasks.builders.simple:draft_outpaint",
     "sdedit-sweep": "tasks.builders.simple:draft_sdedit",
     "instruct": "tasks.builders.simple:draft_instruct",
     "dilation-sweep": "tasks.builders.sweeps:draft_dilation",
+    "mask-leakage-sweep": "tasks.builders.leakage:draft_leakage",
     "guidance-mask-sweep": "tasks.builders.sweeps:draft_guidance_mask",
     "prompt-scope-sweep": "tasks.builders.sweeps:draft_prompt_scope",
     "background-replace": "tasks.builders.segment:draft_background_replace",
     "sky-replace": "tasks.builders.segment:draft_sky_replace",
+    "pie-bench": "tasks.builders.pie_bench:draft_pie_bench",
+    "brushbench": "tasks.builders.brushbench:draft_brushbench",
+    "magicbrush": "tasks.builders.magicbrush:draft_magicbrush",
+    "emu-edit": "tasks.builders.emu_edit:draft_emu_edit",
+    "gedit-bench": "tasks.builders.gedit_bench:draft_gedit",
+    "imgedit": "tasks.builders.imgedit:draft_imgedit",
 })
 
 

@@ -34,6 +34,9 @@ REMOVAL_BOXES = [
 ]
 OUTPAINT_IMAGES = ["astronaut.png", "chelsea.png", "coffee.png"]
 OUTPAINT_ASPECT = "4:3"
+FACE_SCORERS = ["identity", "face_pose", "seam", "background", "latency"]
+FACE_VARIANTS = ["ellipse", "ellipse-wide", "box"]
+FACE_REGEN_20 = 20   # tasks of face-regen-20: every bundled face's ellipse, then ellipse-wide, then box masks
 FACE_IMAGES = [(INSIGHTFACE, "t1.jpg"), (INSIGHTFACE, "Tom_Hanks_54745.png"), (SKIMAGE, "astronaut.png")]
 
 
@@ -46,13 +49,14 @@ def _links(tmp: Path, files: list[tuple[str, str]]) -> Path:
     return folder
 
 
-def _opts(out: Path, name: str, description: str) -> BuildOptions:
+def _opts(out: Path, name: str, description: str, scorers: list[str] = CPU_SCORERS) -> BuildOptions:
     return BuildOptions(out=out / f"{name}.yaml", name=name, version="1", description=description,
-                        pipelines=CPU_PIPELINES, scorers=CPU_SCORERS, seeds=[0])
+                        pipelines=CPU_PIPELINES, scorers=scorers, seeds=[0])
 
 
 def build_builtin(out_dir: Path = SUITES_DIR) -> list[Path]:
-    """Write smoke-removal, smoke-outpaint and smoke-face-regen into ``out_dir``; returns their paths."""
+    """Write smoke-removal, smoke-outpaint, smoke-face-regen and face-regen-20 into ``out_dir``; returns
+    their paths."""
     out_dir = Path(out_dir)
     written = []
     with tempfile.TemporaryDirectory() as t:
@@ -75,8 +79,17 @@ def build_builtin(out_dir: Path = SUITES_DIR) -> list[Path]:
         (tmp / "f").mkdir()
         images = _links(tmp / "f", FACE_IMAGES)
         base = _opts(out_dir, "smoke-face-regen", "CPU smoke test: regenerate every face detected in insightface's "
-                     "group photo and portrait and scikit-image's astronaut.")
+                     "group photo and portrait and scikit-image's astronaut.", FACE_SCORERS)
         draft = draft_face_regen(FaceRegenOptions(**base.model_dump(), images=images, n=1000))
+        written.append(_write(draft, base, INSIGHTFACE, pkg_roots=(SKIMAGE,)))
+
+        base = _opts(out_dir, "face-regen-20", f"Face regeneration on the bundled photos: {FACE_REGEN_20} tasks, every "
+                     "face dlib finds in insightface's group photo and portrait and scikit-image's astronaut under "
+                     "an ellipse mask, a wider ellipse and a box mask.", FACE_SCORERS)
+        draft = draft_face_regen(FaceRegenOptions(**base.model_dump(), images=images, n=1000, variants=FACE_VARIANTS))
+        rank = {v: i for i, v in enumerate(FACE_VARIANTS)}
+        keep = sorted(draft.tasks, key=lambda t: rank[t["meta"].get("mask_variant", "ellipse")])[:FACE_REGEN_20]
+        draft.tasks = [t for t in draft.tasks if any(t is k for k in keep)]
         written.append(_write(draft, base, INSIGHTFACE, pkg_roots=(SKIMAGE,)))
     return written
 

@@ -72,6 +72,7 @@ class Draft:
     pkg_roots: tuple[str, ...] = ()         # "pkg:" roots whose files are written as pkg:PACKAGE/... paths
     sweep: list[str] = field(default_factory=list)   # declared sweep axes (override or meta names)
     primary: str | None = None              # the suite's primary metric column; None: the task kind's default
+    scorer_options: dict[str, dict] = field(default_factory=dict)   # scorer -> options written into the suite
 
 
 def list_images(folder: Path, *, n: int | None = None) -> list[Path]:
@@ -195,6 +196,9 @@ def write_suite(draft: Draft, opts: BuildOptions, *, data_root: str | None = Non
         doc["sweep"] = list(draft.sweep)
     if draft.primary and (opts.scorers is None or draft.primary.split(".")[0] in opts.scorers):
         doc["primary"] = draft.primary
+    used = {k: v for k, v in draft.scorer_options.items() if k in doc["scorers"]}
+    if used:
+        doc["scorer_options"] = used
     text = yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=None, width=110,
                      allow_unicode=True)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())

@@ -35,7 +35,7 @@ class CountingScorer(Scorer):
 
 
 def make(i: int, kind: str, value: int):
-    task = Task(task_id=f"t{i}.x", kind=kind, params={"mask_fraction": 0.2})
+    task = Task(task_id=f"t{i}.x", kind=kind, meta={"mask_fraction": 0.2})
     job = Job(task=task, pipeline=PipelineSpec(name="synthetic"), seed=0)
     out = Output(image=np.full((4, 4, 3), value, dtype=np.uint8), latency_ms=1.0)
     return new_row(job, run_id="r", suite="s"), job, out

@@ -100,7 +100,7 @@ def test_pipeline_contract(name, tiny_weights, image_file):
 def test_outpaint_canvas(name, tiny_weights, image_file):
     p = loaded(name, tiny_weights, paste_back=True)
     task = Task(task_id="o", kind="outpaint", image=str(image_file), prompt="a wide view",
-                params={"outpaint": {"left": 8, "right": 4, "top": 0, "bottom": 6}})
+                overrides={"outpaint": {"left": 8, "right": 4, "top": 0, "bottom": 6}})
     out = p.run(task, seed=1).image
     src = load_image(image_file)
     assert out.shape == (48 + 6, 64 + 12, 3)
@@ -120,7 +120,7 @@ def test_paste_back_off_changes_the_background(tiny_weights, image_file):
 def test_task_params_override_options(tiny_weights, image_file):
     p = loaded("sdedit", tiny_weights)
     base = p.run(make_task("sdedit", image_file), seed=0).image
-    stronger = p.run(make_task("sdedit", image_file, params={"strength": 1.0}), seed=0).image
+    stronger = p.run(make_task("sdedit", image_file, overrides={"strength": 1.0}), seed=0).image
     assert not np.array_equal(base, stronger)
 
 

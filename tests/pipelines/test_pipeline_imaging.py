@@ -102,7 +102,7 @@ def test_outpaint_task_mask_is_added_to_the_new_area(image_file):
     from tasks.schema import Task
 
     task = Task(task_id="o", kind="outpaint", image=str(image_file), mask={"box": [0, 0, 4, 4]},
-                params={"outpaint": {"right": 10}})
+                overrides={"outpaint": {"right": 10}})
     inp = prepare_edit(task)
     assert inp.canvas.shape == (48, 74, 3)
     assert inp.mask[:, 64:].all() and inp.mask[:4, :4].all() and inp.mask.sum() == 48 * 10 + 16

@@ -1,7 +1,8 @@
 """Tiny random-weight models for the scorers, saved in the layouts real weights use (docs/weights.md).
 
-- openpose/body_pose_model.pth: controlnet_aux's bodypose_model with random init, keys as in the
-  released file (without the sub-network prefix that controlnet_aux's ``transfer`` strips);
+- openpose/body_pose_model.pth and hand_pose_model.pth: controlnet_aux's bodypose_model and
+  handpose_model with random init, keys as in the released files (without the sub-network prefix that
+  controlnet_aux's ``transfer`` strips);
 - insightface/w600k_r50.onnx: a 2-layer ONNX net with a 1x3x112x112 input (dynamic batch) and one
   16-d output, which insightface's model zoo routes to ArcFace;
 - open_clip/: a tiny open_clip config (registered with open_clip.add_model_config), its random
@@ -15,11 +16,15 @@ Everything is built once per session; the ``weights_env`` fixture points $EDITBE
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.scorers.tiny_protocol_models import save_random_squeezenet, save_tiny_hf_clip, save_tiny_vit
 
 TINY_CLIP = "editbench-tiny-clip"
 TINY_CLIP_CONFIG = {
@@ -40,6 +45,11 @@ def save_random_openpose(folder: Path, seed: int = 0) -> None:
     model = bodypose_model()
     # Released checkpoints name "conv1_1.weight", not "model0.conv1_1.weight" (see util.transfer).
     torch.save({k.split(".", 1)[1]: v for k, v in model.state_dict().items()}, folder / "body_pose_model.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from controlnet_aux.open_pose.model import handpose_model
+    hand = handpose_model()   # same key convention: "conv1_1.weight", not "model1_0.conv1_1.weight"
+    torch.save({k.split(".", 1)[1]: v for k, v in hand.state_dict().items()}, folder / "hand_pose_model.pth")
 
 
 def save_tiny_arcface(path: Path, *, side: int = 112, dim: int = 16, seed: int = 0) -> None:
@@ -120,6 +130,10 @@ insightface_weights = _model_fixture("insightface_weights", "insightface",
                                      lambda d: save_tiny_arcface(d / "w600k_r50.onnx"))
 open_clip_weights = _model_fixture("open_clip_weights", "open_clip", save_tiny_open_clip)
 lpips_weights = _model_fixture("lpips_weights", "lpips", save_random_lpips)
+squeeze_weights = _model_fixture("squeeze_weights", "lpips-squeeze", save_random_squeezenet)
+dino_weights = _model_fixture("dino_weights", "dino-vitb8", save_tiny_vit)
+dino16_weights = _model_fixture("dino16_weights", "dino-vits16", lambda d: save_tiny_vit(d, patch=16))
+hf_clip_weights = _model_fixture("hf_clip_weights", "clip-hf", save_tiny_hf_clip)
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +160,12 @@ def loaded_scorers(request):
             opts = {}
             if name in _FIXTURE:
                 opts["weights"] = str(request.getfixturevalue(_FIXTURE[name]))
+            for option, fixture in _PROTOCOL_FIXTURES.get(name, {}).items():
+                opts[option] = str(request.getfixturevalue(fixture))
+            if name.startswith("judge"):   # the loopback chat-completions server (judge_server.py)
+                opts.update(request.getfixturevalue("judge_options"))
+            if name == "hand_pose":                # one small scale: the 21-stage hand net in seconds on CPU
+                opts.update(scales=[1.0], boxsize=64)
             s = get_scorer_class(name)(**opts)
             s.check()
             s.load()
@@ -155,7 +175,14 @@ def loaded_scorers(request):
     return get
 
 
-_FIXTURE = {"pose": "openpose_weights", "identity": "insightface_weights", "clip": "open_clip_weights",
+# The benchmark-protocol scorers take one weights option per model (scorers/pie.py, brushbench.py, magicbrush.py).
+_PROTOCOL_FIXTURES = {
+    "pie": {"lpips_weights": "squeeze_weights", "dino_weights": "dino_weights", "clip_weights": "hf_clip_weights"},
+    "brushbench": {"lpips_weights": "squeeze_weights", "clip_weights": "hf_clip_weights"},
+    "magicbrush": {"clip_weights": "hf_clip_weights", "dino_weights": "dino16_weights"},
+}
+_FIXTURE = {"pose": "openpose_weights", "hand_pose": "openpose_weights", "identity": "insightface_weights",
+            "clip": "open_clip_weights",
             "lpips": "lpips_weights"}
 
 
@@ -200,3 +227,24 @@ def out_of():
 def tiny_onnx():
     """``tiny_onnx(path, side=112)`` writes the tiny ArcFace-shaped ONNX (another side -> not ArcFace)."""
     return save_tiny_arcface
+
+
+JUDGE_KEY_ENV = "EDITBENCH_TEST_JUDGE_KEY"
+os.environ.setdefault(JUDGE_KEY_ENV, f"sk-editbench-judge-{secrets.token_hex(16)}")
+
+
+@pytest.fixture(scope="session")
+def judge_server():
+    """A loopback chat-completions server (tests/scorers/judge_server.py) that takes the judge test key."""
+    from tests.scorers.judge_server import JudgeServer
+
+    server = JudgeServer(os.environ[JUDGE_KEY_ENV]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def judge_options(judge_server, tmp_path_factory) -> dict:
+    """Judge options pointing at the loopback server, with a session cache folder."""
+    return {"base_url": judge_server.base_url, "api_key_env": JUDGE_KEY_ENV, "model": "judge-test-1",
+            "cache_dir": str(tmp_path_factory.mktemp("judge-cache")), "backoff_s": 0.01, "backoff_max_s": 0.05}

@@ -63,7 +63,8 @@ def test_changed_face_lowers_cosine_and_missing_face_scores_the_floor(loaded_sco
     flat = np.full_like(img, 128)
     rows = s.score_batch([task, task], [out_of(other), out_of(flat)])
     assert rows[0]["detected"] == 1.0 and -1.0 <= rows[0]["cosine"] < 1.0 - 1e-4
-    assert rows[1] == {"cosine": -1.0, "detected": 0.0, "detector_scrfd": 0.0}
+    assert rows[1]["cosine"] == -1.0 and rows[1]["detected"] == 0.0 and rows[1]["detector_scrfd"] == 0.0
+    assert math.isnan(rows[1]["distance"])                 # the dlib column stays empty under ArcFace
     assert rows[1]["cosine"] <= rows[0]["cosine"]          # a lost face never ranks above a real one
     # batched and single scoring agree
     assert s.score(task, out_of(other)) == pytest.approx(rows[0], nan_ok=True)
@@ -92,12 +93,13 @@ def test_missing_or_unroutable_weights(tmp_path, monkeypatch, tiny_onnx):
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsNotFound, match=str(tmp_path / "insightface")):
-        IdentityScorer().check()
+        IdentityScorer(backend="arcface").check()
+    assert IdentityScorer().backend() == "dlib"   # auto without ArcFace weights: the installed dlib model
     folder = tmp_path / "insightface"
     folder.mkdir()
     tiny_onnx(folder / "det_10g.onnx")          # a detector name only: no recognition model yet
     with pytest.raises(WeightsNotFound, match=str(folder / "w600k_r50.onnx")):
-        IdentityScorer().check()
+        IdentityScorer(backend="arcface").check()
     tiny_onnx(folder / "glint.onnx", side=96)   # 96x96 input: insightface routes it to Attribute
     assert find_recognition(folder) == folder / "glint.onnx"
     s = IdentityScorer()

@@ -17,7 +17,7 @@ def _sample(name, task_of, out_of, tmp_path):
         from harness.toy.task import toy_source
         from tasks.schema import Task
 
-        task = Task(task_id="toy", kind="toy", params={"mask_fraction": 0.4, "n_samples": 50})
+        task = Task(task_id="toy", kind="toy", meta={"mask_fraction": 0.4, "n_samples": 50})
         from harness.pipelines.base import Output
 
         return task, Output(array=toy_source(task.params).x0.numpy(), latency_ms=3.0)
@@ -37,7 +37,7 @@ def _sample(name, task_of, out_of, tmp_path):
         task = task_of(img, kind="inpaint", mask=mask, prompt="a photo", meta={"mask_recipe": recipe})
         return task, out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
     task = task_of(img, kind="inpaint", mask={"box": [16, 16, 48, 48]}, prompt="a photo", target=target,
-                   control={"keypoints": kp.tolist()})
+                   control={"keypoints": kp.tolist()}, meta={"hand_box": [16, 16, 48, 48]})
     output = out_of(np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
     output.extras["cost_usd"] = 0.042        # as a hosted pipeline records its price (the cost scorer reads it)
     return task, output
@@ -69,18 +69,22 @@ def test_list_scorers_reports_missing_weights_with_the_expected_path(tmp_path, m
 
     monkeypatch.setenv("EDITBENCH_WEIGHTS", str(tmp_path))
     lines = {line.split()[0]: line for line in describe("scorers").splitlines()}
-    for name, folder in (("pose", "openpose"), ("identity", "insightface"), ("clip", "open_clip"), ("lpips", "lpips")):
+    for name, folder in (("pose", "openpose"), ("clip", "open_clip"), ("lpips", "lpips")):
         assert "unavailable" in lines[name] and str(tmp_path / folder) in lines[name]
     for name in ("seam", "texture", "background", "fidelity"):
         assert "[available]" in lines[name]
+    # without ArcFace weights identity computes with dlib's installed ResNet model, face pose with its 68 points
+    assert "[available; backend dlib (dlib_face_recognition_resnet_model_v1.dat)]" in lines["identity"]
+    assert "[available; backend dlib (shape_predictor_68_face_landmarks.dat)]" in lines["face_pose"]
 
 
 def test_list_scorers_available_with_tiny_weights(weights_env):
     from harness.inventory import describe
 
     lines = {line.split()[0]: line for line in describe("scorers").splitlines()}
-    for name in ("pose", "identity", "clip", "lpips"):
+    for name in ("pose", "clip", "lpips"):
         assert "[available]" in lines[name], lines[name]
+    assert "[available; backend arcface (w600k_r50.onnx)]" in lines["identity"]
 
 
 def test_run_with_a_scorer_missing_weights_fails_before_any_work(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from tasks.schema import Task
 
 
 def _task(mf):
-    return Task(task_id="t", kind="toy", params={"mask_fraction": mf, "n_samples": 400, "data_seed": 0})
+    return Task(task_id="t", kind="toy", meta={"mask_fraction": mf, "n_samples": 400, "data_seed": 0})
 
 
 def _score(task, x):

@@ -77,7 +77,8 @@ def test_face_regen_writes_20_tasks_that_a_run_accepts(face_suite):
     suite = load_suite(face_suite)
     assert len(suite.tasks) == 20 and {t.kind for t in suite.tasks} == {"face_regen"}
     assert validate_suite(suite) == []
-    m = build_manifest(RunSpec(suite=str(face_suite), pipelines=register_fake_pipeline(), scorers="latency"))
+    # the suite's primary metric is identity.distance, so a run of it needs the identity scorer
+    m = build_manifest(RunSpec(suite=str(face_suite), pipelines=register_fake_pipeline(), scorers="identity,latency"))
     assert len(m.jobs) == 20 and m.suite_hash == suite.content_hash()
     for t in suite.tasks:
         assert t.reference == t.image and t.control is None        # no pose weights given
@@ -92,11 +93,12 @@ def test_face_regen_picks_round_robin(face_suite):
 
 @pytest.fixture(scope="module")
 def detected(face_suite) -> dict[str, list[tuple]]:
-    """Face boxes detect_faces finds in each image of the built suite (computed once)."""
-    from harness.faces import detect_faces
+    """Face boxes the builder's default detector (dlib-hog) finds in each image of the built suite."""
+    from harness.face_detectors import detect
 
     suite = load_suite(face_suite)
-    return {t.image: [tuple(round(v, 1) for v in f.box) for f in detect_faces(load_image(suite.resolve_path(t.image)))]
+    return {t.image: [tuple(round(v, 1) for v in f.box)
+                      for f in detect(load_image(suite.resolve_path(t.image)), detector="dlib-hog")]
             for t in suite.tasks}
 
 
@@ -138,7 +140,7 @@ def test_rebuild_is_byte_identical_and_a_changed_image_changes_the_hash(portrait
     assert out.read_bytes() == first
     assert b"time" not in first.lower() and len(load_suite(out).tasks) == 2
 
-    spec = RunSpec(suite=str(out), pipelines=register_fake_pipeline(), scorers="latency")
+    spec = RunSpec(suite=str(out), pipelines=register_fake_pipeline(), scorers="identity,latency")
     h0 = build_manifest(spec).suite_hash
     img = load_image(small / "tom_144_1_24.png")
     img[0, 0] = 255 - img[0, 0]                                  # one pixel of one image
@@ -252,6 +254,10 @@ def test_face_regen_pose_control_through_harness_pose(portrait_folder, tmp_path,
     fake = types.ModuleType("harness.pose")
     fake.BodyPoseEstimator, fake.render_pose = BodyPoseEstimator, render_pose
     monkeypatch.setitem(sys.modules, "harness.pose", fake)
+    import tasks.builders.face_regen as face_regen  # imports harness.pose at its top: patch its names too
+
+    monkeypatch.setattr(face_regen, "BodyPoseEstimator", BodyPoseEstimator)
+    monkeypatch.setattr(face_regen, "render_pose", render_pose)
     small = tmp_path / "imgs"
     small.mkdir()
     shutil.copy(portrait_folder / "variants" / "tom_144_0_0.png", small / "a.png")

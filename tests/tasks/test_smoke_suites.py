@@ -50,12 +50,15 @@ def test_smoke_suite_runs_end_to_end(name, tmp_path, ray_session):
     df = read_results(out)
     n = LIMIT * len(suite.pipelines) * len(suite.seeds)
     assert len(df) == n and set(df["status"]) == {"ok"}, df[["task_id", "pipeline", "status", "error"]]
+    meta = json.loads((out / "run.json").read_text())
     for scorer in suite.scorers:
         for metric in SCORERS[scorer].metrics:
             col = f"{scorer}.{metric}"
+            if col == "identity.cosine" and meta["metrics"][col].get("backend") == "dlib":
+                assert df[col].isna().all()          # the ArcFace column stays empty under the dlib backend
+                continue
             assert col in df and df[col].notna().all(), col
     assert all((out / p).is_file() for p in df["output_path"])
-    meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and meta["suite"]["hash"] == suite.content_hash()
     assert set(meta["suite"]["files"]) == {t.image for t in suite.tasks}
     assert all(not math.isnan(v) for v in df["latency_ms"])

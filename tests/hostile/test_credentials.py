@@ -160,3 +160,24 @@ def test_a_key_quoted_late_in_a_long_message_and_in_request_id_is_redacted():
     with pytest.raises(HostedError) as failed:
         call_with_retries(send, max_attempts=1, base=0, cap=0, max_retry_after=0, secret=key)
     assert key not in str(failed.value) and failed.value.extras["request_id"] == "[redacted]"
+
+
+def test_the_judge_scorer_follows_the_same_rule(tmp_path, monkeypatch):
+    from scorers.judge import JudgeOptions
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert {"base_url", "api_key_env"} <= operator_only_fields(JudgeOptions)
+    suite = hosted_suite(tmp_path, ["gpt-image"])
+    doc = yaml.safe_load(open(suite))
+    doc.update(scorers=["judge"], scorer_options={"judge": {"base_url": "http://127.0.0.1:1/v1",
+                                                            "api_key_env": "AWS_SECRET_ACCESS_KEY"}})
+    open(suite, "w").write(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(EditbenchError, match="scorer judge sets base_url, api_key_env"):
+        build_manifest(RunSpec(suite=suite))
+    doc.pop("scorer_options")
+    open(suite, "w").write(yaml.safe_dump(doc, sort_keys=False))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"suite": suite, "scorers": ["judge"],
+                                    "scorer_options": {"judge": {"api_key_env": "AWS_SECRET_ACCESS_KEY"}}}))
+    with pytest.raises(EditbenchError, match="spec.yaml: scorer judge sets api_key_env"):
+        build_manifest(load_run_spec(spec), spec_file=spec)

@@ -83,6 +83,12 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Run only the first N tasks of the suite (N >= 1)."),
     max_pixels: Optional[int] = typer.Option(None, help="Largest input image, width x height (default 50000000)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    allow_endpoints: Optional[list[Path]] = typer.Option(None, help="Trust this suite or run spec file to set "
+                                                         "endpoint and key-variable options (repeatable)."),
+    allow_key_env: Optional[list[str]] = typer.Option(None, help="An environment variable a hosted component may "
+                                                      "read its key from, besides the service's own (repeatable)."),
+    operator_config: Optional[Path] = typer.Option(None, help="Operator config YAML (default: "
+                                                   "$EDITBENCH_OPERATOR_CONFIG): endpoints, key variables, trusted files."),
 ):
     """Run a suite (or a run spec file) and write run.json and results/*.parquet into --out.
 
@@ -118,8 +124,9 @@ def run(
         if isinstance(e, ValidationError):
             raise EditbenchError(format_validation_error(e, where="command-line options")) from None
         raise
+    op = _operator(operator_config, allow_endpoints or [], allow_key_env or [])
     try:
-        out_dir = run_spec(spec, out=out, progress=progress)
+        out_dir = run_spec(spec, out=out, progress=progress, operator=op, spec_file=config)
     except KeyboardInterrupt as e:
         typer.echo(f"editbench: {interruption_note(out, resume_command=f'editbench run --resume --out {out}')}",
                    err=True)
@@ -310,6 +317,16 @@ def score(
     raise typer.Exit(code=1 if any(c.failed for c in checks) else 0)
 
 
+def _operator(config: Optional[Path], allow_endpoints: list[Path], key_envs: list[str]):
+    """The operator's side of the credential rule (harness.core.credentials): config file and flags."""
+    from harness.contract.spec import read_yaml_mapping
+    from harness.core.credentials import operator, operator_config_path
+
+    path = operator_config_path(config)
+    data = read_yaml_mapping(path, what="operator config", empty_ok=True) if path else None
+    return operator(config=data, config_path=path, allow_endpoints=allow_endpoints, key_envs=key_envs)
+
+
 def _image_path(spec: str) -> Path:
     """A local image path, or a file inside an installed package written pkg:PACKAGE/FILE; must exist."""
     p = resolve_data_root(spec, Path.cwd()) if spec.startswith(PKG_PREFIX) else Path(spec)
@@ -343,7 +360,7 @@ def nightly(
 ):
     """Run every suite, report, gate against its accepted baseline, update history, MLflow and the site;
     exit with the worst code (0 pass, 1 regression, 2 unusable, 3/4 as run)."""
-    outcomes = run_nightly(load_nightly(spec), root=root, night=night, progress=progress)
+    outcomes = run_nightly(load_nightly(spec), root=root, night=night, progress=progress, spec_file=spec)
     for o in outcomes:
         typer.echo(o.line())
     raise typer.Exit(code=max(o.code for o in outcomes))

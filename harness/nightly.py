@@ -96,8 +96,10 @@ def run_specs(spec: NightlySpec) -> list[RunSpec]:
 
 
 def run_nightly(spec: NightlySpec, *, root: str | Path | None = None, night: str | None = None,
-                progress: bool = True) -> list[SuiteOutcome]:
-    """Every suite of ``spec``: run (or resume), report, gate, history; then MLflow and the site."""
+                progress: bool = True, spec_file: str | Path | None = None) -> list[SuiteOutcome]:
+    """Every suite of ``spec``: run (or resume), report, gate, history; then MLflow and the site.
+    ``spec_file``: the nightly spec's file, whose pipelines and scorer options follow the credential rule
+    of every file (:mod:`harness.core.credentials`)."""
     root = Path(root or spec.root)
     night = night or datetime.now(timezone.utc).strftime("%Y%m%d")
     outcomes = []
@@ -109,7 +111,7 @@ def run_nightly(spec: NightlySpec, *, root: str | Path | None = None, night: str
             again = (out / "run.json").is_file()      # an earlier attempt of this night stopped: resume it
             resumed = rs.model_copy(update={"execution": rs.execution.model_copy(update={"resume": again})})
             print(f"editbench: nightly: {name} -> {out}", file=sys.stderr)
-            run_and_report(resumed, out=out, progress=progress)
+            run_and_report(resumed, out=out, progress=progress, spec_file=spec_file)
         outcome = SuiteOutcome(suite=name, out=out, run_code=run_exit_code(out), gate_code=None, skipped=skipped)
         base = baseline_for(out, root=root)
         if base is not None and base.resolve() != out.resolve():

@@ -10,15 +10,18 @@ import sys
 from pathlib import Path
 
 from harness.contract.spec import RunSpec
+from harness.core.credentials import Operator
 from harness.core.storage import staged
 from harness.execution import runner
 from reports.write import write_report
 
 
-def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> runner.Out:
-    """Execute ``spec`` into ``out`` (:func:`harness.execution.runner.run`), then write its leaderboard
-    (best effort: the rows are on disk either way); returns the output location."""
-    out = runner.run(spec, out=out, progress=progress)
+def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Operator = Operator(),
+        spec_file: str | Path | None = None) -> runner.Out:
+    """Execute ``spec`` into ``out`` (:func:`harness.execution.runner.run`; ``operator`` and ``spec_file``
+    for the credential rule), then write its leaderboard (best effort: the rows are on disk either way);
+    returns the output location."""
+    out = runner.run(spec, out=out, progress=progress, operator=operator, spec_file=spec_file)
     report(out)
     return out
 

@@ -14,12 +14,13 @@ import io
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import numpy as np
 
 from harness.core.errors import EditbenchError
 from harness.core.imageio import load_image
-from harness.core.storage import atomic_write_text, confined
+from harness.core.storage import atomic_write_text, confined, no_links_below
 from harness.masks import with_stored_mask
 from reports.crops import crop, crop_box, draw_contour
 from reports.format import fmt_num
@@ -42,6 +43,15 @@ def jpeg_uri(image: np.ndarray, quality: int = 85) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def run_link(rel: object) -> str | None:
+    """``rel`` as an href when it is a plain relative path inside a run (``outputs/p/t__s0.png``): no
+    scheme or colon (``javascript:``), no ``..``, no absolute or backslashed path; URL-quoted. Else None."""
+    if not isinstance(rel, str) or not rel or len(rel) > 4096 or any(c in rel for c in ':\\\x00?#') \
+            or rel.startswith("/") or any(p in ("", ".", "..") for p in rel.split("/")):
+        return None
+    return quote(rel, safe="/[]=,._-")
 
 
 def inside(root: Path, rel: str) -> Path | None:
@@ -137,10 +147,11 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=Non
             continue
         rel = str(row["output_path"])
         caption = f"<b>{escape(p)}</b> · seed {escape(str(row['seed']))}<br>{_metrics_line(row, cols, primary)}"
-        path = inside(r.out, rel)
-        if path is None:
+        path, link = inside(r.out, rel), run_link(rel)
+        if path is None or link is None:
+            why = "lies outside the run directory" if path is None else "is not a plain relative path in the run"
             figs.append(f'<figure class="missing"><figcaption>{caption}<br>output path {escape(rel)} '
-                        f'lies outside the run directory: not read</figcaption></figure>')
+                        f'{why}: not read</figcaption></figure>')
             continue
         try:
             out_img = load_image(path)
@@ -148,7 +159,7 @@ def task_section(r: "Report", suite, task_id: str, *, link_prefix: str, rows=Non
                 out_img = crop(aligned_output(out_img, canvas.shape[:2], what="canvas"), box)
             else:
                 out_img = crop(out_img, (0, 0, out_img.shape[1], out_img.shape[0]))
-            figs.append(_figure(jpeg_uri(out_img), caption, href=link_prefix + rel))
+            figs.append(_figure(jpeg_uri(out_img), caption, href=link_prefix + link))
         except Exception as e:  # noqa: BLE001
             figs.append(f'<figure class="missing"><figcaption>{caption}<br>{escape(str(e))}</figcaption></figure>')
     return head + '<div class="crops">' + "".join(figs) + "</div>"
@@ -189,7 +200,7 @@ def _by_task(r: "Report") -> dict[str, list[dict]]:
 def write_pages(r: "Report", suite, css: str) -> list[Path]:
     """Write every task page under ``<out>/report/``; returns their paths."""
     groups = pages(r)
-    d = r.out / PAGES_DIR
+    d = no_links_below(r.out, r.out / PAGES_DIR)     # a report/ planted as a link is refused, not followed
     d.mkdir(exist_ok=True)
     written = []
     by_task = _by_task(r)
@@ -199,6 +210,5 @@ def write_pages(r: "Report", suite, css: str) -> list[Path]:
         html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(r.title)}: tasks "
                 f"{i + 1}/{len(groups)}</title><style>{css}</style></head><body><h1>{escape(r.title)}</h1>"
                 f"<p class='sub'><a href='../leaderboard.html'>back to the leaderboard</a></p>{nav}{body}{nav}</body></html>")
-        path = d / page_name(i)
-        written.append(atomic_write_text(path, html))
+        written.append(atomic_write_text(d / page_name(i), html, root=r.out))
     return written

@@ -811,7 +811,7 @@ def write_gate(res: GateResult, out: str | Path) -> list[Path]:
     files = {"gate.json": json.dumps(_finite(to_json(res)), indent=2, default=_json_default, allow_nan=False),
              "gate.md": to_markdown(res), "gate-junit.xml": to_junit(res)}
     for name, text in files.items():
-        atomic_write_text(out / name, text)
+        atomic_write_text(out / name, text, root=out)
     return [out / n for n in files]
 
 

@@ -187,5 +187,5 @@ def write_recommendation(out: str | Path, *, metric: str | None = None, threshol
     for kind, g in df.groupby("kind", sort=True):
         lines += recommend_kind(str(kind), g, meta, metric, th)
     text = "\n".join(lines)
-    atomic_write_text(out / "skill-editing-pipeline.md", text)
+    atomic_write_text(out / "skill-editing-pipeline.md", text, root=out)
     return text

@@ -111,4 +111,4 @@ def write_results_json(out: str | Path, *, meta: dict | None = None, df: pd.Data
     if ranking is not None:
         doc["ranking"] = _strict(ranking)
     path = out / "results.json"
-    return atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False, default=str))
+    return atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False, default=str), root=out)

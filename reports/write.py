@@ -23,10 +23,10 @@ def write_report(out: str | Path, *, html: bool = True, report: Report | None = 
     .html); return the Markdown."""
     r = report if report is not None else build_report(out)
     text = render_markdown(r, head=ranking_markdown(r), order=ranked_order(r))   # the ranking first
-    atomic_write_text(r.out / "leaderboard.md", text)
+    atomic_write_text(r.out / "leaderboard.md", text, root=r.out)
     write_results_json(r.out, meta=r.meta, df=r.df, ranking=ranking_json(report_ranking(r), simple_pipelines(r.meta)))
     if html:
-        atomic_write_text(r.out / "leaderboard.html", render_html(r))
+        atomic_write_text(r.out / "leaderboard.html", render_html(r), root=r.out)
         if all(view_of(k).edit_pages for k in set(r.df["kind"].dropna())):
             write_pages(r, _load_suite(r.meta), CSS)
     return text

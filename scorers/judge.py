@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.core.credentials import operator_only, operator_only_key_env
 from harness.core.errors import EditbenchError
 from harness.core.imageio import load_image
 from harness.pipelines.hosted import RETRYABLE_STATUS, HostedError, RequestFailed, call_with_retries, parse_retry_after, redact
@@ -63,8 +64,9 @@ class JudgeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = DEFAULT_MODEL                       # requested model; pin a dated snapshot
-    base_url: str | None = None                      # None: $OPENAI_BASE_URL, else OpenAI
-    api_key_env: str = "OPENAI_API_KEY"              # environment variable holding the key (never the key)
+    # Operator-only (harness.core.credentials): a suite or run spec file setting them is refused.
+    base_url: str | None = operator_only(None)       # None: $OPENAI_BASE_URL, else OpenAI
+    api_key_env: str = operator_only_key_env("OPENAI_API_KEY")  # environment variable holding the key
     temperature: float = Field(0.0, ge=0, le=2)      # 0: the judge's most likely answer
     n: int = Field(1, ge=1, le=16)                   # repeats per judgment; metrics are their mean, spread reported
     max_tokens: int = Field(400, ge=16)              # answer length limit
@@ -244,12 +246,14 @@ class Judge:
             body = e.body if isinstance(e.body, dict) else {}
             body = body.get("error", body) if isinstance(body.get("error", body), dict) else body
             code = body.get("code")
-            message = " ".join(str(body.get("message") or e.response.text or "").split())[:500]
+            # Redacted whole, then cut: a cut first could keep part of a quoted key.
+            message = redact(" ".join(str(body.get("message") or e.response.text or "").split()), self._secret)[:500]
             if e.status_code == 400 and code in FILTER_CODES:
-                return ChatReply(None, None, "content_filter", None, status=400, request_id=e.request_id,
+                return ChatReply(None, None, "content_filter", None, status=400,
+                                 request_id=redact(e.request_id, self._secret),
                                  filtered=f"[{code}] {message}")
             raise RequestFailed("the judge endpoint failed" + (f" [{code}]" if code else "") + f": {message}",
-                                status=e.status_code, request_id=e.request_id,
+                                status=e.status_code, request_id=redact(e.request_id, self._secret),
                                 retryable=e.status_code in RETRYABLE_STATUS and code != "insufficient_quota",
                                 retry_after=parse_retry_after(e.response.headers)) from None
         rid = raw.headers.get("x-request-id")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
-from harness.contract.spec import PipelineSpec, read_yaml_mapping
+from harness.contract.spec import PipelineSpec, check_depth, read_yaml_mapping
 from harness.core.errors import EditbenchError
 from tasks.problems import Problem, SuiteInvalid, check_rows, pydantic_problems
 from tasks.recipes import is_sam_recipe, resolve_recipe_paths
@@ -90,12 +91,21 @@ def split_params(params: dict[str, Any], names: frozenset[str]) -> tuple[dict[st
     return ({k: v for k, v in params.items() if k in names}, {k: v for k, v in params.items() if k not in names})
 
 
+MAX_PATH_LEN = 1024            # characters of a file path a task names
+MAX_TASK_ROWS = 100_000        # rows of a tasks_file
+MAX_TASKS_FILE_BYTES = 256 * 2**20   # size of a tasks_file
+
+
 def resolve_data_root(data_root: str, base: Path) -> Path:
     """Absolute data root: ``pkg:PACKAGE[/SUB/FOLDER]`` names a folder inside an installed package
     (found with importlib, without importing the package); anything else is relative to ``base``."""
     if not data_root.startswith(PKG_PREFIX):
         return (base / data_root).resolve()
     package, _, sub = data_root[len(PKG_PREFIX):].partition("/")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", package):
+        # A dotted name would import its parent package to find it: only top-level names are looked up.
+        raise EditbenchError(f"data_root {data_root[:120]!r} names {package[:100]!r}, which is not the name of a "
+                             "top-level installed package (pkg:PACKAGE/FOLDER).")
     try:
         spec = importlib.util.find_spec(package) if package else None
     except (ImportError, ValueError):
@@ -184,6 +194,9 @@ class Suite(BaseModel):
         A path written ``pkg:PACKAGE/FILE`` lies in an installed package instead (for suites mixing
         images of two packages) and may not escape that package's folder.
         """
+        if not isinstance(rel, str) or "\x00" in rel or len(rel) > MAX_PATH_LEN:
+            raise EditbenchError(f"suite {self.name}: {field} {str(rel)[:60]!r}... is not a usable path (a NUL byte, or "
+                                 f"over {MAX_PATH_LEN} characters).")
         if rel.startswith(PKG_PREFIX):
             package = rel[len(PKG_PREFIX):].split("/", 1)[0]
             root = resolve_data_root(PKG_PREFIX + package, Path.cwd())
@@ -270,22 +283,36 @@ def read_task_table(path: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
         return [], [Problem(str(path), "", None, "tasks file does not exist")]
     rows: list[tuple[str, Any]] = []
     problems: list[Problem] = []
+    size = path.stat().st_size
+    if size > MAX_TASKS_FILE_BYTES:
+        return [], [Problem(str(path), "", None, f"tasks file is {size} bytes; at most {MAX_TASKS_FILE_BYTES} are read")]
+    too_many = f"tasks file holds more than {MAX_TASK_ROWS} rows; split the suite"
     if path.suffix in (".jsonl", ".ndjson"):
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as e:
             return [], [Problem(str(path), "", None, f"tasks file is not UTF-8 text (byte {e.start})")]
-        for n, line in enumerate(text.splitlines(), start=1):
+        lines = text.splitlines()
+        if sum(1 for line in lines if line.strip()) > MAX_TASK_ROWS:
+            return [], [Problem(str(path), "", None, too_many)]
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append((f"line {n}", json.loads(line)))
+                value = json.loads(line)
+                check_depth(value, what=f"tasks file {path} line {n}")
+                rows.append((f"line {n}", value))
             except json.JSONDecodeError as e:
                 problems.append(Problem(str(path), f"line {n}", None, f"not valid JSON ({e.msg})"))
+            except (RecursionError, ValueError, EditbenchError) as e:   # deep nesting, a 5,000-digit integer
+                reason = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0].split(" (")[0]
+                problems.append(Problem(str(path), f"line {n}", None, f"not usable JSON ({reason})"))
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         try:
+            if pq.ParquetFile(path).metadata.num_rows > MAX_TASK_ROWS:   # from the footer, before reading rows
+                return [], [Problem(str(path), "", None, too_many)]
             records = pq.read_table(path).to_pylist()
         except Exception as e:  # noqa: BLE001 - any pyarrow failure means the file is unusable
             return [], [Problem(str(path), "", None, f"cannot be read as Parquet ({type(e).__name__})")]

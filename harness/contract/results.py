@@ -168,6 +168,7 @@ def read_results(out: str | Path) -> pd.DataFrame:
         frames = _read_remote_shards(str(out))
     else:
         files = sorted([*results_dir(out).glob("*.parquet"), *fallback_files(out)])
+        files = [f for f in files if not f.name.startswith(".")]   # leftovers, as on object stores
         frames = [read_shard(f) for f in files]
     if not frames:
         return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
@@ -203,6 +204,46 @@ def duplicates_message(out: str | Path, df: pd.DataFrame) -> str | None:
     n_rows = int(df.duplicated(list(KEY), keep=False).sum())
     return (f"run {out} holds {n_rows} rows for {len(dups)} (task_id, pipeline, seed) keys that should have one "
             f"row each, e.g. {dups[0]}; two writers shared this directory")
+
+
+def foreign_rows_message(out: str | Path, meta: dict, df: pd.DataFrame) -> str | None:
+    """One sentence when rows in ``out`` name another run_id or suite than its run.json (a shard copied in
+    from elsewhere), else None."""
+    for col, want in (("run_id", meta.get("run_id")), ("suite", (meta.get("suite") or {}).get("name")
+                                                       if isinstance(meta.get("suite"), dict) else None)):
+        if not isinstance(want, str) or col not in df.columns or df.empty:
+            continue
+        values = df[col].dropna().astype(str)
+        other = values[values != want]
+        if len(other):
+            return (f"run {out} holds {len(other)} result rows of {col} {other.iloc[0]!r}, not this run's {want!r} "
+                    f"(run.json); a shard from another run was put in {results_dir(out)} — move it out")
+    return None
+
+
+# run.json fields readers rely on -> (type, what it must be); a field that is present must have this type.
+RUN_RECORD_FIELDS = {"run_id": (str, "a string"), "status": (str, "a string"), "suite": (dict, "an object"),
+                     "pipelines": (list, "a list"), "seeds": (list, "a list"), "scorers": (list, "a list"),
+                     "metrics": (dict, "an object"), "jobs": (dict, "an object"), "attempts": (list, "a list"),
+                     "sweep": (list, "a list")}
+
+
+def run_record_problem(meta: object) -> str | None:
+    """What is wrong with the shape of a run.json document (naming the field), or None."""
+    if not isinstance(meta, dict):
+        return f"must hold a JSON object, not {type(meta).__name__}"
+    for name, (kind, what) in RUN_RECORD_FIELDS.items():
+        if name in meta and meta[name] is not None and not isinstance(meta[name], kind):
+            return f"field {name} must be {what}, not {type(meta[name]).__name__}"
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in meta.get("seeds") or []):
+        return "field seeds must list integers"
+    if not all(isinstance(s, str) for s in meta.get("scorers") or []):
+        return "field scorers must list scorer names"
+    if not all(isinstance(p, dict) for p in meta.get("pipelines") or []):
+        return "field pipelines must list objects"
+    if not all(isinstance(a, dict) for a in meta.get("attempts") or []):
+        return "field attempts must list objects"
+    return None
 
 
 def coverage_notes(meta: dict, df: pd.DataFrame) -> list[str]:
@@ -253,9 +294,15 @@ def load_run(out: str | Path, *, allow_empty: bool = False,
         raise EditbenchError(f"{meta_path} is not UTF-8 text.") from None
     except json.JSONDecodeError as e:
         raise EditbenchError(f"{meta_path} is not valid JSON ({e.msg} at line {e.lineno}).") from None
-    if not isinstance(meta, dict):
-        raise EditbenchError(f"{meta_path} must hold a JSON object.")
+    except (RecursionError, ValueError):   # nested too deeply, an integer of thousands of digits
+        raise EditbenchError(f"{meta_path} cannot be read (nested too deeply or a number too large).") from None
+    problem = run_record_problem(meta)
+    if problem:
+        raise EditbenchError(f"{meta_path} {problem}.")
     df = read_results(out)
+    foreign = foreign_rows_message(out, meta, df)
+    if foreign:
+        raise EditbenchError(f"{foreign}.")
     dup = duplicates_message(out, df)
     if dup and duplicates == "error":
         raise EditbenchError(f"{dup}; refusing to use it.")

@@ -92,6 +92,8 @@ class ExecutionSpec(BaseModel):
     max_retries: int = Field(default=1, ge=0)    # retries of a task whose actor process died
     flush_every: int = Field(default=16, ge=1)   # rows per Parquet shard while streaming
     flush_seconds: float = Field(default=10.0, gt=0)  # ... or after this many seconds, whichever first
+    lock_lease_s: float = Field(default=120.0, gt=0, le=86400)  # object stores: the run lock's lease; a driver
+                                                 # that cannot renew it stops writing (harness.storage.RunLock)
 
     @property
     def load_limit_s(self) -> float:
@@ -243,9 +245,30 @@ def read_yaml(path: Path, *, what: str):
     except UnicodeDecodeError as e:
         raise EditbenchError(f"{what} {path} is not UTF-8 text (byte {e.start}).") from None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         raise EditbenchError(f"{what} {path} is not valid YAML: {e}".replace("\n", " ")) from None
+    except RecursionError:
+        raise EditbenchError(f"{what} {path} is nested more deeply than {MAX_DEPTH} levels.") from None
+    except ValueError as e:   # e.g. an integer of more digits than Python converts (4,300)
+        raise EditbenchError(f"{what} {path} holds a value that cannot be read ({str(e).split(';')[0]}).") from None
+    check_depth(data, what=f"{what} {path}")
+    return data
+
+
+MAX_DEPTH = 64   # nesting of mappings and lists in any YAML or JSON document the project reads
+
+
+def check_depth(data: Any, *, what: str, limit: int = MAX_DEPTH) -> None:
+    """EditbenchError naming ``what`` when ``data`` nests mappings/lists deeper than ``limit`` (checked
+    without recursion, so a hostile document cannot overflow the stack here)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                raise EditbenchError(f"{what} is nested more deeply than {limit} levels.")
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
 
 
 def read_yaml_mapping(path: Path, *, what: str, empty_ok: bool = False) -> dict:

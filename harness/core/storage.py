@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import builtins
 import errno
+import functools
 import json
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -96,13 +98,41 @@ def infrastructure_error(e: BaseException, path: str | Path | None = None) -> In
     return None
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+def write_new(path: str | Path, data: bytes) -> None:
+    """Create ``path`` and write ``data``: ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing file or a
+    symbolic link planted at that name is never written through."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def no_links_below(root: str | Path, path: str | Path) -> Path:
+    """``path``, refused (EditbenchError) unless it lies under ``root`` and no component between them (the
+    last included) is a symbolic link: nothing is written through a link planted inside a run."""
+    root, path = Path(os.path.abspath(root)), Path(os.path.abspath(path))
+    if not path.is_relative_to(root):
+        raise EditbenchError(f"path {path} lies outside the run directory {root}.")
+    cur = root
+    for part in path.relative_to(root).parts:
+        cur = cur / part
+        if cur.is_symlink():
+            raise EditbenchError(f"{cur} is a symbolic link; editbench writes nothing through links inside the run "
+                                 f"directory {root} (remove it).")
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object], *, root: str | Path | None = None) -> Path:
     """Write ``path`` through a temporary file beside it and a rename, so readers never see half a file:
-    ``write(tmp)`` fills the temporary file (a dot-name, which every reader of a run skips). On any failure
+    the temporary file gets a unique dot-name (which every reader of a run skips) and is created with
+    ``O_EXCL | O_NOFOLLOW`` before ``write(tmp)`` fills it, so nothing planted at that name is written
+    through. With ``root``, no component of ``path`` below ``root`` may be a symbolic link. On any failure
     the temporary file is removed and the exception passes through unchanged."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if root is not None:
+        no_links_below(root, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        write_new(tmp, b"")      # reserve the unique name: never an existing file or a link
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -111,18 +141,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes, *, root: str | Path | None = None) -> Path:
     """:func:`atomic_write` of ``data``; a storage failure (disk full, permissions) is an
     :class:`InfrastructureError` naming ``path``."""
     try:
-        return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        return atomic_write(path, lambda tmp: tmp.write_bytes(data), root=root)
     except OSError as e:
         raise infrastructure_error(e, path) or e from None
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
+def atomic_write_text(path: str | Path, text: str, *, root: str | Path | None = None) -> Path:
     """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), root=root)
 
 
 LEASE_S = 120.0          # an object-store lock not renewed for this long is taken over
@@ -138,6 +168,7 @@ class LockHolder:
     command: str
     created: float = 0.0      # process start time (epoch seconds) of the holder, to detect a reused pid
     expires: float = 0.0      # object stores: end of the lease (epoch seconds), renewed while the run lives
+    token: str = ""           # unique to one acquisition: a takeover gives the lock another token
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host} ({self.command}, since {self.since})"
@@ -169,6 +200,11 @@ class RunLocked(EditbenchError):
     """Another live process holds the run's lock."""
 
 
+class LockLost(InfrastructureError):
+    """This process no longer holds the run's lock (its lease could not be renewed in time, or another
+    process took it over): it must not write to the run again."""
+
+
 def read_lock(out: "str | Path | Location") -> LockHolder | None:
     """The holder recorded in ``out``'s lock file, or None when there is no (readable) lock."""
     try:
@@ -182,10 +218,19 @@ class RunLock:
     """Exclusive lock on a run location, held by ``run`` (and ``--resume``) for the whole run.
 
     Taken with a conditional create of ``<out>/.editbench.lock`` (``O_CREAT | O_EXCL`` locally,
-    ``If-None-Match: *`` on S3), which holds the holder's pid, host, start time and command. On an object
-    store the lock is a lease: a thread renews it every third of :data:`LEASE_S`, and a lock whose lease
-    ran out is taken over. Locally a lock whose holder is dead (same host, pid gone or reused) is taken
-    over. Any other lock refuses the second writer with one sentence naming the holder.
+    ``If-None-Match: *`` on S3), which holds the holder's pid, host, start time, command and a token
+    unique to this acquisition. Any live lock refuses the second writer with one sentence naming the holder.
+
+    Locally a lock whose holder is dead (same host, pid gone or reused) is taken over under an ``flock``
+    on ``<out>/.editbench.lock.takeover``: the taker re-reads the lock there and replaces it only if it is
+    still the dead holder's, so of several racing takers exactly one wins.
+
+    On an object store the lock is a lease of ``lease_s`` seconds: a thread renews it every third of the
+    lease with a compare-and-swap (``If-Match`` on the lock's ETag), and a lock whose lease ran out is
+    taken over with the same compare-and-swap. Fencing: before every write to the run the writer calls
+    :meth:`check`, which raises :class:`LockLost` once the lease was taken over or has not been renewed
+    for three quarters of its life (measured on this process's monotonic clock, which runs on while the
+    process is stopped), so a holder that could not renew stops writing before anyone may take the lock.
     """
 
     def __init__(self, out: "str | Path | Location", *, command: str = "editbench run", lease_s: float = LEASE_S):
@@ -197,75 +242,137 @@ class RunLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._holder: LockHolder | None = None
+        self._etag: str | None = None          # object stores: ETag of our lock object
+        self._valid_until = 0.0                # object stores: monotonic time our lease surely ends
+        self._lost: str | None = None          # why the lock is no longer ours
 
     def _me(self) -> LockHolder:
         psutil = import_psutil()
         created = psutil.Process().create_time() if psutil is not None else 0.0
         return LockHolder(pid=os.getpid(), host=socket.gethostname(),
                           since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), command=self.command,
-                          created=created, expires=time.time() + self.lease_s if self.loc.remote else 0.0)
+                          created=created, expires=time.time() + self.lease_s if self.loc.remote else 0.0,
+                          token=uuid.uuid4().hex)
 
-    def _create(self) -> bool:
+    def _create(self, *, replacing: str | None = None) -> bool:
+        """Write our lock if there is none (or, on an object store, if it still has ETag ``replacing``)."""
+        if self.loc.remote and self.loc.uri.startswith("s3://"):
+            _s3_client()                  # built before the lease's clock starts
+        t0 = time.monotonic()
         self._holder = self._me()
-        return self.loc.create_exclusive(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
+        data = json.dumps(asdict(self._holder)).encode("utf-8")
+        if not self.loc.remote:
+            return self.loc.create_exclusive(data, LOCK_NAME)
+        etag = self.loc.put_if(data, LOCK_NAME, if_match=replacing)
+        if etag is None:
+            return False
+        self._etag, self._valid_until = etag, t0 + self.lease_s
+        return True
 
     def _renew(self) -> None:
-        """Extend the lease every third of it, while the lock is still ours (a holder paused past its lease
-        may have been taken over: then it stops renewing rather than overwrite the new holder's lock)."""
+        """Extend the lease every third of it with a compare-and-swap on our ETag; a lock that is no longer
+        ours (taken over while this process was stopped) ends the renewals and fences every later write."""
         while not self._stop.wait(self.lease_s / 3):
+            if self._lost:
+                return
+            t0 = time.monotonic()
+            if t0 >= self._valid_until:   # ran out (e.g. stopped past it): someone may hold it now
+                self._lost = f"its lease of {self.lease_s:g} s ran out before it could be renewed"
+                return
             mine = self._holder
             assert mine is not None    # renewing starts only once the lock is held
             try:
-                now = read_lock(self.loc)
-                if now is not None and (now.pid, now.host, now.since) != (mine.pid, mine.host, mine.since):
-                    return
-                self._holder = replace(mine, expires=time.time() + self.lease_s)
-                self.loc.write_bytes(json.dumps(asdict(self._holder)).encode("utf-8"), LOCK_NAME)
-            except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlives two misses
-                pass
+                holder = replace(mine, expires=time.time() + self.lease_s)
+                etag = self.loc.put_if(json.dumps(asdict(holder)).encode("utf-8"), LOCK_NAME, if_match=self._etag)
+            except Exception:  # noqa: BLE001 - a missed renewal is retried; check() fences after two misses
+                continue
+            if etag is None:
+                self._lost = "another process took the run lock over"
+                return
+            self._holder, self._etag, self._valid_until = holder, etag, t0 + self.lease_s
+
+    def check(self) -> None:
+        """Raise :class:`LockLost` unless this process still surely holds the lock (call before each write)."""
+        if not self.held:
+            raise LockLost(f"{self.path} is not held by this process; it stopped writing the run.")
+        if self.loc.remote and not self._lost and time.monotonic() > self._valid_until - self.lease_s / 4:
+            self._lost = f"its lease of {self.lease_s:g} s could not be renewed in time"
+        if self._lost:
+            raise LockLost(f"this process no longer holds the run lock {self.path} ({self._lost}); it stopped "
+                           "writing so that another process can finish the run with --resume.")
 
     def acquire(self) -> "RunLock":
         for _ in range(3):
             if self._create():
-                self.held = True
-                if self.loc.remote:
-                    self._renewer = threading.Thread(target=self._renew, name="editbench-lock-lease", daemon=True)
-                    self._renewer.start()
-                return self
-            holder = read_lock(self.loc)
+                return self._held()
+            holder, etag = self._read()
             if holder is None:
                 # Just being written by its creator, or unreadable: wait a moment before judging it.
                 time.sleep(0.2)
-                holder = read_lock(self.loc)
+                holder, etag = self._read()
                 if holder is None:
                     raise RunLocked(f"{self.path} exists but cannot be read; another editbench process may be "
                                     "writing this run (remove the file if none is).")
             if not holder.is_dead():
                 raise RunLocked(f"{self.loc} is being written by another editbench process, "
                                 f"{holder.describe()}; wait for it to finish or choose another --out.")
-            if self.loc.remote:   # an expired lease: remove it unless it was renewed meanwhile
-                if read_lock(self.loc) == holder:
-                    self.loc.delete(LOCK_NAME)
+            if self.loc.remote:   # an expired lease: replace it unless it changed meanwhile (one taker wins)
+                if etag is not None and self._create(replacing=etag):
+                    return self._held()
                 continue
-            # Stale: move it aside (only one of several racing takers succeeds), then create ours.
-            local = Path(self.loc.key(LOCK_NAME))
-            try:
-                os.replace(local, local.with_name(f"{LOCK_NAME}.stale-{uuid.uuid4().hex[:8]}"))
-            except FileNotFoundError:
-                pass
-            for stale in local.parent.glob(f"{LOCK_NAME}.stale-*"):
-                stale.unlink(missing_ok=True)
+            if self._take_over_local(holder):
+                return self._held()
         raise RunLocked(f"could not take the lock {self.path}; another editbench process keeps taking it.")
+
+    def _held(self) -> "RunLock":
+        self.held, self._lost = True, None
+        if self.loc.remote:
+            self._renewer = threading.Thread(target=self._renew, name="editbench-lock-lease", daemon=True)
+            self._renewer.start()
+        return self
+
+    def _read(self) -> tuple[LockHolder | None, str | None]:
+        if not self.loc.remote:
+            return read_lock(self.loc), None
+        got = self.loc.read_if_exists(LOCK_NAME)
+        if got is None:
+            return None, None
+        try:
+            return LockHolder(**json.loads(got[0].decode("utf-8"))), got[1]
+        except (ValueError, TypeError):
+            return None, got[1]
+
+    def _take_over_local(self, dead: LockHolder) -> bool:
+        """Replace the dead holder's lock by ours, under an flock every taker takes: only while the lock
+        file still holds ``dead`` is it removed, so two racers never both succeed."""
+        import fcntl
+
+        local = Path(self.loc.key(LOCK_NAME))
+        guard = os.open(local.with_name(f"{LOCK_NAME}.takeover"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            if read_lock(self.loc) != dead:
+                return False          # taken (or released) by someone else meanwhile: judge it again
+            local.unlink(missing_ok=True)
+            return self._create()
+        finally:
+            os.close(guard)           # closing releases the flock
 
     def release(self) -> None:
         if self.held:
             self._stop.set()
             if self._renewer is not None:
                 self._renewer.join(timeout=5)
-            holder = read_lock(self.loc)
-            if holder is not None and holder.pid == os.getpid() and holder.host == socket.gethostname():
-                self.loc.delete(LOCK_NAME)
             self.held = False
+            try:
+                holder, _ = self._read()
+                if holder is not None and self._holder is not None and holder.token == self._holder.token \
+                        and not self._lost:
+                    self.loc.delete(LOCK_NAME)
+            except (OSError, InfrastructureError) as e:   # a read-only or vanished location: say so, once
+                print(f"editbench: warning: could not remove the run lock {self.path} "
+                      f"({getattr(e, 'strerror', None) or e}); remove it once no editbench process writes the run.",
+                      file=sys.stderr)
 
     def __enter__(self) -> "RunLock":
         return self.acquire()
@@ -287,6 +394,64 @@ def running_note(out: str | Path, meta: dict) -> str | None:
 
 
 # ---- run locations: a local directory or an object-store prefix ------------------------------------------
+
+OUT_SCHEMES = ("s3", "gs")     # object stores a run location may name
+MAX_OUT_LEN = 1024             # characters of an output location
+PROBE_TIMEOUT_S = 15.0         # an object store that does not answer a probe write within this is unreachable
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]")
+
+
+def check_out(out: str | Path, *, what: str = "--out") -> str | Path:
+    """``out`` if it is a usable run location (a local path, or ``s3://BUCKET[/PREFIX]`` /
+    ``gs://BUCKET[/PREFIX]``), else one sentence (EditbenchError): empty, a NUL byte, too long, an unknown
+    scheme, ``file://``, or a malformed URI such as ``s3:/bucket`` or ``s3://``."""
+    s = str(out)
+    if not s.strip():
+        raise EditbenchError(f"{what} is empty; give a directory or an object-store URI (s3://BUCKET/PREFIX).")
+    if "\x00" in s or len(s) > MAX_OUT_LEN:
+        raise EditbenchError(f"{what} {s[:60]!r}... is not a usable location (a NUL byte, or over {MAX_OUT_LEN} "
+                             "characters).")
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", s)
+    if scheme is None:
+        return out
+    name = scheme.group(1).lower()
+    if name == "file":
+        raise EditbenchError(f"{what} {s}: give a local directory as a plain path, without file://.")
+    if name not in OUT_SCHEMES:
+        raise EditbenchError(f"{what} {s} names the scheme {name}:, which editbench does not write to; give a "
+                             f"local directory or an {' / '.join(f'{x}://' for x in OUT_SCHEMES)} URI (a local "
+                             f"folder whose name has a colon: write ./{s}).")
+    rest = s[len(name) + 1:]
+    bucket = rest[2:].split("/", 1)[0] if rest.startswith("//") else ""
+    if not rest.startswith("//") or not _BUCKET.fullmatch(bucket):
+        raise EditbenchError(f"{what} {s} is not a valid {name}:// URI; write {name}://BUCKET/PREFIX.")
+    return out
+
+
+def probe_writable(loc: "Location", *, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Write and delete one empty object at ``loc`` once, within ``timeout_s`` (an unreachable object store
+    can make a client retry for minutes); failure or silence is one sentence."""
+    name = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    failure: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            loc.write_bytes(b"", name)
+            loc.delete(name)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failure.append(e)
+
+    worker = threading.Thread(target=attempt, name="editbench-out-probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    what = "output location" if loc.remote else "output directory"
+    if worker.is_alive():
+        raise EditbenchError(f"{what} {loc} did not answer a test write within {timeout_s:g} s; check the network "
+                             "and the credentials for it.")
+    if failure:
+        e = failure[0]
+        raise EditbenchError(f"{what} {loc} is not writable: {getattr(e, 'strerror', None) or e}.".replace("\n", " "))
+
 
 def is_uri(out: str | Path) -> bool:
     """True for an object-store location (``s3://bucket/prefix``, ``gs://...``); False for a local path."""
@@ -412,6 +577,33 @@ class Location:
             raise InfrastructureError(f"cannot create {self.url(*parts)}: {one_line_error(e)}") from None
         return True
 
+    def put_if(self, data: bytes, *parts: str, if_match: str | None = None) -> str | None:
+        """S3 compare-and-swap: write ``parts`` if it does not exist (``if_match`` None) or still has the
+        ETag ``if_match``; returns the new ETag, or None when the condition failed."""
+        if not self.uri.startswith("s3://"):
+            raise EditbenchError(f"{self.uri}: the run lock needs a conditional write, implemented for s3:// "
+                                 "(If-None-Match, If-Match) and local paths only.")
+        bucket, _, key = self.key(*parts).partition("/")
+        cond = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
+        try:
+            return _s3_client().put_object(Bucket=bucket, Key=key, Body=data, **cond)["ETag"]
+        except Exception as e:  # noqa: BLE001 - botocore ClientError
+            code = getattr(e, "response", {}).get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "NoSuchKey", "404"):
+                return None
+            raise InfrastructureError(f"cannot write {self.url(*parts)}: {one_line_error(e)}") from None
+
+    def read_if_exists(self, *parts: str) -> tuple[bytes, str] | None:
+        """S3: the bytes and ETag of ``parts``, or None when it does not exist."""
+        bucket, _, key = self.key(*parts).partition("/")
+        try:
+            got = _s3_client().get_object(Bucket=bucket, Key=key)
+            return got["Body"].read(), got["ETag"]
+        except Exception as e:  # noqa: BLE001 - botocore ClientError
+            if getattr(e, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise InfrastructureError(f"cannot read {self.url(*parts)}: {one_line_error(e)}") from None
+
 
 def one_line_error(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())[:500]
@@ -424,7 +616,14 @@ def _s3_client():
         import boto3
     except ImportError:
         raise EditbenchError("the run lock on s3:// needs boto3 (pip install boto3).") from None
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    return _cached_s3_client(boto3, os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"), os.getpid())
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_s3_client(boto3, endpoint_url: str | None, pid: int):
+    """One client per endpoint and process (building one costs ~0.1-1 s, a large part of a short lease;
+    boto3 clients are thread-safe, and a forked child builds its own)."""
+    return boto3.client("s3", endpoint_url=endpoint_url)
 
 
 def location(out: "str | Path | Location") -> Location:
@@ -440,6 +639,7 @@ def staged(out: "str | Path", *, outputs: bool = True):
     run a temporary copy (run.json, results/, and outputs/ unless ``outputs=False``), whose new files
     (leaderboard, gate files, report pages) are uploaded back to ``out`` at the end. Report code reads and
     writes local files only through this."""
+    check_out(out, what="location")
     if not is_uri(out):
         yield Path(out)
         return
@@ -451,6 +651,8 @@ def staged(out: "str | Path", *, outputs: bool = True):
         for rel in loc.walk():
             if not outputs and rel.startswith("outputs/"):
                 continue
+            if rel != LOCK_NAME and any(part.startswith(".") for part in rel.split("/")):
+                continue          # leftovers (.part-*, .tmp) are not part of the run, as for the runner
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(loc.read_bytes(rel))

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.contract.results import done_keys, read_results, results_dir, write_fallback, write_shard
+from harness.contract.results import done_keys, read_results, results_dir, run_record_problem, write_fallback, write_shard
 from harness.contract.spec import ExecutionSpec, PipelineSpec, RunSpec, expand_grid, grid_axes
+from harness.core.credentials import Operator, check_file_options, with_operator_settings
 from harness.core.errors import EXIT_OK, EXIT_ROWS_FAILED, EditbenchError, InfrastructureError
 from harness.core.imageio import MAX_PIXELS_ENV, max_pixels
 from harness.core.provenance import git_sha, hardware, package_versions
-from harness.core.storage import Location, RunLock, infrastructure_error, is_uri
+from harness.core.storage import LEASE_S, Location, LockLost, RunLock, check_out, infrastructure_error, is_uri, probe_writable
 from harness.execution.dispatch import Dispatcher, Limits
 from harness.execution.dispatch import raise_if_infrastructure as _raise_if_infrastructure  # noqa: F401 - tests use it
 from harness.execution.ray_actors import RayActors
@@ -84,13 +85,20 @@ class Manifest:
         return {k: len(v) for k, v in self.coverage.skips.items() if v} if self.coverage else {}
 
 
-def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
+def build_manifest(spec: RunSpec, *, weights: bool = True, operator: Operator = Operator(),
+                   spec_file: str | Path | None = None) -> Manifest:
     """Validate everything a run needs before any work starts; raises EditbenchError. ``weights=False`` skips
-    the weights check (``suite validate --no-weights`` on a machine without them)."""
+    the weights check (``suite validate --no-weights`` on a machine without them).
+
+    Options read from a file (the suite's pipelines; with ``spec_file``, the run spec file's pipelines,
+    grid and scorer options) may not choose a credential or an endpoint unless ``operator`` allows that
+    file (:mod:`harness.core.credentials`); the operator's own settings are then laid over them."""
     suite = load_suite(spec.suite)
     check_suite(suite)                    # every missing/unreadable file, bad mask, ... -> one EditbenchError
     pipelines = spec.pipelines if spec.pipelines is not None else suite.pipelines
-    pipelines = expand_grid(pipelines, spec.grid)
+    pipelines = _operator_pipelines(pipelines, spec, operator=operator,
+                                    source=suite.source_path if spec.pipelines is None else spec_file,
+                                    spec_file=spec_file)
     seeds = spec.seeds if spec.seeds is not None else suite.seeds
     scorers = spec.scorers if spec.scorers is not None else suite.scorers
     if not pipelines:
@@ -98,16 +106,31 @@ def build_manifest(spec: RunSpec, *, weights: bool = True) -> Manifest:
     if not seeds:
         raise EditbenchError("no seeds to run; pass --seeds, e.g. --seeds 0,1.")
     check_seeds(seeds)
+    for what, values in (("seeds", list(seeds)), ("scorers", list(scorers))):
+        repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if repeated:
+            raise EditbenchError(f"{what} {values} repeat {repeated}; each may be given once (a repeated seed would "
+                                 "write two rows of one key).")
     keys = [p.key for p in pipelines]
     if len(set(keys)) != len(keys):
         raise EditbenchError(f"pipelines {keys} repeat a name; give repeated pipelines distinct labels.")
     stray = sorted(set(spec.scorer_options) - set(scorers))
     if stray:
         raise EditbenchError(f"scorer_options name scorers {stray} that the run does not use (it uses {scorers}).")
-    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option
-    scorer_options = {s: {**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})} for s in scorers
-                      if s in suite.scorer_options or s in spec.scorer_options}
-    # unknown names and bad options as they come; every missing weight at once, grouped by model
+    # the suite's scorer options (e.g. identity's backend), then the run spec's on top, option by option;
+    # those read from a file may not choose an endpoint or a key (harness.core.credentials), then the
+    # operator's settings are laid over them
+    scorer_options = {}
+    for s in scorers:
+        cls = get_scorer_class(s)         # unknown name
+        for given, source in ((suite.scorer_options.get(s), suite.source_path), (spec.scorer_options.get(s), spec_file)):
+            if given and source is not None:
+                check_file_options(given, model=cls.Options, source=source, what=f"scorer {s}", operator=operator)
+        merged = with_operator_settings({**suite.scorer_options.get(s, {}), **spec.scorer_options.get(s, {})},
+                                        names=[s], settings=operator.scorers)
+        if merged:
+            scorer_options[s] = merged
+    # bad options as they come; every missing weight at once, grouped by model
     configs = check_weights(pipelines, scorers, scorer_options, weights=weights)
     instances = [get_scorer_class(s)(**scorer_options.get(s, {})) for s in scorers]
     pins = {s: inst.pins() for s, inst in zip(scorers, instances)}   # a judge's model and protocol version,
@@ -165,31 +188,47 @@ def validate_for_run(suite: str, *, pipelines: list[str] | None = None, weights:
     return "\n".join(lines)
 
 
+def _operator_pipelines(pipelines: list[PipelineSpec], spec: RunSpec, *, operator: Operator,
+                        source: str | Path | None, spec_file: str | Path | None) -> list[PipelineSpec]:
+    """The run's pipelines, grid expanded, after the credential rule: options from the file ``source``
+    (and grid options from ``spec_file``) checked, then the operator's settings laid over them."""
+    for p in pipelines:
+        if source is not None:
+            check_file_options(p.options, model=get_pipeline_class(p.name).Options, source=source,
+                               what=f"pipeline {p.key}", operator=operator)
+        if spec_file is not None and spec.grid:
+            check_file_options({a: None for a in grid_axes(spec.grid)}, model=get_pipeline_class(p.name).Options,
+                               source=spec_file, what=f"the grid of pipeline {p.key}", operator=operator)
+    expanded = expand_grid(pipelines, spec.grid)
+    return [p.model_copy(update={"options": with_operator_settings(p.options, names=[p.key, p.name],
+                                                                   settings=operator.pipelines)})
+            for p in expanded]
+
+
 Out = Path | str     # a run directory (Path), or an object-store URI (str, e.g. "s3://bucket/run")
 
 
 def as_out(out: str | Path) -> Out:
-    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path."""
+    """``out`` as a run location: a URI stays a string (a Path would fold its '//'), anything else a Path;
+    an empty, malformed or unknown-scheme location is one sentence (:func:`harness.core.storage.check_out`)."""
+    check_out(out)
     return str(out).rstrip("/") if is_uri(out) else Path(out)
 
 
-def prepare_out_dir(out: Out) -> RunLock:
+def prepare_out_dir(out: Out, *, lease_s: float = LEASE_S) -> RunLock:
     """Create ``out`` (a directory or an object-store location), check it is writable, and take its run
     lock (one writer per run).
 
     The caller releases the returned lock; a second writer is refused with a sentence naming the holder.
     """
     loc = Location(out)
-    probe = f".write-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    try:
-        if not loc.remote:
+    if not loc.remote:
+        try:
             Path(out).mkdir(parents=True, exist_ok=True)
-        loc.write_bytes(b"", probe)
-        loc.delete(probe)
-    except (OSError, InfrastructureError) as e:
-        what = "output location" if loc.remote else "output directory"
-        raise EditbenchError(f"{what} {out} is not writable: {getattr(e, 'strerror', None) or e}.") from None
-    return RunLock(loc, command="editbench run").acquire()
+        except OSError as e:
+            raise EditbenchError(f"output directory {out} cannot be created: {e.strerror or e}.") from None
+    probe_writable(loc)           # once, with a short time limit (an offline object store answers in seconds)
+    return RunLock(loc, command="editbench run", lease_s=lease_s).acquire()
 
 
 
@@ -214,6 +253,26 @@ def check_resume(old: dict, manifest: "Manifest", *, extend: bool) -> None:
         raise EditbenchError(f"--resume with other {k} than the run's ({sorted(was[k], key=str)} in run.json, now "
                              f"{sorted(now[k], key=str)}); rerun with the same {', '.join(changed)}, or add --extend "
                              "to add the new ones to the run.")
+    before = planned_keys(old)
+    dropped = before - {j.key for j in manifest.jobs}
+    if dropped:
+        raise EditbenchError(f"--resume would plan {len(before) - len(dropped)} of the run's {len(before)} jobs "
+                             f"(e.g. {sorted(dropped)[0]} is no longer planned, as with --limit); resume with the "
+                             "run's whole plan, so that its status says what it holds.")
+
+
+def planned_keys(meta: dict) -> set[tuple[str, str, int]]:
+    """run.json ``jobs.planned`` as keys; a field of the wrong shape is one sentence naming it."""
+    jobs = meta.get("jobs", {})
+    planned = jobs.get("planned", []) if isinstance(jobs, dict) else None
+    if not isinstance(planned, list) or not all(isinstance(k, list) and len(k) == 3 for k in planned):
+        raise EditbenchError("run.json field jobs.planned must be a list of [task_id, pipeline, seed]; it is not a "
+                             "usable run to resume.")
+    try:
+        return {(str(t), str(p), int(s)) for t, p, s in planned}
+    except (TypeError, ValueError):
+        raise EditbenchError("run.json field jobs.planned holds a seed that is not an integer; it is not a usable "
+                             "run to resume.") from None
 
 
 def _read_meta(out: Out) -> dict:
@@ -221,10 +280,14 @@ def _read_meta(out: Out) -> dict:
     if not loc.exists("run.json"):
         return {}
     try:
-        return json.loads(loc.read_bytes("run.json").decode("utf-8"))
-    except (ValueError, OSError) as e:
+        meta = json.loads(loc.read_bytes("run.json").decode("utf-8"))
+    except (ValueError, OSError, RecursionError) as e:
         raise EditbenchError(f"{loc.url('run.json')} cannot be read as JSON ({type(e).__name__}); it is not a "
                              "usable run to resume.") from None
+    problem = run_record_problem(meta)
+    if problem:
+        raise EditbenchError(f"{loc.url('run.json')} {problem}; it is not a usable run to resume.")
+    return meta
 
 
 def saved_spec(out: str | Path) -> dict:
@@ -409,8 +472,9 @@ class _Writer:
     then recomputed by ``--resume``.
     """
 
-    def __init__(self, out: Out, every: int, seconds: float):
+    def __init__(self, out: Out, every: int, seconds: float, fence=None):
         self.out, self.every, self.seconds = out, every, seconds
+        self.fence = fence           # called before every shard write: raises once the run lock is lost
         self.buf: list[dict] = []
         self.written = 0
         self.fallback = 0
@@ -423,8 +487,10 @@ class _Writer:
 
     def flush(self) -> None:
         if self.buf:
+            if self.fence is not None:
+                self.fence()
             try:
-                write_shard(self.out, self.buf)
+                path = write_shard(self.out, self.buf)
             except Exception as e:  # noqa: BLE001 - classified below; the rows must reach the disk somehow
                 infra = infrastructure_error(e, results_dir(self.out))
                 if infra is not None:
@@ -433,6 +499,12 @@ class _Writer:
                 self.fallback += len(self.buf)
                 print(f"editbench: warning: a Parquet shard could not be written ({one_line(e)}); its "
                       f"{len(self.buf)} rows went to {path}", file=sys.stderr)
+            if self.fence is not None:
+                try:            # stopped during the write past the lease: it may have landed after a takeover
+                    self.fence()
+                except LockLost:
+                    Location(self.out).delete("results", Path(str(path)).name)   # ours alone (a fresh name)
+                    raise
             self.written += len(self.buf)
             self.buf = []
         self.last = time.monotonic()
@@ -443,25 +515,27 @@ def _storage_error(path: Path, e: OSError) -> InfrastructureError:
                                "the storage and finish the run with --resume.")
 
 
-def run(spec: RunSpec, *, out: str | Path, progress: bool = True) -> Out:
+def run(spec: RunSpec, *, out: str | Path, progress: bool = True, operator: Operator = Operator(),
+        spec_file: str | Path | None = None) -> Out:
     """Execute a run spec into ``out``; returns the output location.
 
     Rows stream to disk as they finish; an interrupted run keeps every flushed row and is completed
     with ``resume=True``. The run holds ``out``'s lock throughout (one writer per run directory).
     run.json records the planned job keys and, at the end, the status computed from the keys on disk.
-    Reports are not written here: :func:`harness.workflow.run` runs and then reports.
+    Reports are not written here: :func:`harness.workflow.run` runs and then reports. ``operator`` and ``spec_file`` (the run spec
+    file ``spec`` was read from) are for the credential rule, see :func:`build_manifest`.
     """
     out = as_out(out)
     with _image_limit(spec.max_pixels):
-        manifest = build_manifest(spec)                   # 1. everything validated before any work
+        manifest = build_manifest(spec, operator=operator, spec_file=spec_file)   # 1. all validated before any work
         _check_mask_stage_storage(manifest, out)
         address = spec.execution.address or os.environ.get("RAY_ADDRESS")
         if address and address not in ("local", "auto"):
             check_address(address)                        # a wrong --address: one sentence, nothing written
-        lock = prepare_out_dir(out)                       # 2. the output location, locked for this run
+        lock = prepare_out_dir(out, lease_s=spec.execution.lock_lease_s)   # 2. the output location, locked
         try:
             attempt = begin_attempt(spec, manifest, out)  # 3. run.json: planned jobs, status "running"
-            execute(spec, manifest, out, attempt, progress=progress)   # 4. dispatch, then run.json's outcome
+            execute(spec, manifest, out, attempt, progress=progress, lock=lock)   # 4. dispatch, then the outcome
         finally:
             lock.release()
     return out
@@ -516,7 +590,7 @@ def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
     todo = [j for j in manifest.jobs if j.key not in done]
     meta = _run_metadata(manifest, out, spec)
     if ex.resume and ex.extend and old:
-        planned |= {(str(t), str(p), int(s)) for t, p, s in old.get("jobs", {}).get("planned", [])}
+        planned |= planned_keys(old)
         meta["seeds"] = sorted(set(old.get("seeds") or []) | set(manifest.seeds))
         meta["scorers"] = list(dict.fromkeys([*(old.get("scorers") or []), *manifest.scorers]))
         labels = {c.get("label") for c in meta["pipelines"]}
@@ -531,14 +605,16 @@ def begin_attempt(spec: RunSpec, manifest: Manifest, out: Out) -> Attempt:
     return Attempt(todo=todo, planned=planned, meta=meta, record=attempt)
 
 
-def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool) -> None:
+def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progress: bool,
+            lock: RunLock | None = None) -> None:
     """Dispatch ``run.todo``, streaming rows to shards; whatever happens, flush the rows and write run.json
-    with the outcome computed from the keys on disk (``complete`` / ``incomplete``)."""
+    with the outcome computed from the keys on disk (``complete`` / ``incomplete``). With ``lock``, every
+    shard and run.json write first checks it is still held (fencing: a driver that lost it writes nothing)."""
     for note in manifest.coverage.notes() if manifest.coverage else []:
         print(f"editbench: {note}.", file=sys.stderr)
     attempt, meta, todo, ex = run.record, run.meta, run.todo, spec.execution
     counts = {"ok": 0, "error": 0, "timeout": 0}
-    writer = _Writer(out, ex.flush_every, ex.flush_seconds)
+    writer = _Writer(out, ex.flush_every, ex.flush_seconds, fence=lock.check if lock is not None else None)
     t0 = time.monotonic()
     try:
         if todo:
@@ -567,6 +643,8 @@ def execute(spec: RunSpec, manifest: Manifest, out: Out, run: Attempt, *, progre
         meta["status"] = "complete" if not missing else "incomplete"
         _record_resolved(out, meta)
         try:
+            if lock is not None:
+                lock.check()
             _write_meta(out, meta)
         except InfrastructureError as e:
             attempt.setdefault("infrastructure_error", str(e))

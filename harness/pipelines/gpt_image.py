@@ -8,7 +8,8 @@ the mask is set and 255 elsewhere. Sizes: ``gpt-image-*`` models take 1024x1024,
 closest aspect ratio and the result cropped and resized back (``harness.pipelines.hosted``).
 
 The endpoint takes no seed: the seeds of a run are independent repeats of the same request, each billed.
-``base_url`` (or the client's ``OPENAI_BASE_URL``) points it at an OpenAI-compatible gateway.
+``base_url`` (or the client's ``OPENAI_BASE_URL``) points it at an OpenAI-compatible gateway; both it and
+``api_key_env`` are the operator's (``harness.core.credentials``), never a suite's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import io
 
 import numpy as np
 
-from harness.pipelines.hosted import RETRYABLE_STATUS, HostedEditPipeline, HostedOptions, Reply, RequestFailed, parse_retry_after
+from harness.pipelines.hosted import (
+    RETRYABLE_STATUS,
+    HostedEditPipeline,
+    HostedOptions,
+    Reply,
+    RequestFailed,
+    parse_retry_after,
+    redact,
+)
 from tasks.schema import Task
 
 SIZES = {
@@ -110,11 +119,12 @@ class GptImage(HostedEditPipeline):
         except openai.APIStatusError as e:
             body = e.body if isinstance(e.body, dict) else {}
             code = body.get("code")
-            message = " ".join(str(body.get("message") or e.response.text or "").split())[:500]
+            # Redacted whole, then cut: a cut first could keep part of a quoted key.
+            message = redact(" ".join(str(body.get("message") or e.response.text or "").split()), self._secret)[:500]
             refused = code in REFUSAL_CODES
             what = "refused the request" if refused else "failed"
             raise RequestFailed(f"{self.service} {what}" + (f" [{code}]" if code else "") + f": {message}",
-                                status=e.status_code, request_id=e.request_id,
+                                status=e.status_code, request_id=redact(e.request_id, self._secret),
                                 retryable=e.status_code in RETRYABLE_STATUS and code not in PERMANENT_CODES,
                                 retry_after=parse_retry_after(e.response.headers)) from None
         request_id = raw.headers.get("x-request-id")
@@ -123,7 +133,7 @@ class GptImage(HostedEditPipeline):
             image_out = decode_b64_png(parsed.data[0].b64_json)
         except Exception as e:  # noqa: BLE001 - any unreadable body is a malformed response
             raise RequestFailed(f"{self.service} answered with a malformed body ({type(e).__name__})",
-                                status=raw.status_code, request_id=request_id) from None
+                                status=raw.status_code, request_id=redact(request_id, self._secret)) from None
         usage = getattr(parsed, "usage", None)
-        return Reply(image=image_out, status=raw.status_code, request_id=request_id,
+        return Reply(image=image_out, status=raw.status_code, request_id=redact(request_id, self._secret),
                      input_tokens=getattr(usage, "input_tokens", None), output_tokens=getattr(usage, "output_tokens", None))

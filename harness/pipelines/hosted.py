@@ -5,8 +5,10 @@ An adapter of one service (``gpt_image.py``) subclasses :class:`HostedEditPipeli
 accepts) and ``request(...)`` (one HTTP request, raising :class:`RequestFailed`). This module owns
 the rest, identical across services:
 
-- the API key, read only from the environment variable named by ``api_key_env`` (checked before any
-  work; never in run.json, rows, logs or messages: :func:`redact`);
+- the endpoint and the API key, the operator's alone (``harness.core.credentials``): ``base_url`` and
+  ``api_key_env`` are operator-only options, refused from a suite or run spec file; the key is read
+  only from the environment variable named by ``api_key_env`` (checked before any work; never in
+  run.json, rows, logs or messages: :func:`redact` over the whole text and every stored header);
 - the size mapping (:func:`service_size`, :func:`fit`, :func:`unfit`): the canvas is letterboxed into
   the accepted size of the closest aspect ratio (scaled to fit, edge-padded, the padding kept), and the
   result is cropped back and resized to the canvas;
@@ -34,6 +36,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
+from harness.core.credentials import endpoint, operator_only, operator_only_key_env
+from harness.core.credentials import redact as redact_all
 from harness.core.errors import EditbenchError
 from harness.pipelines.base import Output, StageTimer
 from harness.pipelines.editing import EDIT_TASK_OPTIONS, EditOptions, EditPipeline
@@ -46,8 +50,9 @@ RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 class HostedOptions(EditOptions):
     """Options of every hosted adapter (connection, retries, prices); services add their own."""
 
-    base_url: str | None = None                     # None: the client's default (its env var, else the service)
-    api_key_env: str = "OPENAI_API_KEY"             # environment variable holding the API key (never the key)
+    # Operator-only (harness.core.credentials): a suite or run spec file setting them is refused.
+    base_url: str | None = operator_only(None)      # None: the client's default (its env var, else the service)
+    api_key_env: str = operator_only_key_env("OPENAI_API_KEY")  # environment variable holding the API key
     timeout_s: float = Field(120.0, gt=0)           # per request; a request past it is retried
     max_attempts: int = Field(4, ge=1)              # requests per job, the first included
     backoff_s: float = Field(1.0, ge=0)             # ceiling of the first retry's wait; doubles per retry
@@ -105,7 +110,7 @@ class Reply:
 
 def redact(text: str, secret: str | None) -> str:
     """``text`` with every occurrence of ``secret`` replaced (messages may quote what was sent)."""
-    return text.replace(secret, "[redacted]") if secret else text
+    return redact_all(text, secret)
 
 
 def parse_retry_after(headers) -> float | None:
@@ -159,7 +164,7 @@ def call_with_retries(send: Callable[[int], Reply], *, max_attempts: int, base: 
             reply = send(attempt)
         except RequestFailed as e:
             sent += e.delivered
-            extras = {"http_attempts": sent, "http_status": e.status, "request_id": e.request_id}
+            extras = {"http_attempts": sent, "http_status": e.status, "request_id": redact(e.request_id, secret)}
             status = f"HTTP {e.status}" if e.status is not None else "no response"
             if not e.retryable or attempt >= max_attempts:
                 tries = f"after {attempt} tries" if attempt > 1 else "on its only try"
@@ -169,7 +174,8 @@ def call_with_retries(send: Callable[[int], Reply], *, max_attempts: int, base: 
                                          f"more than max_retry_after_s={max_retry_after:g}", secret), extras) from None
             sleep(backoff_delay(attempt, base=base, cap=cap, retry_after=e.retry_after, rng=rng))
             continue
-        return reply, {"http_attempts": sent + 1, "http_status": reply.status, "request_id": reply.request_id}
+        return reply, {"http_attempts": sent + 1, "http_status": reply.status,
+                       "request_id": redact(reply.request_id, secret)}
 
 
 # ---- sizes ---------------------------------------------------------------------------------------
@@ -269,12 +275,8 @@ class HostedEditPipeline(EditPipeline):
 
     # -- shared ------------------------------------------------------------------------------------
     def api_key(self) -> str:
-        name = self.options.api_key_env
-        key = os.environ.get(name, "")
-        if not key.strip():
-            raise EditbenchError(f"pipeline {self.spec.key} reads its API key from the environment variable {name}, "
-                                 "which is not set.")
-        return key.strip()
+        return endpoint(base_url=self.options.base_url, key_env=self.options.api_key_env,
+                        what=f"pipeline {self.spec.key}").key
 
     def check(self) -> None:
         self.api_key()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.pipelines.base import Output, Pipeline
 from tasks.schema import Task
@@ -43,8 +44,21 @@ class Synthetic(Pipeline):
         fail_on: list[str] = Field(default_factory=list)          # task ids whose run raises
         sleep_on: dict[str, float] = Field(default_factory=dict)  # task id -> extra seconds asleep
         die_on: list[str] = Field(default_factory=list)           # task ids whose run kills the process
-        die_once_dir: str | None = None      # with die_on: die only on the first attempt (marker files here)
+        die_once_dir: str | None = None      # with die_on: die only on the first attempt (marker files here,
+                                             # a folder inside the system's temporary directory only)
         nan_on: list[str] = Field(default_factory=list)           # task ids whose output holds NaN
+
+        @field_validator("die_once_dir")
+        @classmethod
+        def _in_temp(cls, v):
+            """A test pipeline in the production registry writes nowhere but the temporary directory."""
+            if v is None:
+                return v
+            tmp = Path(tempfile.gettempdir()).resolve()
+            if "\x00" in v or not Path(v).is_absolute() or not Path(v).resolve().is_relative_to(tmp) \
+                    or Path(v).resolve() == tmp:
+                raise ValueError(f"die_once_dir must be a folder inside {tmp} (it is for fault-injection tests)")
+            return v
 
     def load(self) -> None:
         busy_wait_ms(self.options.load_ms)

@@ -183,7 +183,7 @@ def test_run_spec_max_pixels_raises_the_limit_for_validation(tmp_path, monkeypat
     class Validated(Exception):
         pass
 
-    def stop(out):
+    def stop(out, **kwargs):
         raise Validated
 
     monkeypatch.setattr(runner, "prepare_out_dir", stop)

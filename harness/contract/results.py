@@ -207,17 +207,19 @@ def duplicates_message(out: str | Path, df: pd.DataFrame) -> str | None:
 
 
 def foreign_rows_message(out: str | Path, meta: dict, df: pd.DataFrame) -> str | None:
-    """One sentence when rows in ``out`` name another run_id or suite than its run.json (a shard copied in
-    from elsewhere), else None."""
-    for col, want in (("run_id", meta.get("run_id")), ("suite", (meta.get("suite") or {}).get("name")
-                                                       if isinstance(meta.get("suite"), dict) else None)):
-        if not isinstance(want, str) or col not in df.columns or df.empty:
-            continue
-        values = df[col].dropna().astype(str)
-        other = values[values != want]
-        if len(other):
-            return (f"run {out} holds {len(other)} result rows of {col} {other.iloc[0]!r}, not this run's {want!r} "
-                    f"(run.json); a shard from another run was put in {results_dir(out)} — move it out")
+    """One sentence when rows in ``out`` name both another run_id and another suite than its run.json (a
+    shard copied in from another run), else None. Rows that differ in one of the two only (a run directory
+    assembled by hand, rows re-labelled by a tool) are read as they are."""
+    run_id = meta.get("run_id")
+    suite = (meta.get("suite") or {}).get("name") if isinstance(meta.get("suite"), dict) else None
+    if not isinstance(run_id, str) or not isinstance(suite, str) or df.empty or not {"run_id", "suite"} <= set(df.columns):
+        return None
+    other = df[(df["run_id"].astype(str) != run_id) & (df["suite"].astype(str) != suite)
+               & df["run_id"].notna() & df["suite"].notna()]
+    if len(other):
+        return (f"run {out} holds {len(other)} result rows of run_id {str(other['run_id'].iloc[0])!r} and suite "
+                f"{str(other['suite'].iloc[0])!r}, not this run's {run_id!r} of suite {suite!r} (run.json); a shard "
+                f"from another run was put in {results_dir(out)} — move it out")
     return None
 
 

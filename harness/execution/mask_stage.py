@@ -25,8 +25,7 @@ import numpy as np
 from harness.core.errors import EditbenchError
 from harness.core.imageio import load_image
 from harness.core.storage import atomic_write, atomic_write_text
-from harness.masks import build_generator, is_sam_recipe, mask_path, parse_recipe
-from harness.masks.sam import loaded, timed_segment
+from harness.masks import build_generator, is_sam_recipe, mask_path, parse_recipe, sam
 from tasks.schema import Task
 
 
@@ -52,9 +51,9 @@ def compute_mask(task: Task) -> tuple[np.ndarray, float, StoredMask]:
     Raises EditbenchError naming the task when the mask is empty or covers the whole image."""
     recipe = parse_recipe(task.mask, where=f"task {task.task_id}: mask")
     image = load_image(task.image)
-    gen = loaded(build_generator(recipe))
+    gen = sam.loaded(build_generator(recipe))
     p = recipe.sam
-    raw, ms = timed_segment(gen, image, box=p.box, points=list(p.points), labels=list(p.labels),
+    raw, ms = sam.timed_segment(gen, image, box=p.box, points=list(p.points), labels=list(p.labels),
                             rule=recipe.multimask)
     mask = ~raw if recipe.invert else raw
     info: StoredMask = {"generator": recipe.model, "weights": "random" if gen.random_weights else str(gen.source()),

@@ -226,7 +226,7 @@ def prepare_out_dir(out: Out, *, lease_s: float = LEASE_S) -> RunLock:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise EditbenchError(f"output directory {out} cannot be created: {e.strerror or e}.") from None
+            raise EditbenchError(f"output directory {out} is not writable: it cannot be created ({e.strerror or e}).") from None
     probe_writable(loc)           # once, with a short time limit (an offline object store answers in seconds)
     return RunLock(loc, command="editbench run", lease_s=lease_s).acquire()
 

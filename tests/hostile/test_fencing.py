@@ -68,7 +68,8 @@ def test_a_stopped_holder_taken_over_writes_nothing_after_it_continues(s3_env):
         os.kill(child.pid, signal.SIGCONT)
         assert child.wait(timeout=30) == 4
         assert "no longer holds the run lock" in child.stdout.read()
-        assert set(objects(client, "fence-unit/rows")) == before   # not one write after the takeover
+        assert set(objects(client, "fence-unit/rows")) <= before   # not one write after the takeover (a shard it
+        # wrote across the lost lease may be withdrawn)
         assert read_lock(uri).token == taker._holder.token         # and our lock left alone
         taker.release()
     finally:

@@ -134,7 +134,7 @@ def test_base_and_lora_runs_by_id_gate_against_each_other(offline_cache, image_f
     from harness.workflow import run
 
     suite = {"name": "hub-lora", "version": "1", "data_root": str(image_file.parent), "seeds": [0],
-             "scorers": ["seam", "background"],
+             "scorers": ["texture", "seam", "background"],
              "tasks": [{"task_id": f"t{i}", "kind": "inpaint", "image": image_file.name,
                         "mask": {"box": [8 + 4 * i, 10, 40, 30]}, "prompt": "a hat"} for i in range(2)]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))

@@ -18,7 +18,7 @@ def _rows(values: dict[str, list[float]], latency: dict[str, float], metric: str
     out = []
     for p, vals in values.items():
         for i, v in enumerate(vals):
-            out.append(ResultRow(run_id="r", suite="s", task_id=f"t{i:02d}", kind="inpaint", pipeline=p, seed=0,
+            out.append(ResultRow(run_id="run-run", suite="img", task_id=f"t{i:02d}", kind="inpaint", pipeline=p, seed=0,
                                  weights="trained", latency_ms=latency[p], metrics={metric: v}).to_record())
     return out
 
@@ -67,7 +67,7 @@ def test_terminal_table_is_ranked_and_fits_120_columns(tmp_path):
             metrics = {c: float(rng.random()) for c in meta["metrics"] if "." in c}
             metrics["toy.masked_residual"] = 0.1 * i + shift
             metrics["background.psnr"] = 40.0 + float(rng.random())   # kept region intact: passes the guardrail
-            recs.append(ResultRow(run_id="r", suite="s", task_id=f"t{i}", kind="inpaint", pipeline=p, seed=0,
+            recs.append(ResultRow(run_id="run-run", suite="img", task_id=f"t{i}", kind="inpaint", pipeline=p, seed=0,
                                   weights="trained", latency_ms=100.0 + 1000 * shift, stage_ms={"denoise": 90.0},
                                   metrics=metrics).to_record())
     write_shard(out, recs)
@@ -133,7 +133,7 @@ def test_plots_are_omitted_with_a_reason_when_they_carry_nothing(tmp_path):
     recs = []
     for p in ("a", "b"):
         for i in range(3):
-            recs.append(ResultRow(run_id="r", suite="s", task_id=f"t{i}", kind="inpaint", pipeline=p, seed=0,
+            recs.append(ResultRow(run_id="run-run", suite="img", task_id=f"t{i}", kind="inpaint", pipeline=p, seed=0,
                                   weights="trained", latency_ms=1.0,
                                   metrics={"background.psnr": float("inf"), "background.mse": 0.0,
                                            "seam.score": 0.1 * i + (p == "b")}).to_record())

@@ -24,16 +24,14 @@ also carry ImageReward, HPS v2.1 and the LAION aesthetic score, which are not re
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
-from scorers.protocol_models import SQUEEZE_TRUNK
-from scorers.regions import source_image, task_mask, torch_device
+from scorers.protocol_models import LPIPS_SQUEEZE, ProtocolModels, clip_slot, lpips_distance
+from scorers.regions import source_image, task_mask
 
 SIDE = 512
 PUBLISHED_IDENTICAL = 1000.0      # BrushNet: ``if mse < 1.0e-10: return 1000``
@@ -72,7 +70,7 @@ def masked_errors(src: np.ndarray, tgt: np.ndarray, keep: np.ndarray) -> dict[st
             "psnr_unmasked": PSNR_CEILING if right == 0 else min(10 * math.log10(1 / right), PSNR_CEILING)}
 
 
-class BrushBenchScorer(Scorer):
+class BrushBenchScorer(ProtocolModels, Scorer):
     name = "brushbench"
     kinds = frozenset({"inpaint", "outpaint"})
     metrics = {
@@ -93,30 +91,9 @@ class BrushBenchScorer(Scorer):
         device: str | None = None
 
     lpips = clip = None
-
-    def _folders(self) -> dict[str, Path]:
-        o, out = self.options, {}
-        if "lpips" in o.models:
-            out["lpips"] = resolve_weights("lpips", o.lpips_weights, required=(SQUEEZE_TRUNK,))
-        if "clip" in o.models:
-            out["clip"] = resolve_weights("clip-vit-large-patch14", o.clip_weights, required=("config.json",))
-        return out
-
-    def check(self) -> None:
-        self._folders()
-
-    def load(self) -> None:
-        from scorers.protocol_models import HfClip, build_lpips_squeeze
-
-        folders = self._folders()
-        self.device = torch_device(self.options.device)
-        if "lpips" in folders:
-            self.lpips = build_lpips_squeeze(folders["lpips"]).to(self.device)
-        if "clip" in folders:
-            self.clip = HfClip(folders["clip"], device=self.device)
+    slots = (LPIPS_SQUEEZE, clip_slot("clip-vit-large-patch14"))
 
     def score(self, task, output) -> dict[str, float]:
-        from scorers.protocol_models import lpips_distance
 
         if self.options.models and self.lpips is None and self.clip is None:
             self.load()

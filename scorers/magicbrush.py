@@ -18,16 +18,14 @@ and ``$EDITBENCH_WEIGHTS/dino-vits16/`` (``facebook/dino-vits16``). Tasks withou
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.imageio import load_image
-from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
-from scorers.regions import torch_device
+from scorers.protocol_models import ProtocolModels, clip_slot, dino_slot, imagenet_tensor
 
 
 def l1(gen: np.ndarray, gt: np.ndarray) -> float:
@@ -43,7 +41,6 @@ def dino_input(image: np.ndarray):
     """Resize(256, bicubic) -> CenterCrop(224) -> ToTensor -> ImageNet Normalize, on PIL."""
     from PIL import Image
 
-    from scorers.protocol_models import imagenet_tensor
 
     im = Image.fromarray(image)
     w, h = im.size
@@ -54,7 +51,7 @@ def dino_input(image: np.ndarray):
     return imagenet_tensor(np.asarray(im.crop((left, top, left + 224, top + 224))), scale=255.0)
 
 
-class MagicBrushScorer(Scorer):
+class MagicBrushScorer(ProtocolModels, Scorer):
     name = "magicbrush"
     kinds = frozenset({"inpaint", "instruct", "sdedit"})
     metrics = {
@@ -73,27 +70,7 @@ class MagicBrushScorer(Scorer):
         device: str | None = None
 
     clip = dino = None
-
-    def _folders(self) -> dict[str, Path]:
-        o, out = self.options, {}
-        if "clip" in o.models:
-            out["clip"] = resolve_weights("clip-vit-base-patch32", o.clip_weights, required=("config.json",))
-        if "dino" in o.models:
-            out["dino"] = resolve_weights("dino-vits16", o.dino_weights, required=("config.json",))
-        return out
-
-    def check(self) -> None:
-        self._folders()
-
-    def load(self) -> None:
-        from scorers.protocol_models import Dino, HfClip
-
-        folders = self._folders()
-        self.device = torch_device(self.options.device)
-        if "clip" in folders:
-            self.clip = HfClip(folders["clip"], device=self.device)
-        if "dino" in folders:
-            self.dino = Dino(folders["dino"], device=self.device)
+    slots = (clip_slot("clip-vit-base-patch32"), dino_slot("dino-vits16"))
 
     def score(self, task, output) -> dict[str, float]:
         import torch.nn.functional as F

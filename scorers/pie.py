@@ -43,16 +43,22 @@ or the ``*_weights`` options. Version 1 of every column.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.core.weights import resolve_weights
 from scorers.base import Metric, Scorer
-from scorers.protocol_models import SQUEEZE_TRUNK
-from scorers.regions import source_image, task_mask, torch_device
+from scorers.protocol_models import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LPIPS_SQUEEZE,
+    ProtocolModels,
+    clip_slot,
+    dino_slot,
+    lpips_distance,
+)
+from scorers.regions import source_image, task_mask
 
 PSNR_CEILING = 100.0
 SSIM_SIGMA, SSIM_RADIUS = 1.5, 5          # torchmetrics: kernel_size 11, sigma 1.5
@@ -107,7 +113,6 @@ def dino_input(image: np.ndarray):
     import torch
     import torchvision.transforms.functional as TF
 
-    from scorers.protocol_models import IMAGENET_MEAN, IMAGENET_STD
 
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
     x = TF.resize(x, [DINO_SIZE], max_size=DINO_MAX, antialias=False)
@@ -122,7 +127,7 @@ def weight_free(src: np.ndarray, tgt: np.ndarray, mask: np.ndarray) -> dict[str,
     return {"psnr_unedited": psnr(a, b), "mse_unedited": mse(a, b), "ssim_unedited": ssim(a, b)}
 
 
-class PieScorer(Scorer):
+class PieScorer(ProtocolModels, Scorer):
     name = "pie"
     kinds = frozenset({"inpaint", "instruct", "sdedit"})
     metrics = {
@@ -145,36 +150,11 @@ class PieScorer(Scorer):
         device: str | None = None
 
     lpips = dino = clip = None
-
-    def _folders(self) -> dict[str, Path]:
-        o, out = self.options, {}
-        if "lpips" in o.models:
-            out["lpips"] = resolve_weights("lpips", o.lpips_weights, required=(SQUEEZE_TRUNK,))
-        if "dino" in o.models:
-            out["dino"] = resolve_weights("dino-vitb8", o.dino_weights, required=("config.json",))
-        if "clip" in o.models:
-            out["clip"] = resolve_weights("clip-vit-large-patch14", o.clip_weights, required=("config.json",))
-        return out
-
-    def check(self) -> None:
-        self._folders()
-
-    def load(self) -> None:
-        from scorers.protocol_models import Dino, HfClip, build_lpips_squeeze
-
-        folders = self._folders()
-        self.device = torch_device(self.options.device)
-        if "lpips" in folders:
-            self.lpips = build_lpips_squeeze(folders["lpips"]).to(self.device)
-        if "dino" in folders:
-            self.dino = Dino(folders["dino"], device=self.device)
-        if "clip" in folders:
-            self.clip = HfClip(folders["clip"], device=self.device)
+    slots = (LPIPS_SQUEEZE, dino_slot("dino-vitb8"), clip_slot("clip-vit-large-patch14"))
 
     def score(self, task, output) -> dict[str, float]:
         import torch.nn.functional as F
 
-        from scorers.protocol_models import lpips_distance
 
         if self.options.models and self.lpips is None and self.dino is None and self.clip is None:
             self.load()

@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from harness.core.errors import WeightsNotFound
+from harness.core.weights import resolve_weights
+from scorers.regions import torch_device
 
 SQUEEZE_TRUNK = "squeezenet1_1.pth"
 SQUEEZE_HEADS = "squeeze.pth"
@@ -179,3 +183,51 @@ def imagenet_tensor(image: np.ndarray, *, scale: float):
     mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
     std = torch.tensor(IMAGENET_STD)[:, None, None]
     return (x - mean) / std
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """One model a protocol scorer may load: its ``models`` option entry (also the attribute it is loaded
+    into), its weights name, the option holding an explicit path, the file that must be there, and how it
+    is built from its folder on a device."""
+
+    name: str
+    weights_name: str
+    option: str
+    required: str
+    build: Callable[[Path, str], Any]
+
+
+LPIPS_SQUEEZE = ModelSlot("lpips", "lpips", "lpips_weights", SQUEEZE_TRUNK,
+                          lambda folder, device: build_lpips_squeeze(folder).to(device))
+
+
+def dino_slot(weights_name: str) -> ModelSlot:
+    return ModelSlot("dino", weights_name, "dino_weights", "config.json", lambda f, device: Dino(f, device=device))
+
+
+def clip_slot(weights_name: str) -> ModelSlot:
+    return ModelSlot("clip", weights_name, "clip_weights", "config.json", lambda f, device: HfClip(f, device=device))
+
+
+class ProtocolModels:
+    """What the protocol scorers share: each :class:`ModelSlot` of ``slots`` that ``options.models`` names
+    is found at :meth:`check` (missing weights: one sentence naming the path) and loaded at :meth:`load`
+    into the attribute of its name; the others stay None and their columns NaN."""
+
+    slots: ClassVar[tuple[ModelSlot, ...]] = ()
+    options: Any
+
+    def _folders(self) -> dict[str, Path]:
+        return {s.name: resolve_weights(s.weights_name, getattr(self.options, s.option), required=(s.required,))
+                for s in self.slots if s.name in self.options.models}
+
+    def check(self) -> None:
+        self._folders()
+
+    def load(self) -> None:
+        folders = self._folders()
+        self.device = torch_device(self.options.device)
+        for s in self.slots:
+            if s.name in folders:
+                setattr(self, s.name, s.build(folders[s.name], self.device))

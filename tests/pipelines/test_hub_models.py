@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from harness.contract.spec import PipelineSpec, RunSpec
+from harness.contract.spec import PipelineSpec
 from harness.core.errors import EditbenchError, WeightsNotFound
 from harness.core.hub import hub_commit, resolve_hub
 from harness.pipelines.base import build_pipeline
@@ -128,26 +128,33 @@ def test_unknown_scheduler_and_missing_lora_are_refused_before_any_work(offline_
                                     options={"lora": [{"weights": "tiny-org/no-lora"}]})).check()
 
 
-def test_base_and_lora_runs_by_id_gate_against_each_other(offline_cache, image_file, ray_session, tmp_path):
+def test_base_and_lora_runs_by_id_gate_against_each_other(offline_cache, image_file, tmp_path):
+    """Two `editbench run` processes (their own Ray, so their actors see this HF_HUB_CACHE), then the gate."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
     import yaml
 
-    from harness.workflow import run
-
+    root = Path(__file__).resolve().parents[2]
     suite = {"name": "hub-lora", "version": "1", "data_root": str(image_file.parent), "seeds": [0],
              "scorers": ["texture", "seam", "background"],
              "tasks": [{"task_id": f"t{i}", "kind": "inpaint", "image": image_file.name,
                         "mask": {"box": [8 + 4 * i, 10, 40, 30]}, "prompt": "a hat"} for i in range(2)]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     opts = {"steps": 2, "resolution": 64}
-    spec = dict(name="sd-inpaint", label="sd", weights=REPO)
-    base = run(RunSpec(suite=str(tmp_path / "suite.yaml"), pipelines=[{**spec, "options": opts}]),
-               out=tmp_path / "base", progress=False)
-    cand = run(RunSpec(suite=str(tmp_path / "suite.yaml"), pipelines=[{**spec, "options": {
-        **opts, "scheduler": "UniPCMultistepScheduler", "lora": [{"weights": "tiny-org/tiny-lora", "scale": 0.8}]}}]),
-        out=tmp_path / "cand", progress=False)
-    result = gate(base, cand)
+    lora = {**opts, "scheduler": "UniPCMultistepScheduler", "lora": [{"weights": "tiny-org/tiny-lora", "scale": 0.8}]}
+    for name, options in (("base", opts), ("cand", lora)):
+        spec = {"suite": str(tmp_path / "suite.yaml"),
+                "pipelines": [{"name": "sd-inpaint", "label": "sd", "weights": REPO, "options": options}]}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(tmp_path / f"{name}.yaml"), "--out",
+                               str(tmp_path / name), "--no-progress"], cwd=root, capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "HF_HUB_CACHE": str(offline_cache)})
+        assert proc.returncode == 0, proc.stderr
+    result = gate(tmp_path / "base", tmp_path / "cand")
     assert result.exit_code in (0, 1) and not result.error, result.error   # compared, not refused
-    import json
-
-    recorded = json.loads((cand / "run.json").read_text())["pipelines"][0]
+    recorded = json.loads((tmp_path / "cand" / "run.json").read_text())["pipelines"][0]
     assert recorded["weights_hub"]["commit"] == MAIN and recorded["options"]["scheduler"] == "UniPCMultistepScheduler"

@@ -69,7 +69,8 @@ def resolve_hub(repo_id: str, *, revision: str | None = None, subfolder: str | N
     except LocalEntryNotFoundError:
         at = f" at revision {revision}" if revision else ""
         raise WeightsNotFound(
-            f"{what} {repo_id}{at} is not in the local Hugging Face cache ({cache_folder()}); download it with "
+            f"{what} {repo_id}{at} is neither a local folder ({Path(repo_id).expanduser().resolve()}) nor in the "
+            f"local Hugging Face cache ({cache_folder()}); download it with "
             f"`huggingface-cli download {repo_id}`, or let editbench download it by setting {OFFLINE_ENV}=0.") from None
     except (HfHubHTTPError, OSError, ValueError) as e:
         raise WeightsNotFound(f"{what} {repo_id} could not be fetched from the Hugging Face hub "

@@ -61,14 +61,21 @@ def lpips_crop(mask: np.ndarray, *, margin_px: int) -> tuple[slice, slice]:
 
 def backbone_state(path: Path) -> dict:
     """``features.*`` tensors of a torchvision AlexNet state dict, keyed as LPIPS' sliced trunk names them."""
-    import torch
     from lpips.pretrained_networks import alexnet
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    slices = {}   # feature index -> slice number, from LPIPS' own trunk layout
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # torchvision's deprecation of ``pretrained=False`` inside lpips
         trunk = alexnet(requires_grad=False, pretrained=False)
+    return sliced_trunk_state(path, trunk)
+
+
+def sliced_trunk_state(path: Path, trunk) -> dict:
+    """``features.<i>.*`` tensors of a torchvision state dict at ``path``, keyed as the lpips sliced
+    ``trunk`` (AlexNet, SqueezeNet, ...) names them."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    slices = {}   # feature index -> slice number, from LPIPS' own trunk layout
     for s in range(1, trunk.N_slices + 1):
         for idx in getattr(trunk, f"slice{s}")._modules:
             slices[int(idx)] = s

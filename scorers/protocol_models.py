@@ -27,30 +27,13 @@ import numpy as np
 
 from harness.core.errors import WeightsNotFound
 from harness.core.weights import resolve_weights
+from scorers.perceptual import sliced_trunk_state
 from scorers.regions import torch_device
 
 SQUEEZE_TRUNK = "squeezenet1_1.pth"
 SQUEEZE_HEADS = "squeeze.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _trunk_state(path: Path, trunk) -> dict:
-    """``features.<i>.*`` tensors of a torchvision state dict keyed as an lpips sliced trunk names them."""
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    slices = {}
-    for s in range(1, trunk.N_slices + 1):
-        for idx in getattr(trunk, f"slice{s}")._modules:
-            slices[int(idx)] = s
-    out = {}
-    for key, value in state.items():
-        if key.startswith("features."):
-            idx, rest = key[len("features."):].split(".", 1)
-            if int(idx) in slices:
-                out[f"slice{slices[int(idx)]}.{idx}.{rest}"] = value
-    return out
 
 
 def build_lpips_squeeze(folder: Path):
@@ -66,7 +49,7 @@ def build_lpips_squeeze(folder: Path):
         warnings.simplefilter("ignore")
         model = lpips.LPIPS(net="squeeze", pretrained=False, pnet_rand=True, verbose=False)
     try:
-        model.net.load_state_dict(_trunk_state(trunk_path, model.net), strict=True)
+        model.net.load_state_dict(sliced_trunk_state(trunk_path, model.net), strict=True)
     except RuntimeError as e:
         raise WeightsNotFound(f"{trunk_path} is not a torchvision squeezenet1_1 state dict: "
                               f"{str(e).splitlines()[0]}") from None

@@ -34,7 +34,7 @@ from harness.contract.scores import now_us, read_scores, scored_keys, write_scor
 from harness.contract.spec import read_yaml_mapping
 from harness.core.errors import EditbenchError
 from harness.core.storage import Location, RunLock
-from harness.execution.worker import effective_task, one_line
+from harness.execution.worker import effective_task, score_with
 from harness.masks import with_stored_mask
 from harness.pipelines.base import Output, get_pipeline_class
 from scorers.base import Scorer, get_scorer_class
@@ -147,22 +147,6 @@ def _present(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def score_batch(scorer: Scorer, tasks: list, outputs: list) -> list[tuple[dict, dict, str | None]]:
-    """(metrics, evidence, error) per item: the batch first; if it raises, item by item."""
-    try:
-        return [(v, e, None) for v, e in scorer.score_rows(tasks, outputs)]
-    except Exception:  # noqa: BLE001 - isolate the failing item below
-        pass
-    out = []
-    for t, o in zip(tasks, outputs):
-        try:
-            (v, e), = scorer.score_rows([t], [o])
-            out.append((v, e, None))
-        except Exception as e:  # noqa: BLE001 - a scorer failure leaves NaN on that row
-            out.append(({}, {}, f"{scorer.name}: {one_line(e)}"))
-    return out
-
-
 def rescore(out: str | Path, *, scorers: list[str], options: dict[str, dict] | None = None, force: bool = False,
             batch: int = 32, log=None) -> RescoreResult:
     """Score the ok rows of run ``out`` with ``scorers`` into its side table and update run.json."""
@@ -213,7 +197,7 @@ def _rescore_locked(loc: Location, meta: dict, scorers: list[Scorer], tasks: dic
             ts = [effective_task(with_stored_mask(tasks[str(r["task_id"])], loc.uri),
                                  replace(o, applied=applied_options(meta, r))) for r, o in zip(chunk, outputs)]
             idx = [k for k, t in enumerate(ts) if s.applies_to(t)]
-            scored = dict(zip(idx, score_batch(s, [ts[k] for k in idx], [outputs[k] for k in idx]))) if idx else {}
+            scored = dict(zip(idx, score_with(s, [ts[k] for k in idx], [outputs[k] for k in idx]))) if idx else {}
             records = []
             for k, r in enumerate(chunk):
                 vals, ev, err = scored.get(k, ({}, {}, None))

@@ -134,7 +134,7 @@ def load_scorers(names: list[str], options: dict[str, dict] | None = None) -> li
     return scorers
 
 
-def _score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tuple[dict, dict, str | None]]:
+def score_with(scorer: Scorer, tasks: list, outputs: list[Output]) -> list[tuple[dict, dict, str | None]]:
     """One scorer over a batch: ``score_rows`` first; if it raises, item by item so that one bad
     output does not cost the others their metrics. Returns (values, evidence columns, error) per item."""
     try:
@@ -164,7 +164,7 @@ def finish_rows(rows: list[ResultRow], jobs: list[Job], outputs: list[Output], s
     tasks = [effective_task(with_stored_mask(j.task, out), o) for j, o in zip(jobs, outputs)]
     for s in scorers:
         idx = [i for i, t in enumerate(tasks) if s.applies_to(t)]
-        results = dict(zip(idx, _score_with(s, [tasks[i] for i in idx], [outputs[i] for i in idx]))) if idx else {}
+        results = dict(zip(idx, score_with(s, [tasks[i] for i in idx], [outputs[i] for i in idx]))) if idx else {}
         for i, row in enumerate(rows):
             vals, ev, err = results.get(i, ({}, {}, None))
             row.metrics.update({f"{s.name}.{m}": float(vals.get(m, math.nan)) for m in s.metrics})
